@@ -1,0 +1,51 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format worker beat migrate clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) -r requirements.txt
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed requirements-test.txt
+	$(PIP) -r requirements-test.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	@echo ""
+	@echo "  Parley is starting at http://$(HOST):$(PORT)/"
+	@echo "  Sign up there; without EMAIL_URL the verification code is printed in this terminal."
+	@echo "  Admin: $(PY) manage.py createsuperuser, then http://$(HOST):$(PORT)/admin/"
+	@echo ""
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check .
+	$(PY) tests/run.py
+
+lint: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check .
+
+format: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrate: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+
+# With REDIS_URL set, these run the background side of Parley.
+worker: $(VENV)/.installed
+	$(VENV)/bin/celery -A config worker --loglevel=info
+
+beat: $(VENV)/.installed
+	$(VENV)/bin/celery -A config beat --loglevel=info
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,208 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, generics, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.views import TokenObtainPairView
+
+from accounts import selectors, services
+from accounts.lockout import lockout_response
+from accounts.models import User, handle_validator
+
+ACCEPTED = "If this address can be used, a message with a 6-digit code is on its way to it."
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class PublicUserSerializer(serializers.ModelSerializer):
+    avatar_url = serializers.SerializerMethodField()
+    avatar_thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "handle", "display_name", "bio", "avatar_url", "avatar_thumbnail_url", "last_seen"]
+
+    def get_avatar_url(self, user) -> str | None:
+        return user.avatar.url if user.avatar else None
+
+    def get_avatar_thumbnail_url(self, user) -> str | None:
+        return user.avatar_thumbnail.url if user.avatar_thumbnail else None
+
+
+class ProfileSerializer(PublicUserSerializer):
+    class Meta(PublicUserSerializer.Meta):
+        fields = PublicUserSerializer.Meta.fields + ["email", "email_verified_at", "date_joined"]
+        read_only_fields = ["id", "email", "email_verified_at", "date_joined", "last_seen"]
+
+
+class RegisterSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    handle = serializers.CharField(max_length=30, validators=[handle_validator])
+    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    display_name = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+
+
+class VerifySerializer(serializers.Serializer):
+    email = serializers.EmailField(required=False)
+    code = serializers.RegexField(r"^\s*\d{6}\s*$", required=False, error_messages={"invalid": "Enter the 6 digits."})
+    token = serializers.CharField(required=False, max_length=100)
+
+    def validate(self, attrs):
+        if not attrs.get("token") and not (attrs.get("email") and attrs.get("code")):
+            raise serializers.ValidationError({"code": ["Send `email` and `code`, or the `token` from the link."]})
+        return attrs
+
+
+class ResendSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+
+
+class LogoutSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class AvatarSerializer(serializers.Serializer):
+    avatar = serializers.FileField()
+
+
+class VerifiedTokenObtainPairSerializer(TokenObtainPairSerializer):
+    def validate(self, attrs):
+        data = super().validate(attrs)
+        if not self.user.is_verified:
+            raise exceptions.PermissionDenied(
+                "Verify your e-mail address before using the API.", code="email_not_verified"
+            )
+        return data
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "register"
+
+    @extend_schema(request=RegisterSerializer, responses={202: DetailSerializer}, summary="Create an account")
+    def post(self, request):
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_register(**serializer.validated_data)
+        return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
+
+
+class VerifyView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "verify"
+
+    @extend_schema(request=VerifySerializer, responses={200: ProfileSerializer}, summary="Verify an e-mail address")
+    def post(self, request):
+        serializer = VerifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data.get("token"):
+            user = services.verification_confirm_link(token=data["token"])
+        else:
+            user = services.verification_confirm_code(email=data["email"], code=data["code"])
+        return Response(ProfileSerializer(user).data)
+
+
+class ResendView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "resend"
+
+    @extend_schema(request=ResendSerializer, responses={202: DetailSerializer}, summary="Mail a new code")
+    def post(self, request):
+        serializer = ResendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.verification_resend(email=serializer.validated_data["email"])
+        return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
+
+
+class TokenView(TokenObtainPairView):
+    """Verified users only; repeated failures lock the address out (429 with Retry-After)."""
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        if getattr(request, "axes_locked_out", False):
+            return lockout_response(request)
+        return response
+
+    def handle_exception(self, exc):
+        if getattr(self.request, "axes_locked_out", False):
+            return lockout_response(self.request)
+        return super().handle_exception(exc)
+
+
+class LogoutView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=LogoutSerializer, responses={204: None}, summary="Revoke the refresh and access tokens")
+    def post(self, request):
+        serializer = LogoutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        access = request.auth if hasattr(request.auth, "get") else None
+        services.api_logout(
+            user=request.user,
+            refresh=serializer.validated_data["refresh"],
+            access_jti=access.get("jti") if access else None,
+            access_expires=access.get("exp") if access else None,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(generics.RetrieveUpdateAPIView):
+    serializer_class = ProfileSerializer
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_object(self):
+        return self.request.user
+
+    def perform_update(self, serializer):
+        serializer.instance = services.profile_update(user=self.request.user, **serializer.validated_data)
+
+
+class AvatarView(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=AvatarSerializer, responses={200: ProfileSerializer}, summary="Upload an avatar")
+    def put(self, request):
+        serializer = AvatarSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.avatar_set(user=request.user, upload=serializer.validated_data["avatar"])
+        return Response(ProfileSerializer(user).data)
+
+    post = put
+
+    @extend_schema(responses={204: None}, summary="Remove the avatar")
+    def delete(self, request):
+        services.avatar_remove(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserListView(generics.ListAPIView):
+    serializer_class = PublicUserSerializer
+
+    @extend_schema(
+        summary="Find people by handle or display-name prefix",
+        parameters=[OpenApiParameter("search", str, description="Start of a handle or display name")],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.user_search(query=self.request.query_params.get("search", ""), viewer=self.request.user)
+
+
+class UserDetailView(generics.RetrieveAPIView):
+    serializer_class = PublicUserSerializer
+
+    def get_queryset(self):
+        return selectors.active_users()

@@ -1,0 +1,65 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+
+from accounts import services
+from accounts.models import User
+
+
+class SignupForm(forms.Form):
+    email = forms.EmailField(label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    handle = forms.CharField(
+        max_length=30,
+        help_text="3 to 30 letters, digits or underscores. People will see you as @handle.",
+        widget=forms.TextInput(attrs={"autocomplete": "username", "pattern": "[A-Za-z0-9_]{3,30}"}),
+    )
+    display_name = forms.CharField(label="Display name", max_length=60, required=False)
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password_confirm = forms.CharField(
+        label="Password again", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password") != data.get("password_confirm"):
+            self.add_error("password_confirm", "The two passwords differ.")
+        return data
+
+
+class VerifyForm(forms.Form):
+    email = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    code = forms.RegexField(
+        regex=r"^\s*\d{6}\s*$",
+        max_length=10,
+        error_messages={"invalid": "Enter the 6 digits from the e-mail."},
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": r"\d{6}"}),
+    )
+
+
+class ResendForm(forms.Form):
+    email = forms.EmailField(widget=forms.HiddenInput)
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.EmailField(
+        label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+
+
+class CeleryPasswordResetForm(PasswordResetForm):
+    """Mails through Celery, so a known address answers as fast as an unknown one."""
+
+    def save(self, *args, **kwargs):
+        services.password_reset_request(email=self.cleaned_data["email"])
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["display_name", "handle", "bio"]
+        widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
+
+
+class AvatarForm(forms.Form):
+    avatar = forms.FileField(
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp,image/gif"})
+    )

@@ -1,0 +1,98 @@
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Upper
+from django.utils import timezone
+
+HANDLE_PATTERN = r"^[A-Za-z0-9_]{3,30}$"
+handle_validator = RegexValidator(
+    HANDLE_PATTERN, "A handle is 3 to 30 letters, digits or underscores.", code="invalid_handle"
+)
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, email):
+        # Logging in must not depend on how the person capitalised their address.
+        return self.get(email__iexact=email)
+
+    def create_user(self, email, password=None, *, handle, **extra):
+        user = self.model(email=self.normalize_email(email), handle=handle, **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, password=None, *, handle, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        extra.setdefault("email_verified_at", timezone.now())
+        return self.create_user(email, password, handle=handle, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(max_length=254)
+    handle = models.CharField(max_length=30, validators=[handle_validator], help_text="Shown as @handle.")
+    display_name = models.CharField(max_length=60, blank=True)
+    bio = models.TextField(max_length=500, blank=True)
+    avatar = models.ImageField(upload_to="avatars/", blank=True)
+    avatar_thumbnail = models.ImageField(upload_to="avatars/", blank=True)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["handle"]
+
+    class Meta:
+        # Upper() because Django compiles `iexact` to UPPER(col) = UPPER(value) on PostgreSQL, so
+        # these unique indexes also serve every case-insensitive login and handle lookup.
+        constraints = [
+            models.UniqueConstraint(Upper("email"), name="user_email_ci_unique"),
+            models.UniqueConstraint(Upper("handle"), name="user_handle_ci_unique"),
+        ]
+
+    def __str__(self):
+        return f"@{self.handle}"
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.handle
+
+    def get_full_name(self):
+        return self.name
+
+    def get_short_name(self):
+        return self.handle
+
+
+class EmailVerification(models.Model):
+    """One mailed code and link. Only hashes are stored: a leaked table verifies nobody."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="verifications")
+    code_hash = models.CharField(max_length=64)
+    link_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self):
+        return f"verification for {self.user_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.used_at is None and self.expires_at > timezone.now()

@@ -1,0 +1,44 @@
+"""JWT revocation: the refresh blacklist (database) and an access-token denylist (cache).
+
+Access tokens are stateless, so logging out could not stop one before it expires; the denylist
+keeps its `jti` in Redis exactly until then, which costs one cache read per API request.
+"""
+
+from datetime import datetime
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+DENYLIST_PREFIX = "jwt-denied:"
+
+
+def access_deny(*, jti: str, expires_at: datetime) -> None:
+    seconds_left = int((expires_at - timezone.now()).total_seconds()) + 1
+    if seconds_left > 0:
+        cache.set(DENYLIST_PREFIX + jti, 1, timeout=seconds_left)
+
+
+def access_is_denied(jti: str) -> bool:
+    return cache.get(DENYLIST_PREFIX + jti) is not None
+
+
+def refresh_blacklist(*, user, refresh: str) -> None:
+    invalid = ValidationError({"refresh": ["This refresh token is not valid or has expired."]}, code="invalid_token")
+    try:
+        token = RefreshToken(refresh)
+    except TokenError as error:
+        raise invalid from error
+    if str(token.get(api_settings.USER_ID_CLAIM)) != str(user.pk):
+        raise invalid
+    token.blacklist()
+
+
+def outstanding_tokens_blacklist(*, user) -> int:
+    """Blacklist every live refresh token of the user, e.g. when an admin deactivates them."""
+    live = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
+    return len(BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in live]))

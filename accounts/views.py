@@ -1,0 +1,127 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.decorators import verified_required
+from accounts.forms import AvatarForm, ProfileForm, ResendForm, SignupForm, VerifyForm
+
+SIGNUP_SESSION_KEY = "parley_signup_user_id"
+MAIL_SENT = "If {email} can be used, a 6-digit code is on its way to it. It works for 15 minutes."
+
+
+def home(request):
+    if request.user.is_authenticated and not request.user.is_verified:
+        return redirect("verify")
+    return render(request, "pages/home.html")
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = services.user_register(
+                email=data["email"], handle=data["handle"], password=data["password"], display_name=data["display_name"]
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            # Remembers who signed up in this browser, so verifying here also signs them in.
+            request.session[SIGNUP_SESSION_KEY] = user.pk if user else None
+            messages.info(request, MAIL_SENT.format(email=data["email"]))
+            return redirect(reverse("verify") + "?email=" + data["email"])
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+def verify(request):
+    if request.user.is_authenticated and request.user.is_verified:
+        return redirect("home")
+    initial_email = request.user.email if request.user.is_authenticated else request.GET.get("email", "")
+    form = VerifyForm(request.POST or None, initial={"email": initial_email})
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.verification_confirm_code(email=form.cleaned_data["email"], code=form.cleaned_data["code"])
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return _after_verification(request, user)
+    return render(request, "accounts/verify.html", {"form": form, "email": initial_email})
+
+
+def verify_link(request, token):
+    try:
+        user = services.verification_confirm_link(token=token)
+    except ValidationError as error:
+        return render(request, "accounts/verify_failed.html", {"errors": error.messages}, status=400)
+    return _after_verification(request, user)
+
+
+def _after_verification(request, user):
+    messages.success(request, "Your e-mail address is verified. Welcome to Parley!")
+    signed_up_here = request.session.get(SIGNUP_SESSION_KEY) == user.pk
+    if request.user.is_authenticated and request.user.pk == user.pk:
+        return redirect("profile-edit")
+    if signed_up_here:
+        request.session.pop(SIGNUP_SESSION_KEY, None)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("profile-edit")
+    return redirect("login")
+
+
+@require_POST
+def verify_resend(request):
+    form = ResendForm(request.POST)
+    if form.is_valid():
+        services.verification_resend(email=form.cleaned_data["email"])
+        messages.info(request, MAIL_SENT.format(email=form.cleaned_data["email"]))
+        return redirect(reverse("verify") + "?email=" + form.cleaned_data["email"])
+    messages.error(request, "Enter the e-mail address you signed up with.")
+    return redirect("verify")
+
+
+@verified_required
+def profile_edit(request):
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.profile_update(user=request.user, **{name: form.cleaned_data[name] for name in form.changed_data})
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Profile saved.")
+            return redirect("profile-edit")
+    return render(request, "accounts/profile_edit.html", {"form": form, "avatar_form": AvatarForm()})
+
+
+@verified_required
+@require_POST
+def avatar_upload(request):
+    form = AvatarForm(request.POST, request.FILES)
+    if request.POST.get("remove"):
+        services.avatar_remove(user=request.user)
+        messages.success(request, "Avatar removed.")
+        return redirect("profile-edit")
+    if form.is_valid():
+        try:
+            services.avatar_set(user=request.user, upload=form.cleaned_data["avatar"])
+        except ValidationError as error:
+            form.add_error("avatar", error.message_dict.get("avatar", error.messages))
+        else:
+            messages.success(request, "Avatar updated.")
+            return redirect("profile-edit")
+    profile_form = ProfileForm(instance=request.user)
+    return render(request, "accounts/profile_edit.html", {"form": profile_form, "avatar_form": form}, status=400)
+
+
+def profile_public(request, handle):
+    person = selectors.user_by_handle(handle)
+    if person is None:
+        raise Http404("No one has that handle.")
+    return render(request, "accounts/profile_public.html", {"person": person})

@@ -1,0 +1,40 @@
+"""One error body for every 4xx from the API: {"code", "detail", and "fields" when input was bad}."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions
+from rest_framework.views import exception_handler as drf_exception_handler
+
+INVALID_INPUT = "Some fields are not valid."
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        # Services raise Django's ValidationError; the API answers it like a serializer error.
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(fields)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    response.data = _body(exc, response.data)
+    return response
+
+
+def _body(exc, data) -> dict:
+    if isinstance(exc, exceptions.ValidationError):
+        fields = data if isinstance(data, dict) else {"non_field_errors": data}
+        return {"code": "invalid", "detail": INVALID_INPUT, "fields": fields}
+    if isinstance(data, dict) and "detail" in data:
+        code = data.get("code") or _code(exc)
+        body = {"code": str(code), "detail": str(data["detail"])}
+    else:
+        body = {"code": _code(exc), "detail": str(data)}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        body["retry_after"] = int(exc.wait) + 1
+    return body
+
+
+def _code(exc) -> str:
+    if isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        return codes if isinstance(codes, str) else exc.default_code
+    return "error"
