@@ -1,0 +1,82 @@
+import itertools
+import os
+import socket
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+SERVICES_AVAILABLE = os.environ.get("PARLEY_SERVICES") == "1"
+PASSWORD = "correct horse battery staple"
+_numbers = itertools.count(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    if SERVICES_AVAILABLE:
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL and Redis are not reachable (make test runs these when they are)")
+    for item in items:
+        if "services" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Throttles, lock-outs and the JWT denylist live in the cache; each test starts clean.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def make_user(db):
+    """make_user(handle=..., verified=True, **fields) -> a saved user whose password is PASSWORD."""
+    from accounts.models import User
+
+    def make(handle=None, *, verified=True, password=PASSWORD, **fields):
+        number = next(_numbers)
+        handle = handle or f"person{number}"
+        fields.setdefault("email", f"{handle}@example.com")
+        fields.setdefault("display_name", handle.title())
+        user = User.objects.create_user(password=password, handle=handle, **fields)
+        if verified:
+            user.email_verified_at = timezone.now()
+            user.save(update_fields=["email_verified_at"])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def api_as():
+    """api_as(user) -> an APIClient carrying a fresh JWT access token for that user."""
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    def client_for(user):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+        return client
+
+    return client_for
