@@ -1,0 +1,56 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from rooms.models import Room
+
+
+class Message(models.Model):
+    # No separate index on room: (room, seq) is unique and serves every per-room lookup.
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages", db_index=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    seq = models.BigIntegerField()
+    body = models.TextField(blank=True)
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
+    # Chosen by the client per send: a retry carries the same one and gets the original back.
+    client_id = models.UUIDField()
+    created_at = models.DateTimeField(default=timezone.now)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # Soft delete: the body is blanked but the row stays, so seqs stay gapless and replies keep a target.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    # Not a column: True on the instance message_send returns for a retried client_id.
+    replayed = False
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="message_room_seq_unique"),
+            models.UniqueConstraint(fields=["room", "author", "client_id"], name="message_room_author_client_unique"),
+        ]
+        # No extra (room, -seq) index: PostgreSQL walks the unique (room, seq) index backwards for
+        # "newest first", and a second index on the hottest table would only slow every insert.
+
+    def __str__(self):
+        return f"message {self.room_id}#{self.seq}"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Reaction(models.Model):
+    # No separate index on message: the unique (message, user, emoji) index starts with it.
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reactions")
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user", "emoji"], name="reaction_message_user_emoji_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"
