@@ -1,0 +1,235 @@
+"""Every real-time event: group names, payloads, builders and publishing, defined once.
+
+REST answers with the same serializers, so a message looks identical over HTTP and the socket.
+An event's "type" maps to a consumer handler by Channels' rule ("message.new" -> message_new);
+the consumer forwards `event["text"]`, which is serialized once here for every receiver.
+
+Handlers a consumer needs: message_new, message_edited, message_deleted, reaction_added,
+reaction_removed, read, room_updated, room_invited, member_joined, member_updated, member_left.
+Member events also reach `user_group(user_id)` with the room id, so that person's sockets can
+join or drop the room's group.
+"""
+
+import json
+import logging
+from collections.abc import Iterable
+from functools import partial
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+logger = logging.getLogger(__name__)
+
+REPLY_PREVIEW_CHARS = 100
+
+
+# Groups
+
+
+def room_group(room_id: int) -> str:
+    return f"room.{room_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+# Payloads (also the REST representations)
+
+
+class UserPayload(serializers.Serializer):
+    id = serializers.IntegerField()
+    handle = serializers.CharField()
+    display_name = serializers.CharField()
+    avatar_thumbnail_url = serializers.SerializerMethodField()
+
+    def get_avatar_thumbnail_url(self, user) -> str | None:
+        return user.avatar_thumbnail.url if user.avatar_thumbnail else None
+
+
+class ReplyPreviewPayload(serializers.Serializer):
+    id = serializers.IntegerField()
+    seq = serializers.IntegerField()
+    author = serializers.SerializerMethodField(help_text="Handle of the replied-to author, null if gone.")
+    body = serializers.SerializerMethodField(help_text=f"The first {REPLY_PREVIEW_CHARS} characters.")
+    deleted = serializers.SerializerMethodField()
+
+    def get_author(self, message) -> str | None:
+        return message.author.handle if message.author else None
+
+    def get_body(self, message) -> str:
+        return message.body[:REPLY_PREVIEW_CHARS]
+
+    def get_deleted(self, message) -> bool:
+        return message.is_deleted
+
+
+class ReactionSummaryPayload(serializers.Serializer):
+    emoji = serializers.CharField()
+    count = serializers.IntegerField()
+    user_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class MessagePayload(serializers.Serializer):
+    id = serializers.IntegerField()
+    room = serializers.IntegerField(source="room_id")
+    seq = serializers.IntegerField()
+    author = UserPayload(allow_null=True)
+    body = serializers.CharField()
+    reply_to = ReplyPreviewPayload(allow_null=True)
+    client_id = serializers.UUIDField()
+    created_at = serializers.DateTimeField()
+    edited_at = serializers.DateTimeField(allow_null=True)
+    deleted = serializers.BooleanField(source="is_deleted")
+    reactions = serializers.SerializerMethodField()
+
+    @extend_schema_field(ReactionSummaryPayload(many=True))
+    def get_reactions(self, message) -> list[dict]:
+        # Selectors attach `prefetched_reactions` (and message_send sets it to [] on a new message);
+        # only a bare instance costs a query here.
+        reactions = getattr(message, "prefetched_reactions", None)
+        if reactions is None:
+            reactions = message.reactions.order_by("created_at", "id")
+        summary: dict[str, dict] = {}
+        for reaction in reactions:
+            entry = summary.setdefault(reaction.emoji, {"emoji": reaction.emoji, "count": 0, "user_ids": []})
+            entry["count"] += 1
+            entry["user_ids"].append(reaction.user_id)
+        return list(summary.values())
+
+
+class RoomPayload(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    category = serializers.CharField()
+    is_public = serializers.BooleanField()
+    creator = serializers.IntegerField(source="creator_id", allow_null=True)
+    created_at = serializers.DateTimeField()
+    last_message_at = serializers.DateTimeField(allow_null=True)
+    last_seq = serializers.IntegerField()
+
+
+class MemberPayload(serializers.Serializer):
+    user = UserPayload()
+    role = serializers.CharField()
+    joined_at = serializers.DateTimeField()
+
+
+class InvitePayload(serializers.Serializer):
+    id = serializers.IntegerField()
+    room = RoomPayload()
+    invited_by = UserPayload(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+def user_payload(user) -> dict:
+    return UserPayload(user).data
+
+
+def message_payload(message) -> dict:
+    return MessagePayload(message).data
+
+
+def room_payload(room) -> dict:
+    return RoomPayload(room).data
+
+
+def member_payload(membership) -> dict:
+    return MemberPayload(membership).data
+
+
+def invite_payload(invite) -> dict:
+    return InvitePayload(invite).data
+
+
+# Event builders
+
+
+def message_new(message) -> dict:
+    return {"type": "message.new", "message": message_payload(message)}
+
+
+def message_ack(message, *, client_id) -> dict:
+    """Only for the sender's socket; everyone (the sender too) also gets message.new."""
+    return {"type": "message.ack", "client_id": str(client_id), "message": message_payload(message)}
+
+
+def message_edited(message) -> dict:
+    return {"type": "message.edited", "message": message_payload(message)}
+
+
+def message_deleted(message) -> dict:
+    return {"type": "message.deleted", "message": message_payload(message)}
+
+
+def reaction_added(reaction) -> dict:
+    return _reaction_event("reaction.added", reaction)
+
+
+def reaction_removed(reaction) -> dict:
+    return _reaction_event("reaction.removed", reaction)
+
+
+def _reaction_event(event_type: str, reaction) -> dict:
+    message = reaction.message
+    return {
+        "type": event_type,
+        "room": message.room_id,
+        "message": message.pk,
+        "seq": message.seq,
+        "emoji": reaction.emoji,
+        "user": reaction.user_id,
+    }
+
+
+def read(membership) -> dict:
+    return {"type": "read", "room": membership.room_id, "user": membership.user_id, "seq": membership.last_read_seq}
+
+
+def room_updated(room) -> dict:
+    return {"type": "room.updated", "room": room_payload(room)}
+
+
+def room_invited(invite) -> dict:
+    return {"type": "room.invited", "invite": invite_payload(invite)}
+
+
+def member_joined(membership) -> dict:
+    return {"type": "member.joined", "room": membership.room_id, "member": member_payload(membership)}
+
+
+def member_updated(membership) -> dict:
+    return {"type": "member.updated", "room": membership.room_id, "member": member_payload(membership)}
+
+
+def member_left(*, room_id: int, user_id: int, kicked_by: int | None = None) -> dict:
+    return {"type": "member.left", "room": room_id, "user": user_id, "kicked": kicked_by is not None, "by": kicked_by}
+
+
+# Publishing
+
+
+def publish(group: str | Iterable[str], event: dict) -> None:
+    """Send one event to one group or several; the JSON text is built once for all receivers."""
+    groups = [group] if isinstance(group, str) else list(group)
+    text = json.dumps(event, cls=DjangoJSONEncoder, separators=(",", ":"))
+    message = {"type": event["type"], "text": text}
+    send = async_to_sync(get_channel_layer().group_send)
+    for name in groups:
+        send(name, message)
+
+
+def publish_on_commit(group: str | Iterable[str], event: dict) -> None:
+    """Publish once the surrounding transaction commits; nothing is announced that may roll back.
+
+    Robust: the rows are already committed when this runs, so a channel layer outage is logged,
+    not turned into a failed request. Clients catch up from PostgreSQL when they resume.
+    """
+    groups = [group] if isinstance(group, str) else list(group)
+    transaction.on_commit(partial(publish, groups, event), robust=True)

@@ -1,0 +1,213 @@
+"""Writes for messages: sending, editing, deleting, reactions and read positions.
+
+The path of a message follows DESIGN.md ("Data flow of one message"): check, then lock the room row, then insert.
+Every change is announced on commit by chat.events, never before.
+"""
+
+import uuid
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from chat import events, limits, selectors
+from chat.limits import RateLimited
+from chat.models import Message, Reaction
+from rooms.models import Membership
+from rooms.selectors import RoomNotVisible, membership_access
+from rooms.services import require_verified, room_lock
+
+__all__ = [
+    "RateLimited",
+    "message_delete",
+    "message_edit",
+    "message_send",
+    "reaction_add",
+    "reaction_remove",
+    "read_mark",
+]
+
+BODY_MAX_CHARS = 4000
+EMOJI_MAX_CHARS = 32
+
+
+# Checks
+
+
+def _clean_body(body: str) -> str:
+    body = body.strip() if isinstance(body, str) else ""
+    if not body:
+        raise ValidationError({"body": ["A message cannot be empty."]}, code="required")
+    if len(body) > BODY_MAX_CHARS:
+        raise ValidationError({"body": [f"A message is at most {BODY_MAX_CHARS} characters."]}, code="max_length")
+    return body
+
+
+def _clean_client_id(client_id) -> uuid.UUID:
+    try:
+        return client_id if isinstance(client_id, uuid.UUID) else uuid.UUID(str(client_id))
+    except ValueError:
+        raise ValidationError({"client_id": ["Send a UUID chosen by the client for this message."]}, code="invalid")
+
+
+def _clean_emoji(emoji: str) -> str:
+    if not isinstance(emoji, str) or not emoji or len(emoji) > EMOJI_MAX_CHARS or any(char.isspace() for char in emoji):
+        raise ValidationError(
+            {"emoji": [f"An emoji is 1 to {EMOJI_MAX_CHARS} characters without spaces."]}, code="invalid"
+        )
+    return emoji
+
+
+def _reply_target(*, room_id: int, reply_to_id: int | None) -> Message | None:
+    if reply_to_id is None:
+        return None
+    target = Message.objects.select_related("author").filter(pk=reply_to_id, room_id=room_id).first()
+    if target is None:
+        raise ValidationError({"reply_to": ["Reply to a message of this room."]}, code="invalid")
+    if target.is_deleted:
+        raise ValidationError({"reply_to": ["This message was deleted."]}, code="deleted")
+    return target
+
+
+def _already_sent(*, room_id: int, author, client_id: uuid.UUID) -> Message | None:
+    original = selectors.messages_with_details().filter(room_id=room_id, author=author, client_id=client_id).first()
+    if original is not None:
+        original.replayed = True
+    return original
+
+
+def _message_for(*, user, message_id: int, lock: bool = False) -> tuple[Message, Membership]:
+    """The message and the person's membership of its room; RoomNotVisible when they are not in it."""
+    messages = selectors.messages_with_details()
+    if lock:
+        messages = messages.select_for_update(no_key=True, of=("self",))
+    message = messages.filter(pk=message_id).first()
+    if message is None:
+        raise RoomNotVisible("No such message.")
+    try:
+        return message, membership_access(user=user, room_id=message.room_id)
+    except RoomNotVisible:
+        raise RoomNotVisible("No such message.") from None
+
+
+# Messages
+
+
+@transaction.atomic
+def message_send(
+    *, author, room_id: int, body: str, client_id: uuid.UUID | str, reply_to_id: int | None = None
+) -> Message:
+    """Store a message, or return the original when this (room, author, client_id) was sent before.
+
+    A returned original has `replayed = True` and publishes nothing. Raises PermissionDenied for
+    non-members, ValidationError for bad input, RateLimited when the author sends too fast.
+    """
+    require_verified(author)
+    membership = membership_access(user=author, room_id=room_id)
+    client_id = _clean_client_id(client_id)
+    original = _already_sent(room_id=room_id, author=author, client_id=client_id)
+    if original is not None:
+        return original
+    body = _clean_body(body)
+    reply_to = _reply_target(room_id=room_id, reply_to_id=reply_to_id)
+    limits.message_rate_take(user_id=author.pk)
+
+    # Senders to one room queue here, so seqs are gapless and commit in seq order. An identical
+    # retry that raced this one has committed by the time the lock is ours: look again.
+    room = room_lock(room_id=room_id)
+    original = _already_sent(room_id=room_id, author=author, client_id=client_id)
+    if original is not None:
+        return original
+    now = timezone.now()
+    room.last_seq += 1
+    room.last_message_at = now
+    room.save(update_fields=["last_seq", "last_message_at"])
+    message = Message.objects.create(
+        room=room, author=author, seq=room.last_seq, body=body, reply_to=reply_to, client_id=client_id, created_at=now
+    )
+    message.prefetched_reactions = []
+    # Your own message is never unread to you.
+    Membership.objects.filter(pk=membership.pk, last_read_seq__lt=message.seq).update(last_read_seq=message.seq)
+    events.publish_on_commit(events.room_group(room_id), events.message_new(message))
+    return message
+
+
+@transaction.atomic
+def message_edit(*, user, message_id: int, body: str) -> Message:
+    require_verified(user)
+    message, _ = _message_for(user=user, message_id=message_id, lock=True)
+    if message.author_id != user.pk:
+        raise PermissionDenied("Only the author can edit a message.")
+    if message.is_deleted:
+        raise ValidationError({"body": ["A deleted message cannot be edited."]}, code="deleted")
+    body = _clean_body(body)
+    if body == message.body:
+        return message
+    message.body = body
+    message.edited_at = timezone.now()
+    message.save(update_fields=["body", "edited_at"])
+    events.publish_on_commit(events.room_group(message.room_id), events.message_edited(message))
+    return message
+
+
+@transaction.atomic
+def message_delete(*, user, message_id: int) -> Message:
+    """Blank a message, keeping its tombstone (and seq). Its author, or the room's owners and admins."""
+    message, membership = _message_for(user=user, message_id=message_id, lock=True)
+    if message.author_id != user.pk and not membership.is_manager:
+        raise PermissionDenied("Only the author or the room's owners and admins can delete a message.")
+    if message.is_deleted:
+        return message
+    message.body = ""
+    message.deleted_at = timezone.now()
+    message.save(update_fields=["body", "deleted_at"])
+    Reaction.objects.filter(message=message).delete()
+    message.prefetched_reactions = []
+    events.publish_on_commit(events.room_group(message.room_id), events.message_deleted(message))
+    return message
+
+
+# Reactions
+
+
+@transaction.atomic
+def reaction_add(*, user, message_id: int, emoji: str) -> Reaction:
+    """Add a reaction; adding the same one again changes nothing and announces nothing."""
+    require_verified(user)
+    emoji = _clean_emoji(emoji)
+    # Locked so that a delete running at the same moment cannot leave a reaction on its tombstone.
+    message, _ = _message_for(user=user, message_id=message_id, lock=True)
+    if message.is_deleted:
+        raise ValidationError({"emoji": ["This message was deleted."]}, code="deleted")
+    reaction, created = Reaction.objects.get_or_create(message=message, user=user, emoji=emoji)
+    if created:
+        events.publish_on_commit(events.room_group(message.room_id), events.reaction_added(reaction))
+    return reaction
+
+
+@transaction.atomic
+def reaction_remove(*, user, message_id: int, emoji: str) -> None:
+    emoji = _clean_emoji(emoji)
+    message, _ = _message_for(user=user, message_id=message_id)
+    removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
+    if removed:
+        reaction = Reaction(message=message, user=user, emoji=emoji)
+        events.publish_on_commit(events.room_group(message.room_id), events.reaction_removed(reaction))
+
+
+# Read position
+
+
+@transaction.atomic
+def read_mark(*, user, room_id: int, seq: int) -> Membership:
+    """Move the person's read position forward to `seq` (never back, never past the newest message)."""
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise ValidationError({"seq": ["Send the seq of the last message read."]}, code="invalid")
+    membership = membership_access(user=user, room_id=room_id)
+    target = min(seq, membership.room.last_seq)
+    # One conditional UPDATE: two tabs reporting at once can only move the position forward.
+    moved = Membership.objects.filter(pk=membership.pk, last_read_seq__lt=target).update(last_read_seq=target)
+    if moved:
+        membership.last_read_seq = target
+        events.publish_on_commit(events.user_group(user.pk), events.read(membership))
+    return membership

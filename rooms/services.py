@@ -1,0 +1,291 @@
+"""Writes for rooms: creating them, who is in them, and in which role.
+
+Every change of membership locks the room row first. That serializes joins, leaves, kicks and
+role changes of one room, which is what keeps "a room with members always has an owner" true
+under concurrency. Each change announces itself on commit through chat.events.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chat import events
+from rooms import selectors
+from rooms.models import Membership, Room, RoomInvite
+from rooms.selectors import RoomNotVisible
+
+GROUP_FIELDS = ("title", "description", "category", "is_public")
+Role = Membership.Role
+
+
+# Shared checks
+
+
+def require_verified(user) -> None:
+    if not (user.is_active and user.is_verified):
+        raise PermissionDenied("Verify your e-mail address first.")
+
+
+def room_lock(*, room_id: int) -> Room:
+    """The room row locked until commit (FOR NO KEY UPDATE: it does not block inserts referencing it)."""
+    room = Room.objects.select_for_update(no_key=True).filter(pk=room_id).first()
+    if room is None:
+        raise RoomNotVisible()
+    return room
+
+
+def _membership(*, room: Room, user_id: int) -> Membership | None:
+    return Membership.objects.select_related("user").filter(room=room, user_id=user_id).first()
+
+
+def _member_of(*, room: Room, user) -> Membership:
+    membership = _membership(room=room, user_id=user.pk)
+    if membership is None:
+        raise RoomNotVisible()
+    return membership
+
+
+def _target_member(*, room: Room, user_id: int) -> Membership:
+    membership = _membership(room=room, user_id=user_id)
+    if membership is None:
+        raise RoomNotVisible("This person is not in the room.")
+    return membership
+
+
+def _require_group(room: Room) -> None:
+    if room.kind != Room.Kind.GROUP:
+        raise ValidationError("Only group rooms can be changed this way.", code="not_group")
+
+
+def _require_manager(membership: Membership) -> None:
+    if not membership.is_manager:
+        raise PermissionDenied("Only the room's owners and admins can do this.")
+
+
+def _require_owner(membership: Membership) -> None:
+    if membership.role != Role.OWNER:
+        raise PermissionDenied("Only the room's owners can do this.")
+
+
+def _clean_group(room: Room) -> None:
+    for name in ("title", "description", "category"):
+        setattr(room, name, getattr(room, name).strip())
+    if not room.title:
+        raise ValidationError({"title": ["A group room needs a title."]}, code="required")
+    room.full_clean(exclude=["creator"], validate_unique=False, validate_constraints=False)
+
+
+def _add_member(*, room: Room, user) -> Membership:
+    # Whoever enters a room left empty takes it over: a room with members always has an owner.
+    has_owner = Membership.objects.filter(room=room, role=Role.OWNER).exists()
+    membership = Membership.objects.create(room=room, user=user, role=Role.MEMBER if has_owner else Role.OWNER)
+    RoomInvite.objects.filter(room=room, user=user, accepted_at__isnull=True).update(accepted_at=timezone.now())
+    _announce_joined(membership)
+    return membership
+
+
+def _announce_joined(membership: Membership) -> None:
+    groups = [events.room_group(membership.room_id), events.user_group(membership.user_id)]
+    events.publish_on_commit(groups, events.member_joined(membership))
+
+
+def _announce_left(*, room_id: int, user_id: int, kicked_by: int | None = None) -> None:
+    groups = [events.room_group(room_id), events.user_group(user_id)]
+    events.publish_on_commit(groups, events.member_left(room_id=room_id, user_id=user_id, kicked_by=kicked_by))
+
+
+def _announce_role(membership: Membership) -> None:
+    events.publish_on_commit(events.room_group(membership.room_id), events.member_updated(membership))
+
+
+# Creating rooms
+
+
+@transaction.atomic
+def room_create_group(
+    *, creator, title: str, description: str = "", category: str = "", is_public: bool = False
+) -> Room:
+    require_verified(creator)
+    room = Room(
+        kind=Room.Kind.GROUP,
+        title=title,
+        description=description,
+        category=category,
+        is_public=is_public,
+        creator=creator,
+    )
+    _clean_group(room)
+    room.save()
+    membership = Membership.objects.create(room=room, user=creator, role=Role.OWNER)
+    _announce_joined(membership)
+    return room
+
+
+@transaction.atomic
+def direct_room_get_or_create(*, user, other) -> tuple[Room, bool]:
+    """The one direct room of two people, created on first use. Returns (room, created)."""
+    require_verified(user)
+    if other.pk == user.pk:
+        raise ValidationError({"user": ["You cannot start a direct conversation with yourself."]}, code="self")
+    if not (other.is_active and other.is_verified):
+        raise ValidationError({"user": ["This person cannot be messaged."]}, code="unavailable")
+    key = Room.direct_key_for(user.pk, other.pk)
+    room = Room.objects.filter(direct_key=key).first()
+    if room is not None:
+        return room, False
+    try:
+        with transaction.atomic():
+            room = Room.objects.create(kind=Room.Kind.DIRECT, direct_key=key, creator=user)
+            memberships = Membership.objects.bulk_create(
+                [Membership(room=room, user=user), Membership(room=room, user=other)]
+            )
+    except IntegrityError:
+        # The other person opened it at the same moment; their commit is visible now.
+        return Room.objects.get(direct_key=key), False
+    for membership in memberships:
+        events.publish_on_commit(events.user_group(membership.user_id), events.member_joined(membership))
+    return room, True
+
+
+# Entering and leaving
+
+
+@transaction.atomic
+def room_join(*, user, room_id: int) -> Membership:
+    """Join a public group room. Joining twice returns the existing membership."""
+    require_verified(user)
+    room = room_lock(room_id=room_id)
+    membership = _membership(room=room, user_id=user.pk)
+    if membership is not None:
+        return membership
+    if not (room.kind == Room.Kind.GROUP and room.is_public):
+        raise RoomNotVisible()
+    return _add_member(room=room, user=user)
+
+
+@transaction.atomic
+def room_invite(*, by, room_id: int, user) -> RoomInvite:
+    """Invite someone into a group room: any member may for a public room, owners and admins for a private one."""
+    require_verified(by)
+    room = room_lock(room_id=room_id)
+    inviter = _member_of(room=room, user=by)
+    _require_group(room)
+    if not room.is_public:
+        _require_manager(inviter)
+    if not (user.is_active and user.is_verified):
+        raise ValidationError({"user": ["This person cannot be invited."]}, code="unavailable")
+    if _membership(room=room, user_id=user.pk) is not None:
+        raise ValidationError({"user": ["This person is already in the room."]}, code="already_member")
+    pending = RoomInvite.objects.filter(room=room, user=user, accepted_at__isnull=True).first()
+    if pending is not None:
+        return pending
+    invite = RoomInvite.objects.create(room=room, user=user, invited_by=by)
+    events.publish_on_commit(events.user_group(user.pk), events.room_invited(invite))
+    return invite
+
+
+@transaction.atomic
+def invite_accept(*, user, invite_id: int) -> Membership:
+    require_verified(user)
+    invite = RoomInvite.objects.filter(pk=invite_id, user=user, accepted_at__isnull=True).first()
+    if invite is None:
+        raise RoomNotVisible("No such invitation.")
+    room = room_lock(room_id=invite.room_id)
+    membership = _membership(room=room, user_id=user.pk)
+    if membership is not None:
+        RoomInvite.objects.filter(pk=invite.pk).update(accepted_at=timezone.now())
+        return membership
+    return _add_member(room=room, user=user)
+
+
+@transaction.atomic
+def room_leave(*, user, room_id: int) -> None:
+    """Leave a room. The last owner to leave hands the room to the longest-standing member."""
+    room = room_lock(room_id=room_id)
+    membership = _member_of(room=room, user=user)
+    if room.kind == Room.Kind.DIRECT:
+        raise ValidationError("A direct conversation cannot be left.", code="direct")
+    membership.delete()
+    _announce_left(room_id=room.pk, user_id=user.pk)
+    if membership.role == Role.OWNER and not selectors.owners_remaining(room_id=room.pk):
+        successor = selectors.longest_standing_member(room_id=room.pk, excluding_user_id=user.pk)
+        if successor is not None:
+            successor.role = Role.OWNER
+            successor.save(update_fields=["role"])
+            _announce_role(successor)
+
+
+@transaction.atomic
+def member_kick(*, by, room_id: int, user_id: int) -> None:
+    """Remove someone from a group room: owners remove anyone, admins anyone but owners."""
+    room = room_lock(room_id=room_id)
+    actor = _member_of(room=room, user=by)
+    _require_group(room)
+    _require_manager(actor)
+    target = _target_member(room=room, user_id=user_id)
+    if target.user_id == by.pk:
+        raise ValidationError({"user": ["Leave the room instead of removing yourself."]}, code="self")
+    if target.role == Role.OWNER and actor.role != Role.OWNER:
+        raise PermissionDenied("Admins cannot remove an owner.")
+    target.delete()
+    _announce_left(room_id=room.pk, user_id=user_id, kicked_by=by.pk)
+
+
+# Roles and settings
+
+
+@transaction.atomic
+def member_set_role(*, by, room_id: int, user_id: int, role: str) -> Membership:
+    if role not in Role.values:
+        raise ValidationError({"role": [f"Choose one of: {', '.join(Role.values)}."]}, code="invalid_choice")
+    room = room_lock(room_id=room_id)
+    actor = _member_of(room=room, user=by)
+    _require_group(room)
+    _require_owner(actor)
+    target = _target_member(room=room, user_id=user_id)
+    if target.role == role:
+        return target
+    if target.role == Role.OWNER and not selectors.owners_remaining(room_id=room.pk, excluding_user_id=user_id):
+        raise ValidationError({"role": ["A room needs an owner: transfer ownership first."]}, code="last_owner")
+    target.role = role
+    target.save(update_fields=["role"])
+    _announce_role(target)
+    return target
+
+
+@transaction.atomic
+def ownership_transfer(*, by, room_id: int, user_id: int) -> Membership:
+    """Make someone an owner; the previous owner stays on as an admin."""
+    room = room_lock(room_id=room_id)
+    actor = _member_of(room=room, user=by)
+    _require_group(room)
+    _require_owner(actor)
+    target = _target_member(room=room, user_id=user_id)
+    if target.pk == actor.pk:
+        raise ValidationError({"user": ["You already own this room."]}, code="self")
+    for membership, role in ((target, Role.OWNER), (actor, Role.ADMIN)):
+        membership.role = role
+        membership.save(update_fields=["role"])
+        _announce_role(membership)
+    return target
+
+
+@transaction.atomic
+def room_update(*, by, room_id: int, **changes) -> Room:
+    """Rename a group room, or change its description, category or visibility (owners and admins)."""
+    unknown = set(changes) - set(GROUP_FIELDS)
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed here."] for name in sorted(unknown)})
+    room = room_lock(room_id=room_id)
+    actor = _member_of(room=room, user=by)
+    _require_group(room)
+    _require_manager(actor)
+    before = {name: getattr(room, name) for name in GROUP_FIELDS}
+    for name, value in changes.items():
+        setattr(room, name, value)
+    _clean_group(room)
+    changed = [name for name in GROUP_FIELDS if getattr(room, name) != before[name]]
+    if changed:
+        room.save(update_fields=changed)
+        events.publish_on_commit(events.room_group(room.pk), events.room_updated(room))
+    return room
