@@ -10,6 +10,8 @@ from config.health import healthz
 
 api = [
     *account_api,
+    path("", include("rooms.urls")),
+    path("", include("chat.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,0 +1,31 @@
+from django.contrib import admin
+
+from chat.models import Message, Reaction
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("room", "seq", "author", "short_body", "created_at", "edited_at", "deleted_at")
+    # Filtering by room lists every room; on a large install use ?room__id__exact=<id> instead.
+    list_filter = ("room", "created_at", "deleted_at")
+    list_select_related = ("room", "author")
+    search_fields = ("body",)
+    raw_id_fields = ("room", "author", "reply_to")
+    readonly_fields = ("room", "seq", "client_id", "created_at")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    show_full_result_count = False
+
+    @admin.display(description="body")
+    def short_body(self, message):
+        return message.body[:80] if not message.is_deleted else "(deleted)"
+
+
+@admin.register(Reaction)
+class ReactionAdmin(admin.ModelAdmin):
+    list_display = ("emoji", "user", "message", "created_at")
+    list_filter = ("created_at",)
+    list_select_related = ("user", "message")
+    search_fields = ("emoji", "user__handle")
+    raw_id_fields = ("message", "user")
+    show_full_result_count = False

@@ -1,0 +1,12 @@
+"""API routes of messages, mounted under /api/."""
+
+from django.urls import path
+
+from chat import api
+
+urlpatterns = [
+    path("rooms/<int:room_id>/messages/", api.RoomMessagesView.as_view(), name="api-room-messages"),
+    path("rooms/<int:room_id>/read/", api.ReadView.as_view(), name="api-room-read"),
+    path("messages/<int:message_id>/", api.MessageView.as_view(), name="api-message"),
+    path("messages/<int:message_id>/reactions/", api.ReactionsView.as_view(), name="api-message-reactions"),
+]

@@ -1,0 +1,196 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from accounts.permissions import IsVerified
+from chat.events import InvitePayload, MemberPayload, RoomPayload, UserPayload
+from rooms import selectors, services
+from rooms.models import Membership
+from rooms.selectors import RoomNotVisible
+
+
+class RoomScopedView(APIView):
+    """Base of every room and message endpoint: verified people only, and hidden rooms answer 404."""
+
+    permission_classes = [IsVerified]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, RoomNotVisible):
+            # A private room must look exactly like a room that does not exist.
+            exc = exceptions.NotFound(str(exc))
+        return super().handle_exception(exc)
+
+
+# Serializers (payload shapes come from chat.events; these only add what REST alone shows)
+
+
+class MembershipStateSerializer(serializers.Serializer):
+    role = serializers.CharField()
+    last_read_seq = serializers.IntegerField()
+    notification_level = serializers.CharField()
+
+
+class MyRoomSerializer(serializers.Serializer):
+    """One of my rooms, serialized from my Membership of it."""
+
+    room = RoomPayload()
+    membership = MembershipStateSerializer(source="*")
+    unread = serializers.SerializerMethodField()
+    peer = serializers.SerializerMethodField(help_text="The other person of a direct room.")
+
+    def get_unread(self, membership) -> int:
+        # Seqs are gapless, so this is exact apart from deleted messages.
+        return max(0, membership.room.last_seq - membership.last_read_seq)
+
+    @extend_schema_field(UserPayload(allow_null=True))
+    def get_peer(self, membership) -> dict | None:
+        peers = getattr(membership.room, "peers", None) or []
+        return UserPayload(peers[0].user).data if peers else None
+
+
+class RoomDetailSerializer(RoomPayload):
+    members = MemberPayload(many=True, source="member_list")
+
+
+class RoomCreateSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    category = serializers.CharField(required=False, allow_blank=True, default="")
+    is_public = serializers.BooleanField(required=False, default=False)
+
+
+class RoomUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    category = serializers.CharField(required=False, allow_blank=True)
+    is_public = serializers.BooleanField(required=False)
+
+
+class UserRefSerializer(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+
+
+class OptionalUserRefSerializer(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False)
+
+
+class RoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+
+
+# Views
+
+
+class RoomListView(RoomScopedView):
+    @extend_schema(responses=MyRoomSerializer(many=True), summary="My rooms, most recently active first")
+    def get(self, request):
+        return Response(MyRoomSerializer(selectors.memberships_of_user(user=request.user), many=True).data)
+
+    @extend_schema(request=RoomCreateSerializer, responses={201: RoomPayload}, summary="Create a group room")
+    def post(self, request):
+        serializer = RoomCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        room = services.room_create_group(creator=request.user, **serializer.validated_data)
+        return Response(RoomPayload(room).data, status=status.HTTP_201_CREATED)
+
+
+class RoomDetailView(RoomScopedView):
+    @extend_schema(responses=RoomDetailSerializer, summary="A room I am in, or a public group room")
+    def get(self, request, room_id: int):
+        room = selectors.room_detail(user=request.user, room_id=room_id)
+        if room is None:
+            raise RoomNotVisible()
+        return Response(RoomDetailSerializer(room).data)
+
+    @extend_schema(request=RoomUpdateSerializer, responses=RoomPayload, summary="Change a group room (owners, admins)")
+    def patch(self, request, room_id: int):
+        serializer = RoomUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        room = services.room_update(by=request.user, room_id=room_id, **serializer.validated_data)
+        return Response(RoomPayload(room).data)
+
+
+class DirectRoomView(RoomScopedView):
+    @extend_schema(
+        request=UserRefSerializer,
+        responses={200: RoomPayload, 201: RoomPayload},
+        summary="Open the direct room with someone (201 when it is new)",
+    )
+    def post(self, request):
+        serializer = UserRefSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        room, created = services.direct_room_get_or_create(user=request.user, other=serializer.validated_data["user"])
+        return Response(RoomPayload(room).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class MemberListView(RoomScopedView):
+    @extend_schema(responses=MemberPayload(many=True), summary="The members of a room, owners first")
+    def get(self, request, room_id: int):
+        if selectors.room_visible(user=request.user, room_id=room_id) is None:
+            raise RoomNotVisible()
+        return Response(MemberPayload(selectors.room_members(room_id=room_id), many=True).data)
+
+    @extend_schema(
+        request=OptionalUserRefSerializer,
+        responses={
+            200: OpenApiResponse(MemberPayload, description="Joined (body `{}`): my membership"),
+            201: OpenApiResponse(InvitePayload, description='Invited (body `{"user": id}`)'),
+        },
+        summary="Join a public group room, or invite someone",
+    )
+    def post(self, request, room_id: int):
+        serializer = OptionalUserRefSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitee = serializer.validated_data.get("user")
+        if invitee is None:
+            membership = services.room_join(user=request.user, room_id=room_id)
+            return Response(MemberPayload(membership).data)
+        invite = services.room_invite(by=request.user, room_id=room_id, user=invitee)
+        return Response(InvitePayload(invite).data, status=status.HTTP_201_CREATED)
+
+
+class MemberView(RoomScopedView):
+    @extend_schema(request=RoleSerializer, responses=MemberPayload, summary="Change a member's role (owners)")
+    def patch(self, request, room_id: int, user_id: int):
+        serializer = RoleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.member_set_role(
+            by=request.user, room_id=room_id, user_id=user_id, role=serializer.validated_data["role"]
+        )
+        return Response(MemberPayload(membership).data)
+
+    @extend_schema(responses={204: None}, summary="Leave (my own id) or remove a member (owners, admins)")
+    def delete(self, request, room_id: int, user_id: int):
+        if user_id == request.user.pk:
+            services.room_leave(user=request.user, room_id=room_id)
+        else:
+            services.member_kick(by=request.user, room_id=room_id, user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TransferView(RoomScopedView):
+    @extend_schema(
+        request=UserRefSerializer, responses=MemberPayload, summary="Hand ownership to a member (I become admin)"
+    )
+    def post(self, request, room_id: int):
+        serializer = UserRefSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.ownership_transfer(
+            by=request.user, room_id=room_id, user_id=serializer.validated_data["user"].pk
+        )
+        return Response(MemberPayload(membership).data)
+
+
+class InviteListView(RoomScopedView):
+    @extend_schema(responses=InvitePayload(many=True), summary="My pending invitations")
+    def get(self, request):
+        return Response(InvitePayload(selectors.invites_pending(user=request.user), many=True).data)
+
+
+class InviteAcceptView(RoomScopedView):
+    @extend_schema(request=None, responses=MyRoomSerializer, summary="Accept an invitation")
+    def post(self, request, invite_id: int):
+        membership = services.invite_accept(user=request.user, invite_id=invite_id)
+        return Response(MyRoomSerializer(membership).data)

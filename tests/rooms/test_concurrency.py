@@ -1,0 +1,60 @@
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import transaction
+
+from rooms import services
+from rooms.models import Membership, Room
+from tests.chat.concurrency import own_connection, wait_until_sessions_block
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+def test_opening_a_direct_room_while_the_other_person_is_creating_it_finds_theirs(make_user):
+    ann, ben = make_user("ann"), make_user("ben")
+    created_uncommitted, release = threading.Event(), threading.Event()
+
+    def ann_opens_and_holds_her_transaction():
+        with transaction.atomic():
+            result = services.direct_room_get_or_create(user=ann, other=ben)
+            created_uncommitted.set()
+            release.wait(10)
+        return result
+
+    def ben_opens():
+        return services.direct_room_get_or_create(user=ben, other=ann)
+
+    with ThreadPoolExecutor(2) as pool:
+        ann_result = pool.submit(own_connection(ann_opens_and_holds_her_transaction))
+        assert created_uncommitted.wait(10)
+        ben_result = pool.submit(own_connection(ben_opens))
+        # Ben saw no room, tried to insert his and now waits on the unique index for Ann's commit.
+        wait_until_sessions_block(1)
+        release.set()
+        (ann_room, ann_created), (ben_room, ben_created) = ann_result.result(10), ben_result.result(10)
+
+    assert ann_room.pk == ben_room.pk
+    assert (ann_created, ben_created) == (True, False)
+    assert Room.objects.count() == 1
+    assert Membership.objects.filter(room=ann_room).count() == 2
+
+
+def test_two_threads_opening_the_same_direct_rooms_at_the_same_moment_get_one_room_each_pair(make_user):
+    pairs = [(make_user(), make_user()) for _ in range(8)]
+    start = threading.Barrier(2)
+
+    def opens(user, other):
+        start.wait(10)
+        return services.direct_room_get_or_create(user=user, other=other)
+
+    with ThreadPoolExecutor(2) as pool:
+        for ann, ben in pairs:
+            first = pool.submit(own_connection(opens), ann, ben)
+            second = pool.submit(own_connection(opens), ben, ann)
+            (room_a, created_a), (room_b, created_b) = first.result(10), second.result(10)
+            assert room_a.pk == room_b.pk
+            assert sorted([created_a, created_b]) == [False, True]
+
+    assert Room.objects.count() == len(pairs)
+    assert Membership.objects.count() == 2 * len(pairs)
