@@ -12,8 +12,7 @@ join or drop the room's group.
 
 import json
 import logging
-from collections.abc import Iterable
-from functools import partial
+from collections.abc import Callable, Iterable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -225,11 +224,14 @@ def publish(group: str | Iterable[str], event: dict) -> None:
         send(name, message)
 
 
-def publish_on_commit(group: str | Iterable[str], event: dict) -> None:
-    """Publish once the surrounding transaction commits; nothing is announced that may roll back.
+def publish_on_commit(group: str | Iterable[str], build: Callable[[], dict]) -> None:
+    """Build and publish an event once the surrounding transaction commits.
 
-    Robust: the rows are already committed when this runs, so a channel layer outage is logged,
-    not turned into a failed request. Clients catch up from PostgreSQL when they resume.
+    Nothing is announced that may still roll back, and the payload is built after commit, outside
+    the row locks a service holds (message_send holds its room's lock; serializing there would
+    make every sender to that room wait for it). Robust: the rows are committed when this runs,
+    so a channel layer outage is logged, not turned into a failed request; clients catch up from
+    PostgreSQL when they resume.
     """
     groups = [group] if isinstance(group, str) else list(group)
-    transaction.on_commit(partial(publish, groups, event), robust=True)
+    transaction.on_commit(lambda: publish(groups, build()), robust=True)

@@ -5,6 +5,7 @@ Every change is announced on commit by chat.events, never before.
 """
 
 import uuid
+from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -128,7 +129,7 @@ def message_send(
     message.prefetched_reactions = []
     # Your own message is never unread to you.
     Membership.objects.filter(pk=membership.pk, last_read_seq__lt=message.seq).update(last_read_seq=message.seq)
-    events.publish_on_commit(events.room_group(room_id), events.message_new(message))
+    events.publish_on_commit(events.room_group(room_id), partial(events.message_new, message))
     return message
 
 
@@ -146,7 +147,7 @@ def message_edit(*, user, message_id: int, body: str) -> Message:
     message.body = body
     message.edited_at = timezone.now()
     message.save(update_fields=["body", "edited_at"])
-    events.publish_on_commit(events.room_group(message.room_id), events.message_edited(message))
+    events.publish_on_commit(events.room_group(message.room_id), partial(events.message_edited, message))
     return message
 
 
@@ -163,7 +164,7 @@ def message_delete(*, user, message_id: int) -> Message:
     message.save(update_fields=["body", "deleted_at"])
     Reaction.objects.filter(message=message).delete()
     message.prefetched_reactions = []
-    events.publish_on_commit(events.room_group(message.room_id), events.message_deleted(message))
+    events.publish_on_commit(events.room_group(message.room_id), partial(events.message_deleted, message))
     return message
 
 
@@ -181,7 +182,7 @@ def reaction_add(*, user, message_id: int, emoji: str) -> Reaction:
         raise ValidationError({"emoji": ["This message was deleted."]}, code="deleted")
     reaction, created = Reaction.objects.get_or_create(message=message, user=user, emoji=emoji)
     if created:
-        events.publish_on_commit(events.room_group(message.room_id), events.reaction_added(reaction))
+        events.publish_on_commit(events.room_group(message.room_id), partial(events.reaction_added, reaction))
     return reaction
 
 
@@ -192,7 +193,7 @@ def reaction_remove(*, user, message_id: int, emoji: str) -> None:
     removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
     if removed:
         reaction = Reaction(message=message, user=user, emoji=emoji)
-        events.publish_on_commit(events.room_group(message.room_id), events.reaction_removed(reaction))
+        events.publish_on_commit(events.room_group(message.room_id), partial(events.reaction_removed, reaction))
 
 
 # Read position
@@ -209,5 +210,5 @@ def read_mark(*, user, room_id: int, seq: int) -> Membership:
     moved = Membership.objects.filter(pk=membership.pk, last_read_seq__lt=target).update(last_read_seq=target)
     if moved:
         membership.last_read_seq = target
-        events.publish_on_commit(events.user_group(user.pk), events.read(membership))
+        events.publish_on_commit(events.user_group(user.pk), partial(events.read, membership))
     return membership

@@ -5,6 +5,8 @@ role changes of one room, which is what keeps "a room with members always has an
 under concurrency. Each change announces itself on commit through chat.events.
 """
 
+from functools import partial
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -86,16 +88,16 @@ def _add_member(*, room: Room, user) -> Membership:
 
 def _announce_joined(membership: Membership) -> None:
     groups = [events.room_group(membership.room_id), events.user_group(membership.user_id)]
-    events.publish_on_commit(groups, events.member_joined(membership))
+    events.publish_on_commit(groups, partial(events.member_joined, membership))
 
 
 def _announce_left(*, room_id: int, user_id: int, kicked_by: int | None = None) -> None:
     groups = [events.room_group(room_id), events.user_group(user_id)]
-    events.publish_on_commit(groups, events.member_left(room_id=room_id, user_id=user_id, kicked_by=kicked_by))
+    events.publish_on_commit(groups, partial(events.member_left, room_id=room_id, user_id=user_id, kicked_by=kicked_by))
 
 
 def _announce_role(membership: Membership) -> None:
-    events.publish_on_commit(events.room_group(membership.room_id), events.member_updated(membership))
+    events.publish_on_commit(events.room_group(membership.room_id), partial(events.member_updated, membership))
 
 
 # Creating rooms
@@ -143,7 +145,7 @@ def direct_room_get_or_create(*, user, other) -> tuple[Room, bool]:
         # The other person opened it at the same moment; their commit is visible now.
         return Room.objects.get(direct_key=key), False
     for membership in memberships:
-        events.publish_on_commit(events.user_group(membership.user_id), events.member_joined(membership))
+        events.publish_on_commit(events.user_group(membership.user_id), partial(events.member_joined, membership))
     return room, True
 
 
@@ -180,7 +182,7 @@ def room_invite(*, by, room_id: int, user) -> RoomInvite:
     if pending is not None:
         return pending
     invite = RoomInvite.objects.create(room=room, user=user, invited_by=by)
-    events.publish_on_commit(events.user_group(user.pk), events.room_invited(invite))
+    events.publish_on_commit(events.user_group(user.pk), partial(events.room_invited, invite))
     return invite
 
 
@@ -287,5 +289,5 @@ def room_update(*, by, room_id: int, **changes) -> Room:
     changed = [name for name in GROUP_FIELDS if getattr(room, name) != before[name]]
     if changed:
         room.save(update_fields=changed)
-        events.publish_on_commit(events.room_group(room.pk), events.room_updated(room))
+        events.publish_on_commit(events.room_group(room.pk), partial(events.room_updated, room))
     return room

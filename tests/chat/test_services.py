@@ -289,3 +289,11 @@ def test_a_direct_room_carries_messages_like_any_other(ann, ben):
     direct, _ = room_services.direct_room_get_or_create(user=ann, other=ben)
     assert send(ben, direct).seq == 1
     assert Room.objects.get(pk=direct.pk).last_seq == 1
+
+
+def test_sending_costs_a_fixed_handful_of_queries(ann, room, django_assert_num_queries):
+    send(ann, room)
+    # savepoint, membership, retry check, room lock, retry check under the lock, room seq,
+    # insert, own read position, release. A reply adds one (the replied-to message).
+    with django_assert_num_queries(9):
+        send(ann, room)
