@@ -11,7 +11,6 @@ join or drop the room's group.
 """
 
 import json
-import logging
 from collections.abc import Callable, Iterable
 
 from asgiref.sync import async_to_sync
@@ -20,8 +19,6 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-
-logger = logging.getLogger(__name__)
 
 REPLY_PREVIEW_CHARS = 100
 
@@ -125,10 +122,6 @@ class InvitePayload(serializers.Serializer):
     room = RoomPayload()
     invited_by = UserPayload(allow_null=True)
     created_at = serializers.DateTimeField()
-
-
-def user_payload(user) -> dict:
-    return UserPayload(user).data
 
 
 def message_payload(message) -> dict:

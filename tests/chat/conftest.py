@@ -1,7 +1,2 @@
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # make_user hashes a password per person; the production hasher would make each test seconds long.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The same isolation as the room tests: fast hashing and a channel-layer prefix of this run's own.
+from tests.rooms.conftest import _fast_password_hashing, _private_channel_prefix  # noqa: F401
