@@ -1,3 +1,4 @@
+from django.contrib.auth.signals import user_logged_in
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -77,6 +78,9 @@ class VerifiedTokenObtainPairSerializer(TokenObtainPairSerializer):
             raise exceptions.PermissionDenied(
                 "Verify your e-mail address before using the API.", code="email_not_verified"
             )
+        # Simple JWT logs in without Django's signal; sending it resets the lock-out count and
+        # records last_login, as a page login does.
+        user_logged_in.send(sender=type(self.user), request=self.context["request"], user=self.user)
         return data
 
 

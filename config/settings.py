@@ -247,7 +247,8 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
-    "UPDATE_LAST_LOGIN": True,
+    # last_login is set by the user_logged_in signal the token serializer sends.
+    "UPDATE_LAST_LOGIN": False,
     # A password change makes every token issued before it stop working.
     "CHECK_REVOKE_TOKEN": True,
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
@@ -305,5 +306,6 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": LOG_LEVEL},
         "django_guid": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }

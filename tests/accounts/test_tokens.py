@@ -1,0 +1,87 @@
+import pytest
+
+from accounts import services
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def obtain(api, email, password=PASSWORD):
+    return api.post("/api/auth/token/", {"email": email, "password": password}, format="json")
+
+
+def bearer(api, access):
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return api
+
+
+def test_a_verified_person_gets_a_token_pair_whatever_the_case_of_their_address(api, user):
+    response = obtain(api, "ALICE@example.com")
+    assert response.status_code == 200
+    assert set(response.json()) == {"access", "refresh"}
+    assert bearer(api, response.json()["access"]).get("/api/me/").json()["handle"] == "alice"
+    user.refresh_from_db()
+    assert user.last_login is not None
+
+
+def test_an_unverified_person_gets_no_token(api, make_user):
+    make_user("pending", verified=False)
+    response = obtain(api, "pending@example.com")
+    assert response.status_code == 403
+    assert response.json()["code"] == "email_not_verified"
+
+
+def test_a_wrong_password_gets_401(api, user):
+    response = obtain(api, "alice@example.com", "wrong password")
+    assert response.status_code == 401
+
+
+def test_refresh_rotates_and_the_old_refresh_token_stops_working(api, user):
+    pair = obtain(api, "alice@example.com").json()
+
+    rotated = api.post("/api/auth/token/refresh/", {"refresh": pair["refresh"]})
+    assert rotated.status_code == 200 and rotated.json()["refresh"] != pair["refresh"]
+
+    reused = api.post("/api/auth/token/refresh/", {"refresh": pair["refresh"]})
+    assert reused.status_code == 401
+
+
+def test_logout_revokes_the_refresh_token_and_the_access_token_at_once(api, user):
+    pair = obtain(api, "alice@example.com").json()
+    bearer(api, pair["access"])
+
+    assert api.post("/api/auth/logout/", {"refresh": pair["refresh"]}).status_code == 204
+
+    after = api.get("/api/me/")
+    assert after.status_code == 401 and after.json()["code"] == "token_revoked"
+    api.credentials()
+    assert api.post("/api/auth/token/refresh/", {"refresh": pair["refresh"]}).status_code == 401
+
+
+def test_logout_refuses_someone_elses_refresh_token(api, user, make_user):
+    other = obtain(api, make_user("bob").email).json()
+    mine = obtain(api, "alice@example.com").json()
+    response = bearer(api, mine["access"]).post("/api/auth/logout/", {"refresh": other["refresh"]})
+    assert response.status_code == 400 and "refresh" in response.json()["fields"]
+
+
+def test_a_password_change_revokes_earlier_tokens(api, user):
+    access = obtain(api, "alice@example.com").json()["access"]
+    user.set_password("a brand new passphrase")
+    user.save()
+    assert bearer(api, access).get("/api/me/").status_code == 401
+
+
+def test_deactivation_revokes_tokens(api, user):
+    pair = obtain(api, "alice@example.com").json()
+    services.user_deactivate(user=user)
+    assert bearer(api, pair["access"]).get("/api/me/").status_code == 401
+    api.credentials()
+    assert api.post("/api/auth/token/refresh/", {"refresh": pair["refresh"]}).status_code == 401
+
+
+def test_tampered_tokens_are_refused(api, user):
+    access = obtain(api, "alice@example.com").json()["access"]
+    header, payload, signature = access.split(".")
+    tampered = ".".join([header, payload, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")])
+    assert bearer(api, tampered).get("/api/me/").status_code == 401
