@@ -56,7 +56,9 @@ def _open_checked(data: bytes) -> Image.Image:
         image.load()
     except ValidationError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as error:
+    except Image.DecompressionBombError as error:
+        raise _invalid("The image has too many pixels.", "too_many_pixels") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise _invalid("This file is not a PNG, JPEG, WebP or GIF image.", "not_an_image") from error
     return image
 

@@ -54,8 +54,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         # Upper() because Django compiles `iexact` to UPPER(col) = UPPER(value) on PostgreSQL, so
         # these unique indexes also serve every case-insensitive login and handle lookup.
         constraints = [
-            models.UniqueConstraint(Upper("email"), name="user_email_ci_unique"),
-            models.UniqueConstraint(Upper("handle"), name="user_handle_ci_unique"),
+            models.UniqueConstraint(
+                Upper("email"), name="user_email_ci_unique", violation_error_message="This e-mail address is taken."
+            ),
+            models.UniqueConstraint(
+                Upper("handle"), name="user_handle_ci_unique", violation_error_message="This handle is taken."
+            ),
         ]
 
     def __str__(self):
