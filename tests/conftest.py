@@ -1,12 +1,19 @@
+import email
+import email.policy
 import itertools
 import os
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+ROOT = Path(__file__).resolve().parent.parent
 SERVICES_AVAILABLE = os.environ.get("PARLEY_SERVICES") == "1"
 PASSWORD = "correct horse battery staple"
 _numbers = itertools.count(1)
@@ -97,3 +104,73 @@ def api_as():
         return client
 
     return client_for
+
+
+class _Inbox:
+    """Collects what the SMTP catcher receives, parsed as e-mail messages."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 Message accepted"
+
+    def wait_for(self, count=1, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return list(self.messages)
+
+
+@pytest.fixture
+def smtp_inbox():
+    """A real SMTP server (aiosmtpd) on a free port; `.port` and `.wait_for(n)`."""
+    from aiosmtpd.controller import Controller
+
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.port = controller.port
+    yield inbox
+    controller.stop()
+
+
+@pytest.fixture
+def celery_worker_process(settings, tmp_path):
+    """start(**env) runs `celery worker` as a separate process on the test database and Redis."""
+    from config.celery import app
+
+    processes = []
+    database = settings.DATABASES["default"]
+
+    def start(**extra_env):
+        log_path = tmp_path / f"worker-{len(processes)}.log"
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            **extra_env,
+        }
+        log = open(log_path, "w")  # noqa: SIM115 - closed when the fixture ends
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=info"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        processes.append((process, log))
+        process.log_path = log_path
+        return process
+
+    app.conf.task_always_eager = False
+    yield start
+    app.conf.task_always_eager = True
+    for process, log in processes:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
