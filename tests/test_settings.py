@@ -1,0 +1,30 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def django_check(**env_overrides):
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG")}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "missing"),
+    [({"ALLOWED_HOSTS": "chat.example"}, "SECRET_KEY"), ({"SECRET_KEY": "x" * 50}, "ALLOWED_HOSTS")],
+)
+def test_production_mode_refuses_to_start_without_its_secrets(env, missing):
+    result = django_check(DEBUG="False", **env)
+    assert result.returncode != 0
+    assert f"{missing} must be set when DEBUG=False" in result.stderr
+
+
+def test_production_mode_starts_with_them():
+    result = django_check(DEBUG="False", SECRET_KEY="s" * 50, ALLOWED_HOSTS="chat.example")
+    assert result.returncode == 0, result.stderr
