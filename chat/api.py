@@ -3,8 +3,10 @@ import math
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from chat import selectors, services
+from accounts.permissions import IsVerified
+from chat import selectors, services, tickets
 from chat.events import MessagePayload
 from chat.limits import RateLimited
 from rooms.api import RoomScopedView
@@ -117,3 +119,17 @@ class ReadView(RoomScopedView):
         serializer.is_valid(raise_exception=True)
         membership = services.read_mark(user=request.user, room_id=room_id, seq=serializer.validated_data["seq"])
         return Response(ReadStateSerializer(membership).data)
+
+
+class WsTicketSerializer(serializers.Serializer):
+    ticket = serializers.CharField(help_text='Send {"type": "auth", "ticket": ...} as the first frame on /ws/.')
+    expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid; it works once.")
+
+
+class WsTicketView(APIView):
+    permission_classes = [IsVerified]
+
+    @extend_schema(request=None, responses=WsTicketSerializer, summary="A single-use ticket to open the WebSocket")
+    def post(self, request):
+        ticket = tickets.ticket_issue(user=request.user)
+        return Response(WsTicketSerializer({"ticket": ticket, "expires_in": tickets.ticket_lifetime()}).data)

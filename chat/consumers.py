@@ -1,46 +1,290 @@
-"""The one WebSocket of a browser tab: typed JSON events in, typed JSON events out."""
+"""The one WebSocket of a browser tab (or API client): typed JSON events in, typed JSON events out.
 
-import json
+Handlers only translate between the socket and services, selectors and chat.events; checks of
+shape live in chat.protocol, presence in chat.presence, tickets in chat.tickets.
+"""
 
+import asyncio
+import logging
+import math
+import time
+import uuid
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
 
-MAX_FRAME_BYTES = 64 * 1024
+from chat import events, protocol, selectors, services, tickets
+from chat.limits import RateLimited
+from chat.presence import connection_alive, connection_gone, heartbeat_seconds
+from chat.protocol import BadEvent
+from rooms.selectors import RoomNotVisible, room_ids_of_user
+
+logger = logging.getLogger(__name__)
+
+CLOSE_SESSION_ENDED = 4001
 CLOSE_UNAUTHENTICATED = 4401
-CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_NO_PONG = 4408
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+# An API client has this long after the handshake to send its ticket.
+DEFAULT_AUTH_SECONDS = 10
+TYPING_INTERVAL_SECONDS = 2
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
+    user = None
+    heartbeat = None
+
+    # Connection
+
     async def connect(self):
+        self.connection = uuid.uuid4().hex
+        self.flood = protocol.FloodGuard()
+        self.listening: set[str] = set()
+        self.room_ids: set[int] = set()
+        self.last_heard = time.monotonic()
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_verified:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
+        if user is not None and user.is_authenticated:
+            if not (user.is_active and user.is_verified):
+                await self.close()  # Before accept(): the handshake is refused (HTTP 403).
+                return
+            await self.accept()
+            await self.start(user)
+        else:
+            # No session: an API client, which must send {"type": "auth", "ticket": ...} first.
+            await self.accept()
+            self.heartbeat = asyncio.create_task(self.auth_deadline())
+
+    async def start(self, user) -> None:
         self.user = user
-        await self.accept()
-        await self.send_event({"type": "hello", "user": {"id": user.pk, "handle": user.handle}})
+        # The person's group first: a room joined while the rooms are being read still arrives.
+        await self.listen(events.user_group(user.pk))
+        self.room_ids = set(await database_sync_to_async(room_ids_of_user)(user_id=user.pk))
+        for room_id in self.room_ids:
+            await self.listen(events.room_group(room_id))
+        await self.send_event(events.hello(user=user, room_ids=sorted(self.room_ids)))
+        await self.mark_alive()
+        self.heartbeat = asyncio.create_task(self.beat())
+
+    async def disconnect(self, code):
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        for group in list(self.listening):
+            await self.unlisten(group)
+        if self.user is not None:
+            if await self.guarded(connection_gone(user_id=self.user.pk, connection=self.connection)):
+                await self.announce_presence(online=False)
+            await database_sync_to_async(services.user_touch_last_seen)(user_id=self.user.pk)
+
+    async def listen(self, group: str) -> None:
+        self.listening.add(group)
+        await self.channel_layer.group_add(group, self.channel_name)
+
+    async def unlisten(self, group: str) -> None:
+        self.listening.discard(group)
+        await self.channel_layer.group_discard(group, self.channel_name)
+
+    # Heartbeat: refreshes presence, and pings so that dead sockets are found and dropped.
+
+    async def auth_deadline(self) -> None:
+        await asyncio.sleep(getattr(settings, "WS_AUTH_SECONDS", DEFAULT_AUTH_SECONDS))
+        if self.user is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def beat(self) -> None:
+        interval = heartbeat_seconds()
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                if time.monotonic() - self.last_heard > 2 * interval:
+                    await self.close(code=CLOSE_NO_PONG)
+                    return
+                await self.send_event({"type": "ping"})
+                await self.mark_alive()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("WebSocket heartbeat failed")
+
+    async def mark_alive(self) -> None:
+        if await self.guarded(connection_alive(user_id=self.user.pk, connection=self.connection)):
+            await self.announce_presence(online=True)
+
+    async def announce_presence(self, *, online: bool) -> None:
+        groups = [events.room_group(room_id) for room_id in self.room_ids]
+        if groups:
+            await self.guarded(events.apublish(groups, events.presence(user_id=self.user.pk, online=online)))
+
+    async def guarded(self, work):
+        """Presence is best effort: Redis being away must not take the socket down."""
+        try:
+            return await work
+        except Exception:
+            logger.exception("Presence update failed")
+            return False
+
+    # Frames from the client
 
     async def receive(self, text_data=None, bytes_data=None):
-        if bytes_data is not None or text_data is None:
-            await self.send_error("bad_frame", "Send JSON text frames.")
+        if protocol.frame_too_big(text_data if text_data is not None else bytes_data or b""):
+            await self.close(code=CLOSE_TOO_BIG)
             return
-        if len(text_data) > MAX_FRAME_BYTES:
-            await self.close(code=CLOSE_MESSAGE_TOO_BIG)
+        if self.flood.flooding():
+            await self.close(code=CLOSE_POLICY)
             return
+        self.last_heard = time.monotonic()
+        event = None
         try:
-            event = json.loads(text_data)
-        except ValueError:
-            await self.send_error("bad_json", "This frame is not valid JSON.")
-            return
-        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-            await self.send_error("bad_event", "An event is a JSON object with a string `type`.")
-            return
-        if event["type"] == "ping":
-            await self.send_event({"type": "pong", "id": event.get("id")})
-            return
-        await self.send_error("unknown_type", f"Unknown event type {event['type'][:40]!r}.", request_id=event.get("id"))
+            if text_data is None:
+                raise BadEvent("Send JSON text frames.", code="bad_frame")
+            event = protocol.parse(text_data)
+            await (self.dispatch_event(event) if self.user else self.authenticate(event))
+        except Exception as error:  # Whatever a frame does, the socket survives it (once signed in).
+            await self.reply_error(error, request_id=protocol.request_id(event) if event else None)
+            if self.user is None:
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def dispatch_event(self, event: dict) -> None:
+        data = protocol.clean(event)
+        if event["type"] == "auth":
+            raise BadEvent("This socket is signed in already.", code="bad_event")
+        await getattr(self, "on_" + event["type"].replace(".", "_"))(data)
+
+    async def authenticate(self, event: dict) -> None:
+        if event["type"] != "auth":
+            raise BadEvent('Send {"type": "auth", "ticket": "..."} first.', code="unauthenticated")
+        ticket = protocol.clean(event)["ticket"]
+        user = await database_sync_to_async(tickets.ticket_redeem)(ticket=ticket)
+        if user is None:
+            raise BadEvent("This ticket is unknown, expired or used already.", code="unauthenticated")
+        self.heartbeat.cancel()
+        await self.start(user)
+
+    async def reply_error(self, error: Exception, *, request_id) -> None:
+        extra = {}
+        if isinstance(error, BadEvent):
+            code = error.code
+        elif isinstance(error, RateLimited):
+            code, extra = "rate_limited", {"retry_after": math.ceil(error.retry_after)}
+        elif isinstance(error, RoomNotVisible):
+            code = "not_found"
+        elif isinstance(error, PermissionDenied):
+            code = "forbidden"
+        elif isinstance(error, ValidationError):
+            code = "invalid"
+            extra = {"fields": error.message_dict} if hasattr(error, "error_dict") else {}
+            error = " ".join(error.messages)
+        else:
+            logger.exception("WebSocket event failed", exc_info=error)
+            code, error = "internal", "Something went wrong on our side."
+        await self.send_error(code, str(error), request_id=request_id, **extra)
 
     async def send_event(self, event: dict) -> None:
-        await self.send(text_data=json.dumps(event, separators=(",", ":")))
+        await self.send(text_data=events.dumps(event))
 
-    async def send_error(self, code: str, message: str, *, request_id=None) -> None:
-        await self.send_event({"type": "error", "code": code, "message": message, "id": request_id})
+    async def send_error(self, code: str, message: str, *, request_id=None, **extra) -> None:
+        await self.send_event({"type": "error", "code": code, "message": message, "id": request_id, **extra})
+
+    # Client events: each calls one service or selector
+
+    async def on_ping(self, data):
+        await self.send_event({"type": "pong", "id": data["id"]})
+
+    async def on_pong(self, data):
+        pass  # The answer to the server's ping: receiving any frame already counted as a sign of life.
+
+    async def on_message_send(self, data):
+        fields = {"room_id": data["room"], "body": data["body"], "client_id": data["client_id"]}
+        ack = await self.as_user(_message_send, **fields, reply_to_id=data["reply_to"])
+        await self.send_event(ack)
+
+    async def on_message_edit(self, data):
+        await self.as_user(services.message_edit, message_id=data["message"], body=data["body"])
+
+    async def on_message_delete(self, data):
+        await self.as_user(services.message_delete, message_id=data["message"])
+
+    async def on_reaction_add(self, data):
+        await self.as_user(services.reaction_add, message_id=data["message"], emoji=data["emoji"])
+
+    async def on_reaction_remove(self, data):
+        await self.as_user(services.reaction_remove, message_id=data["message"], emoji=data["emoji"])
+
+    async def on_read(self, data):
+        await self.as_user(services.read_mark, room_id=data["room"], seq=data["seq"])
+
+    async def on_typing(self, data):
+        room_id = data["room"]
+        if room_id not in self.room_ids:
+            raise RoomNotVisible()
+        # Shared by all of the person's sockets and processes; extra typing events are dropped silently.
+        if await cache.aadd(f"typing:{self.user.pk}:{room_id}", 1, timeout=TYPING_INTERVAL_SECONDS):
+            await events.apublish(events.room_group(room_id), events.typing(user=self.user, room_id=room_id))
+
+    async def on_resume(self, data):
+        for text in await self.as_user(_resume, positions=data["rooms"]):
+            await self.send(text_data=text)
+
+    async def as_user(self, function, **fields):
+        """Run a service (or a sync helper below) in a database thread, on behalf of this socket's person."""
+        return await database_sync_to_async(function)(user=self.user, **fields)
+
+    # Group events: the text was serialized once, upstream, for every receiver
+
+    async def forward(self, message: dict) -> None:
+        # A room left a moment ago may still have events on their way: drop them.
+        if message.get("group") in self.listening:
+            await self.send(text_data=message["text"])
+
+    message_new = message_edited = message_deleted = reaction_added = reaction_removed = forward
+    read = room_updated = room_invited = member_updated = presence = forward
+
+    async def typing(self, message: dict) -> None:
+        if message["user_id"] != self.user.pk:
+            await self.forward(message)
+
+    async def member_joined(self, message: dict) -> None:
+        if await self.membership_changed(message):
+            self.room_ids.add(message["room_id"])
+            await self.listen(events.room_group(message["room_id"]))
+
+    async def member_left(self, message: dict) -> None:
+        if await self.membership_changed(message):
+            self.room_ids.discard(message["room_id"])
+            await self.unlisten(events.room_group(message["room_id"]))
+
+    async def membership_changed(self, message: dict) -> bool:
+        """Forward a member event; True when it is this person's own, arriving on their own group.
+
+        Their own event is also sent to the room's group; only the copy on their group is forwarded.
+        """
+        own = message["user_id"] == self.user.pk
+        mine = message.get("group") == events.user_group(self.user.pk)
+        if own == mine:
+            await self.forward(message)
+        return own and mine
+
+    async def session_close(self, message: dict) -> None:
+        await self.send(text_data=message["text"])
+        await self.close(code=CLOSE_SESSION_ENDED)
+
+
+# The synchronous halves, run in a database thread: a service call and the payload it answers with.
+
+
+def _message_send(*, user, **fields) -> dict:
+    message = services.message_send(author=user, **fields)
+    return events.message_ack(message, client_id=message.client_id)
+
+
+def _resume(*, user, positions: dict[int, int]) -> list[str]:
+    texts = []
+    for room_id, messages in selectors.resume_batches(user=user, positions=positions):
+        if messages is None:
+            texts.append(events.dumps({"type": "resync", "room": room_id}))
+        else:
+            texts.extend(events.dumps(events.message_new(message)) for message in messages)
+    return texts

@@ -5,9 +5,11 @@ An event's "type" maps to a consumer handler by Channels' rule ("message.new" ->
 the consumer forwards `event["text"]`, which is serialized once here for every receiver.
 
 Handlers a consumer needs: message_new, message_edited, message_deleted, reaction_added,
-reaction_removed, read, room_updated, room_invited, member_joined, member_updated, member_left.
+reaction_removed, read, room_updated, room_invited, member_joined, member_updated, member_left,
+typing, presence and session_close.
 Member events also reach `user_group(user_id)` with the room id, so that person's sockets can
-join or drop the room's group.
+join or drop the room's group; the channel-layer message carries the group it was sent to and,
+for member and typing events, `room_id` and `user_id`, so a consumer acts without decoding text.
 """
 
 import json
@@ -204,17 +206,62 @@ def member_left(*, room_id: int, user_id: int, kicked_by: int | None = None) -> 
     return {"type": "member.left", "room": room_id, "user": user_id, "kicked": kicked_by is not None, "by": kicked_by}
 
 
+def hello(*, user, room_ids: list[int]) -> dict:
+    """The first event on a signed-in socket: who you are, and the rooms this socket now follows."""
+    return {"type": "hello", "user": UserPayload(user).data, "rooms": room_ids}
+
+
+def typing(*, user, room_id: int) -> dict:
+    """Someone is typing in a room. Never stored; senders are throttled by the consumer."""
+    return {"type": "typing", "room": room_id, "user": {"id": user.pk, "handle": user.handle}}
+
+
+def presence(*, user_id: int, online: bool) -> dict:
+    """A person's first socket opened (online) or their last one closed or expired (offline)."""
+    return {"type": "presence", "user": user_id, "online": online}
+
+
+def session_close() -> dict:
+    """Tells every socket of a person to close: they logged out, changed password or were deactivated."""
+    return {"type": "session.close"}
+
+
 # Publishing
 
 
 def publish(group: str | Iterable[str], event: dict) -> None:
     """Send one event to one group or several; the JSON text is built once for all receivers."""
+    async_to_sync(apublish)(group, event)
+
+
+async def apublish(group: str | Iterable[str], event: dict) -> None:
+    """publish() for async code (consumers)."""
     groups = [group] if isinstance(group, str) else list(group)
-    text = json.dumps(event, cls=DjangoJSONEncoder, separators=(",", ":"))
-    message = {"type": event["type"], "text": text}
-    send = async_to_sync(get_channel_layer().group_send)
+    message = {"type": event["type"], "text": dumps(event), **_routing(event)}
+    layer = get_channel_layer()
     for name in groups:
-        send(name, message)
+        await layer.group_send(name, {**message, "group": name})
+
+
+def dumps(event: dict) -> str:
+    return json.dumps(event, cls=DjangoJSONEncoder, separators=(",", ":"))
+
+
+def _routing(event: dict) -> dict:
+    """What a consumer acts on besides forwarding the text: which room and person the event is about."""
+    kind = event["type"]
+    if kind == "member.joined":
+        return {"room_id": event["room"], "user_id": event["member"]["user"]["id"]}
+    if kind == "member.left":
+        return {"room_id": event["room"], "user_id": event["user"]}
+    if kind == "typing":
+        return {"room_id": event["room"], "user_id": event["user"]["id"]}
+    return {}
+
+
+def user_sockets_close(user_id: int) -> None:
+    """Close every open socket of this person, in every process (the consumer closes with 4001)."""
+    publish(user_group(user_id), session_close())
 
 
 def publish_on_commit(group: str | Iterable[str], build: Callable[[], dict]) -> None:

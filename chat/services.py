@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from chat import events, limits, selectors
 from chat.limits import RateLimited
 from chat.models import Message, Reaction
@@ -26,6 +27,7 @@ __all__ = [
     "reaction_add",
     "reaction_remove",
     "read_mark",
+    "user_touch_last_seen",
 ]
 
 BODY_MAX_CHARS = 4000
@@ -212,3 +214,11 @@ def read_mark(*, user, room_id: int, seq: int) -> Membership:
         membership.last_read_seq = target
         events.publish_on_commit(events.user_group(user.pk), partial(events.read, membership))
     return membership
+
+
+# Presence
+
+
+def user_touch_last_seen(*, user_id: int) -> None:
+    """Remember when the person was last connected (one UPDATE, no signals: nothing else changed)."""
+    User.objects.filter(pk=user_id).update(last_seen=timezone.now())

@@ -9,4 +9,5 @@ urlpatterns = [
     path("rooms/<int:room_id>/read/", api.ReadView.as_view(), name="api-room-read"),
     path("messages/<int:message_id>/", api.MessageView.as_view(), name="api-message"),
     path("messages/<int:message_id>/reactions/", api.ReactionsView.as_view(), name="api-message-reactions"),
+    path("ws-ticket/", api.WsTicketView.as_view(), name="api-ws-ticket"),
 ]

@@ -23,6 +23,11 @@ def membership_access(*, user, room_id: int) -> Membership:
     return membership
 
 
+def room_ids_of_user(*, user_id: int) -> list[int]:
+    """Ids of every room the person is in (a socket subscribes to each one's group)."""
+    return list(Membership.objects.filter(user_id=user_id).order_by("room_id").values_list("room_id", flat=True))
+
+
 def memberships_of_user(*, user) -> QuerySet[Membership]:
     """The person's rooms, most recently active first, each with the other person of a direct room.
 

@@ -1,0 +1,135 @@
+"""What a client may send on the socket: frame limits, and each event type's fields checked.
+
+Checks here are about shape (types, presence); rules about content (length, membership, rate)
+belong to the services, which the REST API shares.
+"""
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+
+MAX_FRAME_BYTES = 64 * 1024
+# A person typing fast sends a few frames a second; 60 in 5 s from one socket is a script.
+FLOOD_FRAMES = 60
+FLOOD_SECONDS = 5.0
+MAX_RESUME_ROOMS = 1000
+MAX_TEXT_CHARS = 16_000
+
+
+class BadEvent(Exception):
+    def __init__(self, message: str, *, code: str = "invalid"):
+        self.code = code
+        super().__init__(message)
+
+
+def frame_too_big(frame: str | bytes) -> bool:
+    if len(frame) > MAX_FRAME_BYTES:
+        return True
+    # A character is at most 4 bytes in UTF-8: only encode when the length alone cannot decide.
+    return isinstance(frame, str) and len(frame) * 4 > MAX_FRAME_BYTES and len(frame.encode()) > MAX_FRAME_BYTES
+
+
+class FloodGuard:
+    """Remembers the times of a socket's last FLOOD_FRAMES frames."""
+
+    def __init__(self):
+        self._times: deque[float] = deque(maxlen=FLOOD_FRAMES)
+
+    def flooding(self) -> bool:
+        now = time.monotonic()
+        full = len(self._times) == FLOOD_FRAMES
+        oldest = self._times[0] if full else now
+        self._times.append(now)
+        return full and now - oldest < FLOOD_SECONDS
+
+
+def parse(text: str) -> dict:
+    """A frame decoded into an event: a JSON object with a string `type`."""
+    try:
+        event = json.loads(text)
+    except ValueError:
+        raise BadEvent("This frame is not valid JSON.", code="bad_json")
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        raise BadEvent("An event is a JSON object with a string `type`.", code="bad_event")
+    return event
+
+
+def request_id(event: dict):
+    """The client's `id` of a request, echoed in errors; only short strings and integers."""
+    value = event.get("id")
+    if isinstance(value, str) and len(value) <= 100 or isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+# Field checks: each takes a value and returns it, or raises ValueError saying what is expected.
+
+
+def _id(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError("a positive integer id")
+    return value
+
+
+def _seq(value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("a seq (an integer, 0 or more)")
+    return value
+
+
+def _text(value):
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
+        raise ValueError("a string")
+    return value
+
+
+def _optional(check: Callable):
+    def optional(value):
+        return None if value is None else check(value)
+
+    optional.optional = True
+    return optional
+
+
+def _positions(value):
+    """{"<room id>": last seen seq, ...} -> {room id: seq}."""
+    if not isinstance(value, dict) or len(value) > MAX_RESUME_ROOMS:
+        raise ValueError(f'an object like {{"12": 40}} of at most {MAX_RESUME_ROOMS} rooms')
+    positions = {}
+    for key, seq in value.items():
+        if not (isinstance(key, str) and key.isdigit() and key.isascii()):
+            raise ValueError('an object whose keys are room ids, like {"12": 40}')
+        positions[_id(int(key))] = _seq(seq)
+    return positions
+
+
+EVENTS: dict[str, dict[str, Callable]] = {
+    "auth": {"ticket": _text},
+    "ping": {},
+    "pong": {},
+    "message.send": {"room": _id, "body": _text, "client_id": _text, "reply_to": _optional(_id)},
+    "message.edit": {"message": _id, "body": _text},
+    "message.delete": {"message": _id},
+    "reaction.add": {"message": _id, "emoji": _text},
+    "reaction.remove": {"message": _id, "emoji": _text},
+    "read": {"room": _id, "seq": _seq},
+    "typing": {"room": _id},
+    "resume": {"rooms": _positions},
+}
+
+
+def clean(event: dict) -> dict:
+    """The event's fields checked, and its request `id`; BadEvent for an unknown type or a bad field."""
+    fields = EVENTS.get(event["type"])
+    if fields is None:
+        raise BadEvent(f"Unknown event type {event['type'][:40]!r}.", code="unknown_type")
+    data = {"id": request_id(event)}
+    for name, check in fields.items():
+        if name not in event and not getattr(check, "optional", False):
+            raise BadEvent(f"`{name}` is missing.")
+        try:
+            data[name] = check(event.get(name))
+        except ValueError as error:
+            raise BadEvent(f"`{name}` must be {error}.")
+    return data

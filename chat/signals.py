@@ -1,0 +1,46 @@
+"""Sockets close when the session behind them ends: logout, a new password, a deactivated account.
+
+A socket is authenticated once, at its handshake; without this it would keep receiving a room's
+messages after its person signed out or was locked out. The close reaches every process through
+the person's group; the browser then reconnects with whatever session it still has (if any).
+"""
+
+from functools import partial
+
+from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
+
+from accounts.models import User
+from chat import events
+
+CREDENTIAL_FIELDS = {"is_active", "password"}
+
+
+def _close_sockets_on_commit(user_id: int) -> None:
+    transaction.on_commit(partial(events.user_sockets_close, user_id), robust=True)
+
+
+@receiver(user_logged_out, dispatch_uid="chat.close_sockets_on_logout")
+def close_sockets_on_logout(sender, request, user, **kwargs):
+    if user is not None:
+        _close_sockets_on_commit(user.pk)
+
+
+@receiver(pre_save, sender=User, dispatch_uid="chat.remember_credentials")
+def remember_credentials(sender, instance, raw=False, update_fields=None, **kwargs):
+    # One query, and only for saves that may change what a socket was authenticated with.
+    if raw or instance.pk is None or (update_fields is not None and not CREDENTIAL_FIELDS & set(update_fields)):
+        return
+    instance._credentials_before = User.objects.filter(pk=instance.pk).values_list("is_active", "password").first()
+
+
+@receiver(post_save, sender=User, dispatch_uid="chat.close_sockets_on_credential_change")
+def close_sockets_on_credential_change(sender, instance, created, **kwargs):
+    before = instance.__dict__.pop("_credentials_before", None)
+    if created or before is None:
+        return
+    was_active, old_password = before
+    if (was_active and not instance.is_active) or old_password != instance.password:
+        _close_sockets_on_commit(instance.pk)
