@@ -22,6 +22,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api)),
     path("", include("accounts.urls")),
+    path("", include("rooms.page_urls")),
 ]
 
 if settings.DEFAULT_STORAGE["BACKEND"].endswith("FileSystemStorage"):

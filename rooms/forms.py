@@ -1,0 +1,15 @@
+from django import forms
+
+
+class RoomCreateForm(forms.Form):
+    title = forms.CharField(max_length=80)
+    description = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    category = forms.CharField(max_length=40, required=False)
+    is_public = forms.BooleanField(label="Public: anyone can find and join it", required=False)
+
+
+class MessageForm(forms.Form):
+    """The composer's no-JavaScript path: a plain post with a client id minted when the page rendered."""
+
+    body = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
+    client_id = forms.UUIDField(widget=forms.HiddenInput)

@@ -1,0 +1,13 @@
+"""Pages of rooms (the API routes are in rooms/urls.py)."""
+
+from django.urls import path
+
+from rooms import views
+
+urlpatterns = [
+    path("rooms/", views.rooms_index, name="rooms"),
+    path("rooms/<int:room_id>/", views.room_page, name="room"),
+    path("rooms/<int:room_id>/send/", views.room_send, name="room-send"),
+    path("rooms/<int:room_id>/join/", views.room_join, name="room-join"),
+    path("u/<str:handle>/message/", views.direct_message, name="direct-message"),
+]

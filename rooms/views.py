@@ -1,0 +1,109 @@
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import selectors as account_selectors
+from accounts.decorators import verified_required
+from chat import selectors as chat_selectors
+from chat import services as chat_services
+from chat.limits import RateLimited
+from rooms import selectors, services
+from rooms.forms import MessageForm, RoomCreateForm
+from rooms.models import Room
+
+
+@verified_required
+def rooms_index(request):
+    form = RoomCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            room = services.room_create_group(creator=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return redirect("room", room_id=room.pk)
+    memberships = selectors.memberships_of_user(user=request.user)
+    return render(request, "rooms/index.html", {"memberships": memberships, "form": form})
+
+
+@verified_required
+def room_page(request, room_id):
+    room = selectors.room_detail(user=request.user, room_id=room_id)
+    if room is None:
+        raise Http404("No such room.")
+    membership = next((m for m in room.member_list if m.user_id == request.user.pk), None)
+    if membership is None:
+        return render(request, "rooms/join.html", {"room": room})
+    return render(request, "rooms/room.html", _room_context(request, room, MessageForm(initial=_fresh_client_id())))
+
+
+def _fresh_client_id() -> dict:
+    return {"client_id": uuid.uuid4()}
+
+
+def _room_context(request, room: Room, form: MessageForm) -> dict:
+    history = chat_selectors.messages_recent(room_id=room.pk)
+    return {
+        "room": room,
+        "title": _title(room, request.user),
+        "history": history,
+        "last_seq": history[-1].seq if history else 0,
+        "members": room.member_list,
+        "form": form,
+    }
+
+
+def _title(room: Room, viewer) -> str:
+    if room.kind == Room.Kind.DIRECT:
+        other = next((m.user for m in room.member_list if m.user_id != viewer.pk), None)
+        return other.name if other else "Direct message"
+    return room.title
+
+
+@verified_required
+@require_POST
+def room_send(request, room_id):
+    form = MessageForm(request.POST)
+    if form.is_valid():
+        try:
+            chat_services.message_send(
+                author=request.user,
+                room_id=room_id,
+                body=form.cleaned_data["body"],
+                client_id=form.cleaned_data["client_id"],
+            )
+        except (ValidationError, RateLimited) as error:
+            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        except PermissionDenied as error:
+            raise Http404("No such room.") from error
+    else:
+        messages.error(request, "Write something to send (at most 4,000 characters).")
+    return redirect("room", room_id=room_id)
+
+
+@verified_required
+@require_POST
+def room_join(request, room_id):
+    try:
+        services.room_join(user=request.user, room_id=room_id)
+    except (PermissionDenied, ValidationError) as error:
+        raise Http404("No such room.") from error
+    return redirect("room", room_id=room_id)
+
+
+@verified_required
+@require_POST
+def direct_message(request, handle):
+    other = account_selectors.user_by_handle(handle)
+    if other is None:
+        raise Http404("No one has that handle.")
+    try:
+        room, _ = services.direct_room_get_or_create(user=request.user, other=other)
+    except (PermissionDenied, ValidationError) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        return redirect("profile", handle=handle)
+    return redirect("room", room_id=room.pk)

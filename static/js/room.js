@@ -1,0 +1,166 @@
+// The room page, live: one WebSocket, messages in seq order, pending sends, typing and presence.
+// Every piece of user text goes through textContent, never innerHTML.
+
+const root = document.getElementById("room");
+const roomId = Number(root.dataset.roomId);
+const myId = Number(root.dataset.userId);
+const list = document.getElementById("messages");
+const composer = document.getElementById("composer");
+const input = composer.querySelector("textarea");
+const errorLine = document.getElementById("composer-error");
+const typingLine = document.getElementById("typing");
+const connection = document.getElementById("connection");
+
+let lastSeq = Number(root.dataset.lastSeq);
+let socket = null;
+let retries = 0;
+let lastTypingSent = 0;
+const typers = new Map();
+const pending = new Map(); // client_id -> {element, body}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws/`);
+  socket.addEventListener("open", () => {
+    retries = 0;
+    connection.textContent = "";
+    root.classList.remove("offline");
+    socket.send(JSON.stringify({ type: "resume", rooms: { [roomId]: lastSeq } }));
+    for (const [clientId, item] of pending) sendMessage(clientId, item.body);
+  });
+  socket.addEventListener("message", (frame) => handle(JSON.parse(frame.data)));
+  socket.addEventListener("close", () => {
+    root.classList.add("offline");
+    connection.textContent = "Reconnecting…";
+    // Exponential backoff with jitter, so a restarted server isn't hit by every tab at once.
+    const delay = Math.min(30000, 500 * 2 ** retries++) * (0.5 + Math.random());
+    setTimeout(connect, delay);
+  });
+}
+
+const handlers = {
+  "message.new": ({ message }) => showMessage(message),
+  "message.ack": ({ client_id, message }) => {
+    pending.get(client_id)?.element.remove();
+    pending.delete(client_id);
+    showMessage(message);
+  },
+  "message.edited": ({ message }) => showMessage(message),
+  "message.deleted": ({ message }) => showMessage(message),
+  typing: ({ room, user }) => {
+    if (room !== roomId || user.id === myId) return;
+    clearTimeout(typers.get(user.handle));
+    typers.set(user.handle, setTimeout(() => { typers.delete(user.handle); renderTyping(); }, 3000));
+    renderTyping();
+  },
+  presence: ({ user, online }) => {
+    const dot = document.querySelector(`.members li[data-user-id="${Number(user)}"] .presence`);
+    if (!dot) return;
+    dot.classList.toggle("online", online);
+    dot.title = online ? "online" : "offline";
+    dot.setAttribute("aria-label", dot.title);
+  },
+  resync: ({ room }) => { if (room === roomId) location.reload(); },
+  error: ({ message, id }) => {
+    errorLine.textContent = message;
+    const item = pending.get(id);
+    if (item) item.element.classList.add("failed");
+  },
+  ping: () => socket.send(JSON.stringify({ type: "pong" })),
+};
+
+function handle(event) {
+  handlers[event.type]?.(event);
+}
+
+function showMessage(message) {
+  if (message.room !== roomId) return;
+  document.getElementById("empty")?.remove();
+  const existing = document.getElementById(`m-${message.seq}`);
+  const element = renderMessage(message);
+  if (existing) {
+    existing.replaceWith(element);
+    return;
+  }
+  // Insert in seq order, whatever order live events and resume replies arrive in.
+  const later = [...list.querySelectorAll(".message[data-seq]")].find((el) => Number(el.dataset.seq) > message.seq);
+  list.insertBefore(element, later || list.querySelector(".pending"));
+  lastSeq = Math.max(lastSeq, message.seq);
+  element.scrollIntoView({ block: "end" });
+}
+
+function renderMessage(message) {
+  const item = document.createElement("li");
+  item.className = "message" + (message.author?.id === myId ? " mine" : "");
+  item.id = `m-${message.seq}`;
+  item.dataset.seq = message.seq;
+  item.dataset.id = message.id;
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  const author = document.createElement("span");
+  author.className = "author";
+  author.textContent = message.author ? message.author.display_name || message.author.handle : "Former member";
+  const time = document.createElement("time");
+  time.dateTime = message.created_at;
+  time.textContent = new Date(message.created_at).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  meta.append(author, " ", time);
+  if (message.edited_at) meta.append(" ", Object.assign(document.createElement("span"), { className: "muted", textContent: "(edited)" }));
+  item.append(meta);
+  if (message.reply_to) {
+    item.append(Object.assign(document.createElement("blockquote"), { className: "reply", textContent: message.reply_to.body }));
+  }
+  const body = document.createElement("p");
+  body.className = "body";
+  if (message.deleted) {
+    body.append(Object.assign(document.createElement("em"), { className: "muted", textContent: "Message deleted" }));
+  } else {
+    body.textContent = message.body;
+  }
+  item.append(body);
+  return item;
+}
+
+function renderTyping() {
+  const names = [...typers.keys()].map((handle) => `@${handle}`);
+  typingLine.textContent = names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing…` : "";
+}
+
+function sendMessage(clientId, body) {
+  if (socket?.readyState === WebSocket.OPEN) {
+    socket.send(JSON.stringify({ type: "message.send", id: clientId, room: roomId, body, client_id: clientId }));
+  }
+}
+
+composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const body = input.value.trim();
+  if (!body) return;
+  const clientId = crypto.randomUUID();
+  const element = renderMessage({ room: roomId, seq: 0, id: "", author: { id: myId, handle: root.dataset.handle }, body, created_at: new Date().toISOString() });
+  element.id = `pending-${clientId}`;
+  element.classList.add("pending");
+  delete element.dataset.seq;
+  list.append(element);
+  pending.set(clientId, { element, body });
+  errorLine.textContent = "";
+  input.value = "";
+  sendMessage(clientId, body);
+});
+
+input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey) {
+    event.preventDefault();
+    composer.requestSubmit();
+  }
+});
+
+input.addEventListener("input", () => {
+  const now = Date.now();
+  if (now - lastTypingSent > 2000 && socket?.readyState === WebSocket.OPEN) {
+    lastTypingSent = now;
+    socket.send(JSON.stringify({ type: "typing", room: roomId }));
+  }
+});
+
+list.lastElementChild?.scrollIntoView({ block: "end" });
+connect();
