@@ -15,6 +15,8 @@ let lastSeq = Number(root.dataset.lastSeq);
 let socket = null;
 let retries = 0;
 let lastTypingSent = 0;
+let readSent = 0;
+let readTimer = null;
 const typers = new Map();
 const pending = new Map(); // client_id -> {element, body}
 
@@ -27,6 +29,7 @@ function connect() {
     root.classList.remove("offline");
     socket.send(JSON.stringify({ type: "resume", rooms: { [roomId]: lastSeq } }));
     for (const [clientId, item] of pending) sendMessage(clientId, item.body);
+    markRead();
   });
   socket.addEventListener("message", (frame) => handle(JSON.parse(frame.data)));
   socket.addEventListener("close", () => {
@@ -87,6 +90,7 @@ function showMessage(message) {
   list.insertBefore(element, later || list.querySelector(".pending"));
   lastSeq = Math.max(lastSeq, message.seq);
   element.scrollIntoView({ block: "end" });
+  markRead();
 }
 
 function renderMessage(message) {
@@ -118,6 +122,17 @@ function renderMessage(message) {
   }
   item.append(body);
   return item;
+}
+
+// Tells the server how far I have read, at most once a second, and only while I can see the page.
+function markRead() {
+  if (document.hidden || lastSeq <= readSent || readTimer) return;
+  readTimer = setTimeout(() => {
+    readTimer = null;
+    if (socket?.readyState !== WebSocket.OPEN || document.hidden) return;
+    readSent = lastSeq;
+    socket.send(JSON.stringify({ type: "read", room: roomId, seq: lastSeq }));
+  }, 1000);
 }
 
 function renderTyping() {
@@ -162,5 +177,6 @@ input.addEventListener("input", () => {
   }
 });
 
+document.addEventListener("visibilitychange", markRead);
 list.lastElementChild?.scrollIntoView({ block: "end" });
 connect();
