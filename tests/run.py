@@ -1,7 +1,9 @@
 """Run the test suite against the real services when they answer, embedded otherwise.
 
 PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) are used when reachable; with CI=true
-they must be. An explicitly set DATABASE_URL or REDIS_URL is respected as it is.
+they must be. An explicitly set DATABASE_URL or REDIS_URL is respected as it is. With no
+arguments, the browser tests (tests/e2e, Debian's Chromium) follow as a second pytest run;
+arguments run only what they name.
 """
 
 import os
@@ -40,6 +42,20 @@ def service_environment() -> dict[str, str]:
     return env
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+# Sync Playwright and the async tests break each other's event loop: the browser suite runs alone.
+BROWSER_SUITE = ["tests/e2e", "-p", "no:asyncio", "-W", "ignore::pytest.PytestConfigWarning"]
+
+
+def browser_suite(python: str, ci: bool) -> list[list[str]]:
+    if CHROMIUM.exists():
+        return [[python, "-m", "pytest", *BROWSER_SUITE]]
+    if ci:
+        sys.exit("CI=true but Chromium is not installed at /usr/bin/chromium (make test installs it as root).")
+    print("Chromium not found at /usr/bin/chromium: the browser tests are skipped.")
+    return []
+
+
 def main() -> int:
     env = service_environment()
     env.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
@@ -47,6 +63,8 @@ def main() -> int:
     env.setdefault("CHANNEL_PREFIX", "parley-test")
     python = sys.executable
     suites = [[python, "-m", "pytest", *sys.argv[1:]]]
+    if not sys.argv[1:]:
+        suites += browser_suite(python, ci=env.get("CI", "").lower() in ("1", "true", "yes"))
     for command in suites:
         # Exit code 5 ("no tests ran") is a failure here like any other non-zero code.
         code = subprocess.call(command, cwd=ROOT, env=env)

@@ -1,0 +1,103 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a real server process.
+
+They run in their own pytest run (tests/run.py), because sync Playwright and async tests
+break each other's event loop.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "correct horse battery staple"
+SERVER_ENV_DROPS = ("DATABASE_URL", "REDIS_URL", "EMAIL_URL", "DJANGO_SETTINGS_MODULE")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """An embedded Parley (SQLite, in-memory layer) served by daphne on a free port."""
+    folder = tmp_path_factory.mktemp("e2e")
+    env = {key: value for key, value in os.environ.items() if key not in SERVER_ENV_DROPS}
+    env.update(DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}", MEDIA_ROOT=str(folder / "media"))
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    port = _free_port()
+    log = open(folder / "server.log", "w")  # noqa: SIM115 - closed at the end of the session
+    process = subprocess.Popen(
+        [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(f"{base}/healthz", timeout=1)
+            break
+        except requests.ConnectionError:
+            assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+
+    def make_people(*handles):
+        script = (
+            "from accounts.models import User; from django.utils import timezone\n"
+            f"for h in {list(handles)!r}:\n"
+            f"    User.objects.create_user(email=h + '@example.com', password={PASSWORD!r}, handle=h,"
+            " display_name=h.title(), email_verified_at=timezone.now())"
+        )
+        subprocess.run([*manage, "shell", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True)
+
+    yield type("Server", (), {"url": base, "make_people": staticmethod(make_people)})
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def signed_in(chromium, server):
+    """signed_in(handle) -> a page of a fresh browser context, logged in as that person."""
+    contexts = []
+
+    def open_as(handle):
+        context = chromium.new_context(viewport={"width": 1000, "height": 700})
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{server.url}/login/")
+        page.fill("#id_username", f"{handle}@example.com")
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server.url}/")
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()

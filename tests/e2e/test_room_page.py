@@ -1,0 +1,44 @@
+import re
+
+from playwright.sync_api import expect
+
+
+def test_two_people_chat_live_in_a_direct_room(server, signed_in):
+    server.make_people("ann", "bob")
+    ann, bob = signed_in("ann"), signed_in("bob")
+
+    ann.goto(f"{server.url}/u/bob/")
+    ann.get_by_role("button", name="Message").click()
+    expect(ann).to_have_url(re.compile(r"/rooms/\d+/$"))
+    bob.goto(ann.url)
+    expect(bob.locator(".members li[data-user-id] .presence.online")).to_have_count(1)  # ann, seen live
+
+    ann.get_by_role("textbox", name="Message").fill("Hi Bob <script>alert(1)</script>")
+    ann.keyboard.press("Enter")
+    expect(bob.locator(".message .body").last).to_have_text("Hi Bob <script>alert(1)</script>")
+    expect(ann.locator(".pending")).to_have_count(0)
+
+    bob.get_by_role("textbox", name="Message").press_sequentially("typing", delay=30)
+    expect(ann.locator("#typing")).to_have_text("@bob is typing…")
+    bob.keyboard.press("Enter")
+    expect(ann.locator(".message .body").last).to_have_text("typing")
+
+    bob.reload()
+    expect(bob.locator(".message .body")).to_have_text(["Hi Bob <script>alert(1)</script>", "typing"])
+
+
+def test_a_room_can_be_created_and_written_in_without_javascript(server, chromium):
+    server.make_people("cat")
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{server.url}/login/")
+    page.fill("#id_username", "cat@example.com")
+    page.fill("#id_password", "correct horse battery staple")
+    page.click("button[type=submit]")
+    page.goto(f"{server.url}/rooms/")
+    page.fill("#id_title", "Quiet room")
+    page.get_by_role("button", name="Create room").click()
+    page.get_by_role("textbox", name="Message").fill("posted without scripts")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".message .body")).to_have_text(["posted without scripts"])
+    context.close()
