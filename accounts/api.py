@@ -84,10 +84,15 @@ class VerifiedTokenObtainPairSerializer(TokenObtainPairSerializer):
         return data
 
 
-class RegisterView(APIView):
+class AnonymousThrottledView(APIView):
+    """For the steps before sign-in: no credentials read, a throttle per client and scope."""
+
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [ScopedRateThrottle]
+
+
+class RegisterView(AnonymousThrottledView):
     throttle_scope = "register"
 
     @extend_schema(request=RegisterSerializer, responses={202: DetailSerializer}, summary="Create an account")
@@ -98,10 +103,7 @@ class RegisterView(APIView):
         return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
 
 
-class VerifyView(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
+class VerifyView(AnonymousThrottledView):
     throttle_scope = "verify"
 
     @extend_schema(request=VerifySerializer, responses={200: ProfileSerializer}, summary="Verify an e-mail address")
@@ -116,10 +118,7 @@ class VerifyView(APIView):
         return Response(ProfileSerializer(user).data)
 
 
-class ResendView(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
+class ResendView(AnonymousThrottledView):
     throttle_scope = "resend"
 
     @extend_schema(request=ResendSerializer, responses={202: DetailSerializer}, summary="Mail a new code")

@@ -119,7 +119,6 @@ def verification_mail(*, user: User) -> None:
         "code": issued.code,
         "link": settings.SITE_URL + reverse("verify-link", args=[issued.link_token]),
         "minutes": int(settings.VERIFICATION_CODE_LIFETIME.total_seconds() // 60),
-        "site_name": settings.SITE_NAME,
     }
     _send_templated_mail(
         to=user.email,
@@ -136,7 +135,6 @@ def existing_account_notice_mail(*, user: User) -> None:
         template="accounts/email/existing_account",
         context={
             "user": user,
-            "site_name": settings.SITE_NAME,
             "reset_link": settings.SITE_URL + reverse("password_reset"),
         },
     )
@@ -151,7 +149,6 @@ def password_reset_mail(*, user: User) -> None:
         template="accounts/email/password_reset",
         context={
             "user": user,
-            "site_name": settings.SITE_NAME,
             "link": settings.SITE_URL + reverse("password_reset_confirm", args=[uid, token]),
         },
     )
@@ -167,6 +164,7 @@ def password_reset_request(*, email: str) -> None:
 
 
 def _send_templated_mail(*, to: str, subject: str, template: str, context: dict) -> None:
+    context = {"site_name": settings.SITE_NAME, **context}
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string(f"{template}.txt", context),
