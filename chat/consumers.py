@@ -36,7 +36,7 @@ TYPING_INTERVAL_SECONDS = 2
 
 class ChatConsumer(AsyncWebsocketConsumer):
     user = None
-    heartbeat = None
+    timer = None  # The ticket deadline, then the heartbeat.
 
     # Connection
 
@@ -56,7 +56,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         else:
             # No session: an API client, which must send {"type": "auth", "ticket": ...} first.
             await self.accept()
-            self.heartbeat = asyncio.create_task(self.auth_deadline())
+            self.timer = asyncio.create_task(self.auth_deadline())
 
     async def start(self, user) -> None:
         self.user = user
@@ -67,11 +67,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.listen(events.room_group(room_id))
         await self.send_event(events.hello(user=user, room_ids=sorted(self.room_ids)))
         await self.mark_alive()
-        self.heartbeat = asyncio.create_task(self.beat())
+        self.timer = asyncio.create_task(self.beat())
 
     async def disconnect(self, code):
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
+        if self.timer is not None:
+            self.timer.cancel()
         for group in list(self.listening):
             await self.unlisten(group)
         if self.user is not None:
@@ -160,7 +160,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         user = await database_sync_to_async(tickets.ticket_redeem)(ticket=ticket)
         if user is None:
             raise BadEvent("This ticket is unknown, expired or used already.", code="unauthenticated")
-        self.heartbeat.cancel()
+        self.timer.cancel()
         await self.start(user)
 
     async def reply_error(self, error: Exception, *, request_id) -> None:

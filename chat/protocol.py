@@ -15,6 +15,8 @@ FLOOD_FRAMES = 60
 FLOOD_SECONDS = 5.0
 MAX_RESUME_ROOMS = 1000
 MAX_TEXT_CHARS = 16_000
+# Ids and seqs are bigints: anything larger could only fail in the database.
+MAX_BIGINT = 2**63 - 1
 
 
 class BadEvent(Exception):
@@ -67,20 +69,21 @@ def request_id(event: dict):
 
 
 def _id(value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_BIGINT:
         raise ValueError("a positive integer id")
     return value
 
 
 def _seq(value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_BIGINT:
         raise ValueError("a seq (an integer, 0 or more)")
     return value
 
 
 def _text(value):
-    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
-        raise ValueError("a string")
+    # PostgreSQL text cannot hold NUL; the REST API's serializers refuse it the same way.
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS or "\x00" in value:
+        raise ValueError("a string (without NUL characters)")
     return value
 
 

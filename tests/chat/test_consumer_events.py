@@ -119,6 +119,14 @@ async def test_sending_too_fast_is_an_error_saying_when_to_try_again(ann, room, 
         ('{"type": "read", "room": 1, "seq": -1}', "invalid"),
         ('{"type": "resume", "rooms": {"one": 3}}', "invalid"),
         ('{"type": "message.send", "room": 1, "body": "hi", "client_id": "not-a-uuid"}', "invalid"),
+        ('{"type": "message.send", "room": 1, "body": "nul \\u0000", "client_id": "x"}', "invalid"),
+        (
+            '{"type": "message.send", "room": 1, "body": "hi", "client_id": "x", "reply_to": 99999999999999999999}',
+            "invalid",
+        ),
+        ('{"type": "read", "room": 1, "seq": 1e3}', "invalid"),
+        ('{"type": "read", "room": true, "seq": 1}', "invalid"),
+        ('{"type": "typing"}', "invalid"),
     ],
 )
 async def test_bad_events_are_answered_with_an_error_and_the_socket_stays_open(ann, room, frame, code):
