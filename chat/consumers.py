@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from chat import events, protocol, selectors, services, tickets
 from chat.limits import RateLimited
-from chat.presence import connection_alive, connection_gone, heartbeat_seconds
+from chat.presence import Sweeper, connection_alive, connection_gone, heartbeat_seconds
 from chat.protocol import BadEvent
 from rooms.selectors import RoomNotVisible, room_ids_of_user
 
@@ -32,6 +32,18 @@ CLOSE_TOO_BIG = 1009
 # An API client has this long after the handshake to send its ticket.
 DEFAULT_AUTH_SECONDS = 10
 TYPING_INTERVAL_SECONDS = 2
+
+
+async def _announce_offline(user_id: int) -> None:
+    """For people whose last sockets died with their process (see chat.presence)."""
+    room_ids = await database_sync_to_async(room_ids_of_user)(user_id=user_id)
+    if room_ids:
+        await events.apublish(
+            [events.room_group(room_id) for room_id in room_ids], events.presence(user_id=user_id, online=False)
+        )
+
+
+sweeper = Sweeper(_announce_offline)
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -68,6 +80,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_event(events.hello(user=user, room_ids=sorted(self.room_ids)))
         await self.mark_alive()
         self.timer = asyncio.create_task(self.beat())
+        sweeper.join()
 
     async def disconnect(self, code):
         if self.timer is not None:
@@ -75,6 +88,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for group in list(self.listening):
             await self.unlisten(group)
         if self.user is not None:
+            sweeper.leave()
             if await self.guarded(connection_gone(user_id=self.user.pk, connection=self.connection)):
                 await self.announce_presence(online=False)
             await database_sync_to_async(services.user_touch_last_seen)(user_id=self.user.pk)

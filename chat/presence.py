@@ -5,18 +5,28 @@ refreshes it every heartbeat. A person is online while the set holds an unexpire
 one of three tabs changes nothing, and the sockets of a process that crashed simply stop
 counting once their entries expire, whichever process asks.
 
+Going offline is announced exactly once: by the last socket to close, or, when the last ones died
+with their process, by whichever process's sweeper claims the person first. An index of online
+people (scored by their latest expiry) tells sweepers whom to look at; claiming removes the
+person from it, and scripts make each step atomic.
+
 With REDIS_URL the sets live in Redis, shared by every process; without it (embedded mode, one
 process) in this process's memory.
 """
 
 import asyncio
+import logging
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as redis
 from django.conf import settings
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_HEARTBEAT_SECONDS = 20.0
+SWEEP_BATCH = 500
 
 
 def heartbeat_seconds() -> float:
@@ -34,7 +44,7 @@ async def connection_alive(*, user_id: int, connection: str) -> bool:
 
 
 async def connection_gone(*, user_id: int, connection: str) -> bool:
-    """Forget one connection; True when the person has no live connection left."""
+    """Forget one connection; True when it was the person's last (announce them offline)."""
     return await _backend().gone(user_id, connection, time.time())
 
 
@@ -42,30 +52,55 @@ async def is_online(*, user_id: int) -> bool:
     return await _backend().count(user_id, time.time()) > 0
 
 
+async def sweep() -> list[int]:
+    """People whose every connection expired without closing; each is returned to one caller only."""
+    return await _backend().sweep(time.time())
+
+
 def _backend():
     return _RedisSets() if getattr(settings, "REDIS_URL", "") else _LOCAL
 
 
+# KEYS: the person's set, the index. ARGV: connection, now, expiry, key ttl, user id.
+_ALIVE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local before = redis.call('ZCARD', KEYS[1])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[5])
+return before
+"""
+# KEYS: the person's set, the index. ARGV: connection, now, user id.
+_GONE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
+return redis.call('ZREM', KEYS[2], ARGV[3])
+"""
+# KEYS: the index. ARGV: now, prefix of the people's sets, batch size.
+_SWEEP = """
+local gone = {}
+for _, user in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])) do
+  local key = ARGV[2] .. user
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
+  if redis.call('ZCARD', key) == 0 then
+    redis.call('ZREM', KEYS[1], user)
+    table.insert(gone, user)
+  end
+end
+return gone
+"""
+
+
 class _RedisSets:
     async def alive(self, user_id: int, connection: str, now: float) -> bool:
-        key = self._key(user_id)
         ttl = ttl_seconds()
-        async with _client().pipeline(transaction=True) as pipe:
-            pipe.zremrangebyscore(key, "-inf", now)
-            pipe.zcard(key)
-            pipe.zadd(key, {connection: now + ttl})
-            pipe.expire(key, int(ttl) + 1)
-            _, before, _, _ = await pipe.execute()
+        keys = [self._key(user_id), self._index()]
+        before = await _client().eval(_ALIVE, 2, *keys, connection, now, now + ttl, int(ttl) + 1, user_id)
         return before == 0
 
     async def gone(self, user_id: int, connection: str, now: float) -> bool:
-        key = self._key(user_id)
-        async with _client().pipeline(transaction=True) as pipe:
-            pipe.zrem(key, connection)
-            pipe.zremrangebyscore(key, "-inf", now)
-            pipe.zcard(key)
-            _, _, left = await pipe.execute()
-        return left == 0
+        return await _client().eval(_GONE, 2, self._key(user_id), self._index(), connection, now, user_id) == 1
 
     async def count(self, user_id: int, now: float) -> int:
         key = self._key(user_id)
@@ -75,10 +110,21 @@ class _RedisSets:
             _, left = await pipe.execute()
         return left
 
+    async def sweep(self, now: float) -> list[int]:
+        gone = await _client().eval(_SWEEP, 1, self._index(), now, self._key(""), SWEEP_BATCH)
+        return [int(user_id) for user_id in gone]
+
     @staticmethod
-    def _key(user_id: int) -> str:
-        prefix = settings.CACHES["default"].get("KEY_PREFIX") or "parley"
-        return f"{prefix}:presence:{user_id}"
+    def _key(user_id) -> str:
+        return f"{_prefix()}:presence:{user_id}"
+
+    @staticmethod
+    def _index() -> str:
+        return f"{_prefix()}:presence-index"
+
+
+def _prefix() -> str:
+    return settings.CACHES["default"].get("KEY_PREFIX") or "parley"
 
 
 # One client per event loop: a redis.asyncio connection belongs to the loop that opened it
@@ -106,8 +152,9 @@ class _LocalSets:
         return before == 0
 
     async def gone(self, user_id: int, connection: str, now: float) -> bool:
+        had = user_id in self.sets
         self.sets.get(user_id, {}).pop(connection, None)
-        return await self.count(user_id, now) == 0
+        return had and await self.count(user_id, now) == 0
 
     async def count(self, user_id: int, now: float) -> int:
         entries = {name: expiry for name, expiry in self.sets.get(user_id, {}).items() if expiry > now}
@@ -117,5 +164,44 @@ class _LocalSets:
             self.sets.pop(user_id, None)
         return len(entries)
 
+    async def sweep(self, now: float) -> list[int]:
+        expired = [user_id for user_id, entries in self.sets.items() if max(entries.values(), default=0) <= now]
+        for user_id in expired:
+            del self.sets[user_id]
+        return expired
+
 
 _LOCAL = _LocalSets()
+
+
+class Sweeper:
+    """While this process (event loop) has sockets, sweep every heartbeat and announce who went offline.
+
+    Every process sweeps; a person swept by one is not returned to another, so each is announced once.
+    """
+
+    def __init__(self, announce_offline: Callable[[int], Awaitable[None]]):
+        self.announce_offline = announce_offline
+        self.sockets: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = weakref.WeakKeyDictionary()
+        self.tasks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task] = weakref.WeakKeyDictionary()
+
+    def join(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.sockets[loop] = self.sockets.get(loop, 0) + 1
+        if loop not in self.tasks:
+            self.tasks[loop] = loop.create_task(self.run())
+
+    def leave(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.sockets[loop] = self.sockets.get(loop, 1) - 1
+        if self.sockets[loop] <= 0 and loop in self.tasks:
+            self.tasks.pop(loop).cancel()
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(heartbeat_seconds())
+            try:
+                for user_id in await sweep():
+                    await self.announce_offline(user_id)
+            except Exception:
+                logger.exception("Presence sweep failed")

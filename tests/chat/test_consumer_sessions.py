@@ -120,3 +120,24 @@ async def test_other_changes_to_a_person_leave_their_sockets_open(ann):
         await database_sync_to_async(lambda: User.objects.get(pk=ann.pk).save())()
         assert await ws.nothing()
         assert (await ws.request("ping"))["type"] == "pong"
+
+
+async def test_a_person_whose_sockets_died_with_their_process_is_announced_offline_once(ann, ben, room, settings):
+    settings.WS_HEARTBEAT_SECONDS = 0.2
+    # Ann's socket lived in a process that crashed: its entry is never removed, only no longer refreshed.
+    assert await presence.connection_alive(user_id=ann.pk, connection="crashed-process")
+    async with connected(ben, skip=ALL) as ben_ws:
+        offline = []
+        async with asyncio.timeout(5):
+            while not offline:
+                event = await ben_ws.receive()
+                if event["type"] == "ping":
+                    await ben_ws.send("pong")
+                elif event == {"type": "presence", "user": ann.pk, "online": False}:
+                    offline.append(event)
+        for _ in range(3):  # A few more sweeps: nobody announces her again.
+            event = await ben_ws.receive()
+            assert event["type"] == "ping", event
+            await ben_ws.send("pong")
+    assert not await presence.is_online(user_id=ann.pk)
+    assert await presence.sweep() == []
