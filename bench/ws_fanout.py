@@ -1,0 +1,881 @@
+"""WebSocket fan-out benchmark: Parley (one real daphne process) against the Channels tutorial chat.
+
+    .venv/bin/python bench/ws_fanout.py            # full run, about 10 minutes
+    .venv/bin/python bench/ws_fanout.py --quick    # small sizes, under 2 minutes
+    .venv/bin/python bench/ws_fanout.py --smoke    # a few seconds of each scenario, for CI
+
+Everything runs on 127.0.0.1: a throwaway PostgreSQL database (parley_bench, dropped and
+recreated), Redis db 14 under its own prefixes, one daphne for Parley and one for the reference
+peer (bench/reference/, started after Parley stops so that they never compete for the CPU).
+
+Scenarios, each against both servers:
+  (a) one room of N members, all connected; senders send at a target rate. An open-loop ramp
+      finds the highest sustained rate (every copy delivered, p99 < 1 s), then a run at half that
+      rate reports latency (the send time travels in the body).
+  (b) many DM pairs, every member sending a burst of K messages at once: acked, delivered,
+      stored (rows counted in PostgreSQL afterwards) and lost.
+  (c) server memory per idle connection (RSS of the daphne process before and after M sockets).
+
+Users are marked online in Redis before they connect (the state "already open in another tab"),
+so the connect of N members does not announce N presence events to N members each (an N^2 storm
+that would swamp what is measured; it is a finding of its own, see docs/PERFORMANCE.md).
+Parley runs with bench/parley_settings.py: config.settings with the per-person send rate raised.
+A sender socket sends at most 10 frames a second: Parley closes a socket that sends 60 in 5 s.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import itertools
+import os
+import resource
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import websockets
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+HOST = "127.0.0.1"
+DB_NAME = "parley_bench"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+PREFIX = "parleybench"
+REF_PREFIX = "benchref"
+SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789abcdef"
+PER_SENDER_MAX_RATE = 10.0  # frames/s; Parley's flood guard closes at 60 frames in 5 s
+CONNECT_CONCURRENCY = 50  # Twisted listens with a backlog of 50
+
+PROFILES = {
+    "full": dict(sizes=[10, 100, 1000], pairs=500, burst=2, idle=1000, duration=10.0, step=3.0, grace=3.0, senders=50),
+    "quick": dict(sizes=[10, 100], pairs=100, burst=5, idle=200, duration=4.0, step=1.5, grace=2.0, senders=20),
+    "smoke": dict(sizes=[10], pairs=5, burst=3, idle=20, duration=1.5, step=1.0, grace=1.5, senders=10),
+}
+
+
+# Processes
+
+
+def parley_env() -> dict:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.parley_settings",
+        DATABASE_URL=f"postgres://postgres@{HOST}:5432/{DB_NAME}",
+        REDIS_URL=REDIS_URL,
+        CHANNEL_PREFIX=PREFIX,
+        CACHE_KEY_PREFIX=PREFIX,
+        CELERY_TASK_ALWAYS_EAGER="true",
+        DEBUG="False",
+        SECRET_KEY=SECRET_KEY,
+        ALLOWED_HOSTS=HOST,
+        SECURE_SSL_REDIRECT="False",
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def reference_env() -> dict:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.reference.settings",
+        BENCH_REFERENCE_REDIS=REDIS_URL,
+        BENCH_REFERENCE_PREFIX=REF_PREFIX,
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One daphne process in its own process group; stop() ends the group."""
+
+    def __init__(self, name: str, app: str, env: dict, port: int):
+        self.name, self.port = name, port
+        self.command = [str(BIN / "daphne"), "-b", HOST, "-p", str(port), app]
+        self.log = open(f"/tmp/bench-{name}-{port}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            self.command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} daphne exited; see {self.log.name}")
+            with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"{name} daphne did not listen on {port}")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def rss_kb(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self.log.close()
+
+
+def psql(sql: str, db: str = "postgres") -> str:
+    out = subprocess.run(
+        ["psql", "-h", HOST, "-p", "5432", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-tAc", sql],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+# Data: users, rooms, memberships and sessions, straight through the ORM
+
+
+@dataclass
+class Fixture:
+    sessions: list[str]  # sessionid cookie of user i
+    user_ids: list[int]
+    room_of_size: dict[int, int]
+    dm_rooms: list[int]  # pair i is users 2i and 2i+1
+
+
+def build_fixture(users: int, sizes: list[int], pairs: int) -> Fixture:
+    started = time.monotonic()
+    psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    psql(f"CREATE DATABASE {DB_NAME}")
+    os.environ.update({k: v for k, v in parley_env().items() if k != "PYTHONPATH"})
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.core.management import call_command
+    from django.db import connections
+    from django.utils import timezone
+    from django.utils.crypto import get_random_string
+
+    from accounts.models import User
+    from rooms.models import Membership, Room
+
+    call_command("migrate", verbosity=0, interactive=False)
+    now = timezone.now()
+    unusable = make_password(None)
+    people = User.objects.bulk_create(
+        [
+            User(email=f"bench{i}@bench.test", handle=f"bench{i}", password=unusable, email_verified_at=now)
+            for i in range(users)
+        ],
+        batch_size=1000,
+    )
+    memberships = []
+    room_of_size = {}
+    for size in sizes:
+        room = Room.objects.create(kind=Room.Kind.GROUP, title=f"bench {size}", creator=people[0])
+        room_of_size[size] = room.pk
+        memberships += [
+            Membership(room=room, user=person, role=Membership.Role.OWNER if i == 0 else Membership.Role.MEMBER)
+            for i, person in enumerate(people[:size])
+        ]
+    dms = Room.objects.bulk_create(
+        [
+            Room(
+                kind=Room.Kind.DIRECT,
+                creator=people[2 * i],
+                direct_key=Room.direct_key_for(people[2 * i].pk, people[2 * i + 1].pk),
+            )
+            for i in range(pairs)
+        ],
+        batch_size=1000,
+    )
+    for i, room in enumerate(dms):
+        memberships += [Membership(room=room, user=people[2 * i]), Membership(room=room, user=people[2 * i + 1])]
+    Membership.objects.bulk_create(memberships, batch_size=2000)
+    store = SessionStore()
+    expiry = now + datetime.timedelta(days=1)
+    backend = "django.contrib.auth.backends.ModelBackend"
+    sessions = [
+        Session(
+            session_key=get_random_string(32, "abcdefghijklmnopqrstuvwxyz0123456789"),
+            session_data=store.encode(
+                {SESSION_KEY: str(p.pk), BACKEND_SESSION_KEY: backend, HASH_SESSION_KEY: p.get_session_auth_hash()}
+            ),
+            expire_date=expiry,
+        )
+        for p in people
+    ]
+    Session.objects.bulk_create(sessions, batch_size=1000)
+    connections.close_all()
+    log(f"fixture: {users} users, rooms {sizes}, {pairs} DM pairs in {time.monotonic() - started:.1f} s")
+    return Fixture([s.session_key for s in sessions], [p.pk for p in people], room_of_size, [r.pk for r in dms])
+
+
+async def clear_redis(prefixes: list[str]) -> None:
+    import redis.asyncio as redis
+
+    client = redis.from_url(REDIS_URL)
+    try:
+        for prefix in prefixes:
+            keys = [key async for key in client.scan_iter(f"{prefix}*", count=1000)]
+            for i in range(0, len(keys), 1000):
+                await client.delete(*keys[i : i + 1000])
+    finally:
+        await client.aclose()
+
+
+async def mark_online(user_ids: list[int]) -> None:
+    """Give each person a live presence entry, as if they had another tab open (see the docstring)."""
+    import redis.asyncio as redis
+
+    client = redis.from_url(REDIS_URL)
+    try:
+        expiry = time.time() + 3600
+        async with client.pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                key = f"{PREFIX}:presence:{user_id}"
+                pipe.zadd(key, {"bench-other-tab": expiry})
+                pipe.expire(key, 600)
+            await pipe.execute()
+    finally:
+        await client.aclose()
+
+
+# Measurements
+
+
+def log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+@dataclass
+class Phase:
+    id: int
+    sent: int = 0
+    acks: int = 0
+    delivered: int = 0
+    peer_delivered: int = 0
+    latencies: list = field(default_factory=list)
+    peer_latencies: list = field(default_factory=list)
+    ack_latencies: list = field(default_factory=list)
+    peer_keys: set = field(default_factory=set)
+    errors: Counter = field(default_factory=Counter)
+    first_send: float = 0.0
+    last_delivery: float = 0.0
+    last_ack: float = 0.0
+
+
+PHASE_IDS = itertools.count(1)  # unique over the run: stored rows are counted by the phase in their body
+
+
+class Stats:
+    def __init__(self):
+        self.phases: dict[int, Phase] = {}
+        self.stale = 0
+        self.other = 0
+        self.errors: Counter = Counter()
+        self.last_frame = time.perf_counter()
+
+    def new_phase(self) -> Phase:
+        phase = Phase(next(PHASE_IDS))
+        self.phases[phase.id] = phase
+        return phase
+
+
+class Client:
+    """One socket. Frames are recognised by prefix and the bench marker, not parsed as JSON."""
+
+    def __init__(self, index: int, url: str, origin: str, cookie: str | None, room: int | None, stats: Stats):
+        self.index, self.url, self.origin, self.cookie, self.room, self.stats = index, url, origin, cookie, room, stats
+        self.ws = None
+        self.ready = asyncio.Event()
+        self.task = None
+        self.parley = cookie is not None
+
+    async def open(self) -> None:
+        headers = {"Cookie": f"sessionid={self.cookie}"} if self.cookie else None
+        self.ws = await websockets.connect(
+            self.url,
+            origin=self.origin,
+            additional_headers=headers,
+            compression=None,
+            ping_interval=None,
+            max_size=2**22,
+            max_queue=None,
+            open_timeout=60,
+            close_timeout=5,
+        )
+        self.task = asyncio.create_task(self.read())
+        if self.parley:
+            await asyncio.wait_for(self.ready.wait(), 60)
+        else:
+            self.ready.set()
+
+    def frame(self, phase: int, seq: int) -> str:
+        body = f"B|{phase}|{self.index}|{seq}|{time.perf_counter():.6f}|E"
+        return f'{{"type":"message.send","room":{self.room},"body":"{body}","client_id":"{uuid.uuid4()}"}}'
+
+    async def read(self) -> None:
+        stats = self.stats
+        with contextlib.suppress(websockets.ConnectionClosed, asyncio.CancelledError):
+            async for text in self.ws:
+                now = time.perf_counter()
+                stats.last_frame = now
+                ack = text.startswith('{"type":"message.ack"')
+                i = text.find("B|")
+                if i >= 0:
+                    phase_id, sender, seq, sent_at = text[i + 2 : text.find("|E", i)].split("|")
+                    phase = stats.phases.get(int(phase_id))
+                    if phase is None:
+                        stats.stale += 1
+                        continue
+                    latency = now - float(sent_at)
+                    if ack:
+                        phase.acks += 1
+                        phase.ack_latencies.append(latency)
+                        phase.last_ack = now
+                        continue
+                    phase.delivered += 1
+                    phase.latencies.append(latency)
+                    phase.last_delivery = now
+                    if int(sender) != self.index:
+                        phase.peer_delivered += 1
+                        phase.peer_latencies.append(latency)
+                        phase.peer_keys.add((sender, seq))
+                elif text.startswith('{"type":"hello"'):
+                    self.ready.set()
+                elif text.startswith('{"type":"ping"'):
+                    await self.ws.send('{"type":"pong"}')
+                elif text.startswith('{"type":"error"'):
+                    code = text.split('"code":"', 1)[-1].split('"', 1)[0]
+                    stats.errors[code] += 1
+                else:
+                    stats.other += 1
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(), 10)
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(BaseException):
+                await self.task
+
+
+async def open_all(clients: list[Client]) -> float:
+    started = time.perf_counter()
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def one(client):
+        async with gate:
+            for attempt in range(3):
+                try:
+                    await client.open()
+                    return
+                except (OSError, websockets.InvalidHandshake, TimeoutError):
+                    if attempt == 2:
+                        raise
+                    await asyncio.sleep(0.5)
+
+    await asyncio.gather(*(one(c) for c in clients))
+    return time.perf_counter() - started
+
+
+async def close_all(clients: list[Client]) -> None:
+    gate = asyncio.Semaphore(200)
+
+    async def one(client):
+        async with gate:
+            await client.close()
+
+    await asyncio.gather(*(one(c) for c in clients))
+
+
+async def quiet(stats: Stats, seconds: float, limit: float = 60.0) -> None:
+    """Wait until no frame arrived for `seconds` (the server drained what it had queued)."""
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        idle = time.perf_counter() - stats.last_frame
+        if idle >= seconds:
+            return
+        await asyncio.sleep(seconds - idle + 0.01)
+
+
+@dataclass
+class Target:
+    name: str
+    server: Server
+    fixture: Fixture
+    parley: bool
+    profile_dir: Path | None = None
+
+    @property
+    def origin(self) -> str:
+        return f"http://{HOST}:{self.server.port}"
+
+    def client(self, index: int, room_key: str, stats: Stats) -> Client:
+        if self.parley:
+            if room_key.startswith("n"):
+                room = self.fixture.room_of_size[int(room_key[1:])]
+            elif room_key.startswith("dm"):
+                room = self.fixture.dm_rooms[int(room_key[2:])]
+            else:
+                room = None
+            url = f"ws://{HOST}:{self.server.port}/ws/"
+            return Client(index, url, self.origin, self.fixture.sessions[index], room, stats)
+        url = f"ws://{HOST}:{self.server.port}/ws/chat/{room_key}/"
+        return Client(index, url, self.origin, None, 0, stats)
+
+    async def prepare(self, count: int) -> None:
+        if self.parley:
+            await mark_online(self.fixture.user_ids[:count])
+
+    def profile(self, name: str, seconds: float):
+        if not (self.parley and self.profile_dir):
+            return None
+        out = self.profile_dir / f"{name}.txt"
+        return subprocess.Popen(
+            [str(BIN / "py-spy"), "record", "--pid", str(self.server.pid), "--duration", str(max(1, int(seconds))),
+             "--rate", "100", "--nonblocking", "--threads", "--format", "raw", "-o", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+
+@dataclass
+class RateResult:
+    rate: float
+    n: int
+    sent: int
+    expected: int
+    delivered: int
+    seconds: float
+    p50: float
+    p95: float
+    p99: float
+    errors: int
+    server_cpu: float
+    client_cpu: float
+
+    def sustained(self, best_p50: float) -> bool:
+        """Every copy arrived and no backlog built up during the step.
+
+        A backlog shows first in the median. A big room's median is never small (one message is
+        a fan-out of N sends), so the bar is twice the best median of the ramp, at least 200 ms.
+        """
+        limit = max(0.2, 2 * best_p50)
+        return self.delivered >= 0.99 * self.expected and self.p50 < limit and self.p99 < 2.0 and self.errors == 0
+
+    @property
+    def deliveries_per_second(self) -> float:
+        return self.delivered / self.seconds if self.seconds else 0.0
+
+
+async def run_rate(target: Target, stats: Stats, senders: list[Client], n: int, rate: float, seconds: float, grace):
+    """Send `rate` messages/s into the room for `seconds`, spread over the senders; wait for every copy."""
+    phase = stats.new_phase()
+    per_sender = rate / len(senders)
+    errors_before = sum(stats.errors.values())
+    cpu0, client0 = target.server.cpu_seconds(), time.process_time()
+    t0 = time.perf_counter() + 0.05
+    phase.first_send = t0
+
+    async def send(k: int, client: Client):
+        interval = 1.0 / per_sender
+        seq = 0
+        while True:
+            at = t0 + (k / len(senders)) * interval + seq * interval
+            if at >= t0 + seconds:
+                return
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await client.ws.send(client.frame(phase.id, seq))
+            phase.sent += 1
+            seq += 1
+
+    await asyncio.gather(*(send(k, c) for k, c in enumerate(senders)))
+    expected = phase.sent * n
+    deadline = time.perf_counter() + grace
+    while phase.delivered < expected and time.perf_counter() < deadline:
+        await asyncio.sleep(0.02)
+    end = phase.last_delivery or time.perf_counter()
+    wall = time.perf_counter() - t0
+    result = RateResult(
+        rate=rate,
+        n=n,
+        sent=phase.sent,
+        expected=expected,
+        delivered=phase.delivered,
+        seconds=max(end - t0, 1e-9),
+        p50=percentile(phase.latencies, 50),
+        p95=percentile(phase.latencies, 95),
+        p99=percentile(phase.latencies, 99),
+        errors=sum(stats.errors.values()) - errors_before,
+        server_cpu=(target.server.cpu_seconds() - cpu0) / wall,
+        client_cpu=(time.process_time() - client0) / wall,
+    )
+    log(
+        f"  {target.name} n={n} rate={rate:.1f} msg/s: {result.delivered}/{expected} copies, "
+        f"{result.deliveries_per_second:,.0f}/s, p50 {result.p50 * 1e3:.1f} p99 {result.p99 * 1e3:.1f} ms, "
+        f"errors {result.errors}, server CPU {result.server_cpu:.0%}, client CPU {result.client_cpu:.0%}"
+    )
+    del stats.phases[phase.id]
+    return result
+
+
+async def room_scenario(target: Target, n: int, cfg: dict) -> dict:
+    stats = Stats()
+    await target.prepare(n)
+    clients = [target.client(i, f"n{n}", stats) for i in range(n)]
+    connect = await open_all(clients)
+    rss = target.server.rss_kb()
+    log(f"{target.name}: {n} members connected in {connect:.1f} s (server RSS {rss / 1024:.0f} MB)")
+    try:
+        await quiet(stats, 1.0)
+        senders = clients[: min(n, cfg["senders"])]
+        cap = len(senders) * PER_SENDER_MAX_RATE
+        rate = min(cap, max(1.0, cfg["start_deliveries"] / n))
+        steps, best, capped = [], None, False
+        ramp_end = time.perf_counter() + cfg["ramp_budget"]
+        best_p50 = float("inf")
+        while True:
+            result = await run_rate(target, stats, senders, n, rate, cfg["step"], cfg["grace"])
+            steps.append(result)
+            best_p50 = min(best_p50, result.p50)
+            ok = result.sustained(best_p50)
+            if not ok and best is None and len(steps) < 4 and rate > 0.2:
+                # Even the first rate was too much: drain, then search downwards.
+                await quiet(stats, 1.0, limit=60)
+                rate = max(0.2, rate / 2.5)
+                continue
+            if not ok:
+                break
+            best = result
+            if rate >= cap:
+                capped = True
+                break
+            if time.perf_counter() > ramp_end:
+                break
+            rate = min(cap, rate * cfg["factor"])
+        await quiet(stats, 1.0, limit=60)
+        max_rate = best.rate if best else steps[0].rate / 2
+        peak = max(steps, key=lambda r: r.deliveries_per_second)
+        profiler = target.profile(f"room{n}-half", cfg["duration"])
+        half = await run_rate(target, stats, senders, n, max_rate / 2, cfg["duration"], cfg["grace"] + 2)
+        if profiler:
+            profiler.wait(timeout=60)
+        return {
+            "n": n,
+            "connect_s": connect,
+            "max_rate": max_rate,
+            "max_deliveries": best.deliveries_per_second if best else 0.0,
+            "peak_deliveries": peak.deliveries_per_second,
+            "capped": capped,
+            "half": half,
+            "stale": stats.stale,
+            "errors": dict(stats.errors),
+        }
+    finally:
+        await close_all(clients)
+        await asyncio.sleep(1)
+
+
+async def dm_scenario(target: Target, pairs: int, burst: int, cfg: dict) -> dict:
+    stats = Stats()
+    await target.prepare(2 * pairs)
+    clients = [target.client(i, f"dm{i // 2}", stats) for i in range(2 * pairs)]
+    connect = await open_all(clients)
+    log(f"{target.name}: {pairs} DM pairs connected in {connect:.1f} s")
+    try:
+        await quiet(stats, 1.0)
+        phase = stats.new_phase()
+        errors_before = Counter(stats.errors)
+        cpu0 = target.server.cpu_seconds()
+        profiler = target.profile("dm-burst", cfg["dm_profile_s"])
+        t0 = phase.first_send = time.perf_counter()
+
+        async def burst_of(client: Client):
+            for seq in range(burst):
+                await client.ws.send(client.frame(phase.id, seq))
+                phase.sent += 1
+
+        await asyncio.gather(*(burst_of(c) for c in clients))
+        sent_s = time.perf_counter() - t0
+        expected = 2 * pairs * burst
+        deadline, last_progress, seen = time.perf_counter() + cfg["dm_limit"], time.perf_counter(), -1
+        while time.perf_counter() < deadline:
+            done = phase.peer_delivered >= expected and (not target.parley or phase.acks >= expected)
+            progress = phase.peer_delivered + phase.acks
+            if progress != seen:
+                seen, last_progress = progress, time.perf_counter()
+            if done or time.perf_counter() - last_progress > 10:
+                break
+            await asyncio.sleep(0.05)
+        wall = time.perf_counter() - t0
+        server_cpu = (target.server.cpu_seconds() - cpu0) / wall
+        if profiler:
+            profiler.wait(timeout=60)
+        stored = None
+        if target.parley:
+            stored = int(psql(f"SELECT count(*) FROM chat_message WHERE body LIKE 'B|{phase.id}|%'", db=DB_NAME))
+        delivered_s = (phase.last_delivery - t0) if phase.last_delivery else float("nan")
+        acked_s = (phase.last_ack - t0) if phase.last_ack else float("nan")
+        errors = stats.errors - errors_before
+        result = {
+            "pairs": pairs,
+            "burst": burst,
+            "sent": phase.sent,
+            "send_s": sent_s,
+            "acked": phase.acks,
+            "stored": stored,
+            "delivered": len(phase.peer_keys),
+            "peer_copies": phase.peer_delivered,
+            "self_copies": phase.delivered - phase.peer_delivered,
+            "lost": phase.sent - len(phase.peer_keys),
+            "persisted_per_s": (stored / acked_s) if stored is not None and phase.last_ack else None,
+            "delivered_per_s": len(phase.peer_keys) / delivered_s if phase.last_delivery else 0.0,
+            "p50": percentile(phase.peer_latencies, 50),
+            "p99": percentile(phase.peer_latencies, 99),
+            "ack_p99": percentile(phase.ack_latencies, 99),
+            "errors": dict(errors),
+            "server_cpu": server_cpu,
+            "connect_s": connect,
+        }
+        log(f"{target.name} DM: {result}")
+        return result
+    finally:
+        await close_all(clients)
+        await asyncio.sleep(1)
+
+
+async def idle_scenario(target: Target, count: int) -> dict:
+    stats = Stats()
+    await target.prepare(count)
+    warm = [target.client(i, f"idle{i}", stats) for i in range(min(20, count))]
+    await open_all(warm)
+    await close_all(warm)
+    await asyncio.sleep(2)
+    before = target.server.rss_kb()
+    clients = [target.client(i, f"idle{i}", stats) for i in range(count)]
+    connect = await open_all(clients)
+    await asyncio.sleep(3)
+    after = target.server.rss_kb()
+    await close_all(clients)
+    per = (after - before) / count
+    log(f"{target.name}: {count} idle sockets: RSS {before / 1024:.1f} -> {after / 1024:.1f} MB = {per:.1f} KB each")
+    await asyncio.sleep(1)
+    return {"count": count, "before_kb": before, "after_kb": after, "per_kb": per, "connect_s": connect}
+
+
+async def run_target(target: Target, cfg: dict) -> dict:
+    results = {"rss_start_kb": target.server.rss_kb()}
+    results["idle"] = await idle_scenario(target, cfg["idle"])
+    results["rooms"] = [await room_scenario(target, n, cfg) for n in cfg["sizes"]]
+    results["dm"] = await dm_scenario(target, cfg["pairs"], cfg["burst"], cfg)
+    results["rss_end_kb"] = target.server.rss_kb()
+    return results
+
+
+# Report
+
+
+def fmt(value, spec=",.0f") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and value != value:
+        return "n/a"
+    return format(value, spec)
+
+
+def ratio(a, b) -> str:
+    if a is None or b is None or not b or a != a or b != b:
+        return "n/a"
+    return f"{a / b:.2f}"
+
+
+def report(parley: dict, reference: dict | None, command: str, cfg: dict) -> str:
+    ref = reference or {}
+    rows = []
+
+    def row(scenario, metric, p, r, spec=",.0f", target="", met=""):
+        rows.append((scenario, metric, fmt(p, spec), fmt(r, spec) if reference else "-", ratio(p, r), target, met))
+
+    for i, room in enumerate(parley["rooms"]):
+        n = room["n"]
+        rr = ref["rooms"][i] if ref else {}
+        h, rh = room["half"], rr.get("half")
+        cap = " (sender cap)" if room["capped"] else ""
+        row(f"(a) room {n}", "connect all members, s", room["connect_s"], rr.get("connect_s"), ".1f")
+        row(f"(a) room {n}", f"max sustained rate, msg/s{cap}", room["max_rate"], rr.get("max_rate"), ",.1f")
+        big = n >= 1000
+        goal = 10_000 if big else None
+        row(
+            f"(a) room {n}",
+            "max sustained deliveries/s",
+            room["max_deliveries"],
+            rr.get("max_deliveries"),
+            target=">= 10,000" if big else "",
+            met=("yes" if room["max_deliveries"] >= goal else "NO") if goal else "",
+        )
+        row(f"(a) room {n}", "peak deliveries/s (any step)", room["peak_deliveries"], rr.get("peak_deliveries"))
+        row(f"(a) room {n}", "half rate, msg/s", h.rate, rh.rate if rh else None, ",.1f")
+        row(f"(a) room {n}", "  delivered / expected", h.delivered, rh.delivered if rh else None)
+        row(f"(a) room {n}", "  p50 ms", h.p50 * 1e3, rh.p50 * 1e3 if rh else None, ".1f")
+        row(f"(a) room {n}", "  p95 ms", h.p95 * 1e3, rh.p95 * 1e3 if rh else None, ".1f")
+        limit = 250 if big else 20 if n <= 100 else None
+        row(
+            f"(a) room {n}",
+            "  p99 ms",
+            h.p99 * 1e3,
+            rh.p99 * 1e3 if rh else None,
+            ".1f",
+            target=f"< {limit}" if limit else "",
+            met=("yes" if h.p99 * 1e3 < limit else "NO") if limit else "",
+        )
+        cpu = rh.server_cpu * 100 if rh else None
+        row(f"(a) room {n}", "  server CPU % at half rate", h.server_cpu * 100, cpu, ".0f")
+    dm, rdm = parley["dm"], ref.get("dm", {})
+    label = f"(b) {dm['pairs']} DM pairs x{dm['burst']}"
+    row(label, "sent", dm["sent"], rdm.get("sent"))
+    row(label, "acked", dm["acked"], None)
+    row(label, "stored (rows)", dm["stored"], None)
+    row(label, "delivered to peer", dm["delivered"], rdm.get("delivered"))
+    lost_ok = dm["lost"] == 0 and dm["stored"] == dm["sent"] and dm["acked"] == dm["sent"]
+    row(label, "lost (sent - delivered)", dm["lost"], rdm.get("lost"), target="0", met="yes" if lost_ok else "NO")
+    ok = (dm["persisted_per_s"] or 0) >= 800
+    row(label, "persisted msg/s", dm["persisted_per_s"], None, target=">= 800", met="yes" if ok else "NO")
+    ok = dm["delivered_per_s"] >= 800
+    row(
+        label, "delivered msg/s", dm["delivered_per_s"], rdm.get("delivered_per_s"), target=">= 800",
+        met="yes" if ok else "NO",
+    )  # fmt: skip
+    row(label, "delivery p50 ms", dm["p50"] * 1e3, rdm.get("p50", 0) * 1e3 if rdm else None, ",.0f")
+    row(label, "delivery p99 ms", dm["p99"] * 1e3, rdm.get("p99", 0) * 1e3 if rdm else None, ",.0f")
+    row(label, "errors", sum(dm["errors"].values()), sum(rdm.get("errors", {}).values()) if rdm else None)
+    idle, ridle = parley["idle"], ref.get("idle", {})
+    label = f"(c) {idle['count']} idle sockets"
+    row(label, "server RSS before, MB", idle["before_kb"] / 1024, ridle.get("before_kb", 0) / 1024 or None, ".1f")
+    row(label, "server RSS after, MB", idle["after_kb"] / 1024, ridle.get("after_kb", 0) / 1024 or None, ".1f")
+    ok = idle["per_kb"] <= 40
+    row(label, "KB per idle connection", idle["per_kb"], ridle.get("per_kb"), ".1f", "<= 40", "yes" if ok else "NO")
+    headers = ("scenario", "metric", "Parley", "reference", "Parley/ref", "target", "met")
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = [
+        "| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    for r in rows:
+        lines.append("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    lines.append("")
+    lines.append(f"command: {command}")
+    lines.append(f"parley daphne: {' '.join(parley['command'])} (env: bench/ws_fanout.py parley_env())")
+    if reference:
+        lines.append(f"reference daphne: {' '.join(reference['command'])}")
+    lines.append(f"config: {cfg}")
+    return "\n".join(lines)
+
+
+# Main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
+    mode.add_argument("--smoke", action="store_true", help="tiny: proves it still runs (CI)")
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], help="room sizes, e.g. 10,100,1000")
+    parser.add_argument("--pairs", type=int, help="DM pairs (2 senders each)")
+    parser.add_argument("--burst", type=int, help="messages per DM sender (at most 10: flood guard)")
+    parser.add_argument("--idle", type=int, help="idle connections for the memory figure")
+    parser.add_argument("--duration", type=float, help="seconds of the half-rate run")
+    parser.add_argument("--step", type=float, help="seconds per ramp step")
+    parser.add_argument("--no-reference", action="store_true", help="skip the reference peer")
+    parser.add_argument("--profile", type=Path, help="directory for py-spy raw profiles of the Parley daphne")
+    args = parser.parse_args()
+
+    cfg = dict(PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"])
+    for key in ("sizes", "pairs", "burst", "idle", "duration", "step"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    cfg.update(start_deliveries=1000, factor=1.6, ramp_budget=60.0 if not args.smoke else 5.0)
+    cfg.update(dm_limit=150.0 if not args.smoke else 30.0, dm_profile_s=10 if not args.smoke else 2)
+    command = "cd /work/main && .venv/bin/python " + " ".join(shlex.quote(a) for a in sys.argv)
+
+    # SIGTERM (and SIGINT, which a background shell ignores) unwind through the finally that stops daphne.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+
+    users = max(max(cfg["sizes"]), 2 * cfg["pairs"], cfg["idle"])
+    started = time.monotonic()
+    asyncio.run(clear_redis([PREFIX, REF_PREFIX]))
+    fixture = build_fixture(users, cfg["sizes"], cfg["pairs"])
+    parley = reference = None
+    server = None
+    try:
+        server = Server("parley", "config.asgi:application", parley_env(), free_port())
+        log(f"parley daphne pid {server.pid} on {server.port}")
+        target = Target("parley", server, fixture, parley=True, profile_dir=args.profile)
+        parley = asyncio.run(run_target(target, cfg))
+        parley["command"] = server.command
+        server.stop()
+        server = None
+        if not args.no_reference:
+            server = Server("reference", "bench.reference.asgi:application", reference_env(), free_port())
+            log(f"reference daphne pid {server.pid} on {server.port}")
+            reference = asyncio.run(run_target(Target("reference", server, fixture, parley=False), cfg))
+            reference["command"] = server.command
+    finally:
+        if server is not None:
+            server.stop()
+        asyncio.run(clear_redis([PREFIX, REF_PREFIX]))
+    print()
+    print(report(parley, reference, command, cfg))
+    print(f"\nfinished in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
