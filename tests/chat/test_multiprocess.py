@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 ORIGIN = "http://127.0.0.1:8000"
 BASE_DIR = Path(__file__).resolve().parents[2]
 WAIT = 10
+FAST_HEARTBEAT_SECONDS = 0.4
 
 
 def database_url() -> str:
@@ -44,8 +46,8 @@ def wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
     raise AssertionError(f"daphne did not listen on {port}:\n{log.read_text()}")
 
 
-@pytest.fixture
-def servers(tmp_path):
+@contextmanager
+def daphne_pair(directory: Path, *, heartbeat_seconds: float):
     """Two daphne processes on free ports, with this test run's database, Redis and channel prefix."""
     layer = settings.CHANNEL_LAYERS["default"]
     if not settings.USES_POSTGRES or "prefix" not in layer.get("CONFIG", {}):
@@ -56,6 +58,8 @@ def servers(tmp_path):
         "REDIS_URL": settings.REDIS_URL,
         "CHANNEL_PREFIX": layer["CONFIG"]["prefix"],
         "CELERY_TASK_ALWAYS_EAGER": "true",
+        "DJANGO_SETTINGS_MODULE": "tests.chat.daphne_settings",
+        "WS_HEARTBEAT_SECONDS": str(heartbeat_seconds),
         "DATABASE_POOL_MIN": "1",
         "DATABASE_POOL_MAX": "4",
     }
@@ -63,14 +67,14 @@ def servers(tmp_path):
     try:
         for number in range(2):
             port = free_port()
-            log = tmp_path / f"daphne{number}.log"
+            log = directory / f"daphne{number}.log"
             command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
             with log.open("w") as output:
                 process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT)
             processes.append(process)
             wait_for_port(port, process, log)
             ports.append(port)
-        yield ports
+        yield list(zip(ports, processes, strict=True))
     finally:
         for process in processes:
             process.terminate()
@@ -82,10 +86,32 @@ def servers(tmp_path):
                 process.wait()
 
 
+@pytest.fixture
+def servers(tmp_path):
+    # The production heartbeat: no socket is dropped while a step of the test reads another one.
+    with daphne_pair(tmp_path, heartbeat_seconds=20) as pair:
+        yield pair
+
+
+@pytest.fixture
+def fast_servers(tmp_path):
+    # Fast enough that a killed process's sockets expire within a test (their entries live 2.5 beats).
+    with daphne_pair(tmp_path, heartbeat_seconds=FAST_HEARTBEAT_SECONDS) as pair:
+        yield pair
+
+
 class Client:
-    def __init__(self, connection, *, skip=("ping",)):
+    """A websockets client that answers the server's pings, as a browser's script does."""
+
+    def __init__(self, connection):
         self.connection = connection
-        self.skip = skip
+
+    async def next_event(self) -> dict:
+        while True:
+            event = json.loads(await self.connection.recv())
+            if event["type"] != "ping":
+                return event
+            await self.send("pong")
 
     async def send(self, event_type: str, **fields) -> None:
         await self.connection.send(json.dumps({"type": event_type, **fields}))
@@ -94,7 +120,7 @@ class Client:
         """The next event of this type (and these top-level values), skipping others on the way."""
         async with asyncio.timeout(WAIT):
             while True:
-                event = json.loads(await self.connection.recv())
+                event = await self.next_event()
                 if event["type"] == event_type and all(event.get(k) == v for k, v in matching.items()):
                     return event
 
@@ -102,7 +128,7 @@ class Client:
         try:
             async with asyncio.timeout(seconds):
                 while True:
-                    event = json.loads(await self.connection.recv())
+                    event = await self.next_event()
                     assert event["type"] != event_type, event
         except TimeoutError:
             return True
@@ -126,7 +152,7 @@ async def open_socket(port: int, user) -> Client:
 
 
 async def test_messages_typing_and_presence_cross_between_processes(servers, make_user):
-    first, second = servers
+    (first, _), (second, _) = servers
     ann, ben = await database_sync_to_async(lambda: (make_user("ann"), make_user("ben")))()
     room = await database_sync_to_async(group_room)(ann, ben)
 
@@ -153,6 +179,26 @@ async def test_messages_typing_and_presence_cross_between_processes(servers, mak
         assert await ben_ws.nothing_of("presence")
         await ann_tab.connection.close()
         assert await ben_ws.expect("presence", user=ann.pk) == {"type": "presence", "user": ann.pk, "online": False}
+    finally:
+        await ann_ws.connection.close()
+        await ben_ws.connection.close()
+
+
+async def test_a_killed_process_s_sockets_go_offline_for_the_other_process(fast_servers, make_user):
+    (first, first_process), (second, _) = fast_servers
+    ann, ben = await database_sync_to_async(lambda: (make_user("ann"), make_user("ben")))()
+    await database_sync_to_async(group_room)(ann, ben)
+
+    ben_ws = await open_socket(second, ben)
+    ann_ws = await open_socket(first, ann)
+    try:
+        assert (await ben_ws.expect("presence", user=ann.pk))["online"] is True
+        first_process.kill()  # No disconnect runs: only the expiry of ann's entry can tell.
+        first_process.wait()
+        started = time.monotonic()
+        assert (await ben_ws.expect("presence", user=ann.pk))["online"] is False
+        assert time.monotonic() - started < 10 * FAST_HEARTBEAT_SECONDS
+        assert await ben_ws.nothing_of("presence", seconds=3 * FAST_HEARTBEAT_SECONDS)  # Announced once.
     finally:
         await ann_ws.connection.close()
         await ben_ws.connection.close()
