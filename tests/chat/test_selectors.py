@@ -108,3 +108,29 @@ def test_a_message_whose_author_is_gone_still_shows(ann, ben):
     ben.delete()
     payload = events.message_payload(selectors.messages_recent(room_id=room.pk)[0])
     assert payload["id"] == message.pk and payload["author"] is None
+
+
+def test_resume_sends_what_each_room_missed_and_leaves_out_rooms_of_others(ann, ben, make_user):
+    behind, current, big = group_room(ann, ben), group_room(ann, ben), group_room(ann, ben)
+    elsewhere = group_room(make_user("cat"))
+    fill(behind, [ann], 5)
+    fill(current, [ann], 2)
+    fill(elsewhere, [elsewhere.creator], 3)
+    big.last_seq = selectors.RESUME_LIMIT + 1  # Seqs are gapless: the gap alone decides.
+    big.save(update_fields=["last_seq"])
+    positions = {behind.pk: 3, current.pk: 2, big.pk: 0, elsewhere.pk: 0}
+    batches = selectors.resume_batches(user=ben, positions=positions)
+    assert [(room_id, None if messages is None else [m.seq for m in messages]) for room_id, messages in batches] == [
+        (behind.pk, [4, 5]),
+        (big.pk, None),
+    ]
+
+
+def test_resume_costs_one_query_plus_two_per_room_behind(ann, ben, django_assert_num_queries):
+    rooms = [group_room(ann, ben) for _ in range(3)]
+    for room in rooms:
+        fill(room, [ann, ben], 3)
+    with django_assert_num_queries(1 + 2 * 3):
+        batches = selectors.resume_batches(user=ben, positions={room.pk: 0 for room in rooms})
+        for _, messages in batches:
+            [events.message_new(message) for message in messages]
