@@ -326,3 +326,29 @@ async def test_room_updates_reach_the_members(ann, ben, room):
     async with connected(ben) as ws:
         await database_sync_to_async(room_services.room_update)(by=ann, room_id=room.pk, title="Renamed")
         assert (await ws.expect("room.updated"))["room"]["title"] == "Renamed"
+
+
+async def test_a_member_who_leaves_stops_receiving_the_room(ann, ben, room):
+    async with connected(ann) as ann_ws, connected(ben) as ben_ws:
+        await ben_ws.send("typing", room=room.pk)  # Still a member: no error, ann sees it.
+        await ann_ws.expect("typing")
+        await database_sync_to_async(room_services.room_leave)(user=ben, room_id=room.pk)
+        assert (await ben_ws.expect("member.left"))["kicked"] is False
+        await ann_ws.expect("member.left")
+        await database_sync_to_async(sent)(ann, room, "after ben left")
+        await ann_ws.expect("message.new")
+        assert await ben_ws.nothing()
+
+
+async def test_invitations_and_role_changes_reach_the_people_concerned(ann, ben, cat, room):
+    async with connected(ben) as ben_ws, connected(cat) as cat_ws:
+        await database_sync_to_async(room_services.room_invite)(by=ann, room_id=room.pk, user=cat)
+        invited = await cat_ws.expect("room.invited")
+        assert invited["invite"]["room"]["id"] == room.pk and invited["invite"]["invited_by"]["id"] == ann.pk
+        await database_sync_to_async(room_services.member_set_role)(
+            by=ann, room_id=room.pk, user_id=ben.pk, role="admin"
+        )
+        updated = await ben_ws.expect("member.updated")
+        assert updated["member"]["user"]["id"] == ben.pk and updated["member"]["role"] == "admin"
+        assert await cat_ws.nothing()
+        assert await ben_ws.nothing()
