@@ -2,6 +2,17 @@
 
 Checks here are about shape (types, presence); rules about content (length, membership, rate)
 belong to the services, which the REST API shares.
+
+The protocol in short (for docs/API.md):
+- Sign in with the session cookie, or send {"type": "auth", "ticket": ...} first (POST /api/ws-ticket/).
+  The server then sends {"type": "hello", "user": {...}, "rooms": [ids]}.
+- Client events (an optional "id" is echoed in errors and pongs): see EVENTS below. message.send
+  is answered with message.ack; everything else shows up as the group event it causes.
+- Server events: message.new|edited|deleted, reaction.added|removed, read, typing, presence,
+  room.updated, room.invited, member.joined|updated|left, resync {room}, ping (answer with pong),
+  session.close, and error {code, message, id, retry_after?, fields?}.
+- Close codes: 4001 session ended (logout, new password, deactivated), 4401 not signed in,
+  4408 no pong for two heartbeats, 1008 flood, 1009 frame over 64 KB.
 """
 
 import json
