@@ -1,5 +1,6 @@
 import uuid
 
+from asgiref.sync import async_to_sync
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -8,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
 from accounts.decorators import verified_required
+from chat import presence
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.limits import RateLimited
@@ -53,6 +55,7 @@ def _room_context(request, room: Room, form: MessageForm) -> dict:
         "history": history,
         "last_seq": history[-1].seq if history else 0,
         "members": room.member_list,
+        "online": async_to_sync(presence.online_among)([m.user_id for m in room.member_list]),
         "form": form,
     }
 
