@@ -1,4 +1,4 @@
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -158,6 +158,8 @@ class LogoutView(APIView):
             access_jti=access.get("jti") if access else None,
             access_expires=access.get("exp") if access else None,
         )
+        # The same signal as a page logout, so whatever ends with a session (open sockets) ends here too.
+        user_logged_out.send(sender=type(request.user), request=request, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

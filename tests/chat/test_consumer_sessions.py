@@ -89,6 +89,21 @@ async def test_logging_out_closes_the_persons_sockets(ann):
         assert await ws.closed() == 4001
 
 
+async def test_an_api_logout_closes_the_persons_sockets(ann):
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    refresh = await database_sync_to_async(RefreshToken.for_user)(ann)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {refresh.access_token}")
+    client = await database_sync_to_async(logged_in_client)(ann)
+    async with connected(cookie=client.cookies[django_settings.SESSION_COOKIE_NAME].value) as ws:
+        response = await database_sync_to_async(api.post)("/api/auth/logout/", {"refresh": str(refresh)})
+        assert response.status_code == 204
+        assert await ws.expect("session.close")
+        assert await ws.closed() == 4001
+
+
 async def test_a_new_password_closes_the_persons_sockets_and_the_old_session_cannot_reconnect(ann):
     client = await database_sync_to_async(logged_in_client)(ann)
     cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
