@@ -29,6 +29,8 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NO_PONG = 4408
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
+# 1012 (Service Restart) is the standard code, but daphne accepts only 1000 and 3000-4999 from apps.
+CLOSE_SERVICE_RESTART = 4012
 # An API client has this long after the handshake to send its ticket.
 DEFAULT_AUTH_SECONDS = 10
 TYPING_INTERVAL_SECONDS = 2
@@ -284,6 +286,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def session_close(self, message: dict) -> None:
         await self.send(text_data=message["text"])
         await self.close(code=CLOSE_SESSION_ENDED)
+
+    async def transport_reset(self, message: dict) -> None:
+        # Redis came back after an outage (chat.layers): what was published meanwhile never reached
+        # this socket, but it is in PostgreSQL. Closing makes the client reconnect and resume.
+        await self.close(code=CLOSE_SERVICE_RESTART)
 
 
 # The synchronous halves, run in a database thread: a service call and the payload it answers with.

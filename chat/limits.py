@@ -3,6 +3,7 @@
 A person may send MESSAGE_RATE_BURST messages at once, then MESSAGE_RATE_PER_SECOND on average.
 """
 
+import logging
 import math
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
 DEFAULT_BURST = 10
 DEFAULT_PER_SECOND = 2.0
@@ -18,6 +20,7 @@ DEFAULT_PER_SECOND = 2.0
 # the same token, and a flood from many tabs would pass.
 LOCK_TRIES = 20
 LOCK_PAUSE = 0.005
+logger = logging.getLogger(__name__)
 
 
 class RateLimited(Exception):
@@ -27,7 +30,19 @@ class RateLimited(Exception):
 
 
 def message_rate_take(*, user_id: int) -> None:
-    """Spend one token of the person's bucket, or raise RateLimited with the wait for the next one."""
+    """Spend one token of the person's bucket, or raise RateLimited with the wait for the next one.
+
+    If the cache (Redis) is unreachable the message goes through: PostgreSQL, the record, is what
+    a send needs, and refusing every message during a Redis outage would be worse than a brief
+    window without a limit.
+    """
+    try:
+        _take(user_id=user_id)
+    except RedisError:
+        logger.warning("Message rate limit skipped: the cache is unreachable", exc_info=True)
+
+
+def _take(*, user_id: int) -> None:
     burst = getattr(settings, "MESSAGE_RATE_BURST", DEFAULT_BURST)
     per_second = getattr(settings, "MESSAGE_RATE_PER_SECOND", DEFAULT_PER_SECOND)
     key = f"rate:message:{user_id}"

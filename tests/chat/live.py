@@ -107,6 +107,13 @@ class Client:
                 if event["type"] == event_type and all(event.get(k) == v for k, v in matching.items()):
                     return event
 
+    async def expect_one_of(self, *event_types: str) -> dict:
+        async with asyncio.timeout(WAIT):
+            while True:
+                event = await self.next_event()
+                if event["type"] in event_types:
+                    return event
+
     async def nothing_of(self, event_type: str, seconds: float = 0.5) -> bool:
         try:
             async with asyncio.timeout(seconds):

@@ -1,0 +1,74 @@
+"""The Redis pub/sub channel layer, made to survive a Redis restart.
+
+channels-redis 4.3's pub/sub layer keeps its subscriptions only on the connection it opened:
+when Redis restarts, that connection is gone and nothing subscribes again, so every socket of
+the process silently stops receiving its rooms (its `on_disconnect`/`on_reconnect` options are
+accepted but never called). Here the receiver notices the loss, subscribes again on a fresh
+connection, and then sends each local consumer a `transport.reset` event. Whatever was published
+while Redis was away is gone from the transport, but not from PostgreSQL, so the consumer closes
+its socket and the client's reconnect-and-resume fetches exactly what it missed.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisSingleShardConnection, _close_redis
+
+logger = logging.getLogger(__name__)
+
+TRANSPORT_RESET = {"type": "transport.reset"}
+RETRY_SECONDS = 0.5
+
+
+class ResubscribingShard(RedisSingleShardConnection):
+    async def _do_receiving(self):
+        lost = False
+        while True:
+            try:
+                if lost:
+                    await self._subscribe_again()
+                    lost = False
+                    logger.warning("Redis pub/sub is back: resubscribed to %d channels", len(self._subscribed_to))
+                    self._tell_local_consumers()
+                if self._pubsub and self._pubsub.subscribed:
+                    message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+                    self._receive_message(message)
+                else:
+                    await asyncio.sleep(0.1)
+            except (asyncio.CancelledError, GeneratorExit):
+                raise
+            except Exception:
+                if not lost:
+                    logger.warning("Lost the Redis pub/sub connection; subscribing again when it returns")
+                lost = True
+                await asyncio.sleep(RETRY_SECONDS)
+
+    async def _subscribe_again(self) -> None:
+        # A whole new client: connections of the lost one may sit in its pool half-subscribed, and
+        # publishing through them would go nowhere.
+        async with self._lock:
+            stale = self._redis
+            self._redis = self._pubsub = None
+            self._ensure_redis()
+            with contextlib.suppress(Exception):
+                await _close_redis(stale)
+            if self._subscribed_to:
+                await self._pubsub.subscribe(*self._subscribed_to)
+
+    def _tell_local_consumers(self) -> None:
+        loop_layer = self.channel_layer
+        data = loop_layer.channel_layer.serialize(TRANSPORT_RESET)
+        for queue in loop_layer.channels.values():
+            queue.put_nowait(data)
+
+
+class ResilientPubSubChannelLayer(RedisPubSubChannelLayer):
+    def _get_layer(self):
+        loop = asyncio.get_running_loop()
+        if loop in self._layers:
+            return self._layers[loop]
+        layer = super()._get_layer()
+        # Swapped before first use: the library's shards have not connected to anything yet.
+        layer._shards = [ResubscribingShard(shard.host, layer) for shard in layer._shards]
+        return layer
