@@ -89,6 +89,29 @@ def user(make_user):
 
 
 @pytest.fixture
+def ann(make_user):
+    return make_user("ann")
+
+
+@pytest.fixture
+def ben(make_user):
+    return make_user("ben")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def room(ann, ben):
+    """A group room Book club of ann (owner) and ben."""
+    from tests.rooms.factories import group_room
+
+    return group_room(ann, ben)
+
+
+@pytest.fixture
 def api():
     return APIClient()
 

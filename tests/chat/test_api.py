@@ -5,24 +5,8 @@ import pytest
 from chat import events, selectors
 from chat.models import Message, Reaction
 from rooms.models import Membership
-from tests.rooms.factories import group_room
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def ann(make_user):
-    return make_user("ann")
-
-
-@pytest.fixture
-def ben(make_user):
-    return make_user("ben")
-
-
-@pytest.fixture
-def room(ann, ben):
-    return group_room(ann, ben)
 
 
 def post_message(client, room, body="hello", client_id=None, **extra):

@@ -13,16 +13,6 @@ from tests.rooms.factories import group_room
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def ann(make_user):
-    return make_user("ann")
-
-
-@pytest.fixture
-def ben(make_user):
-    return make_user("ben")
-
-
 def ticket_for(api_as, user) -> dict:
     response = api_as(user).post("/api/ws-ticket/")
     assert response.status_code == 200, response.content

@@ -18,23 +18,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def ann(make_user):
-    return make_user("ann")
-
-
-@pytest.fixture
-def ben(make_user):
-    return make_user("ben")
-
-
-@pytest.fixture
 def cat(make_user):
     return make_user("cat")
-
-
-@pytest.fixture
-def room(ann, ben):
-    return group_room(ann, ben)
 
 
 def sent(author, room, body="hello") -> Message:

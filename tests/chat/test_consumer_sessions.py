@@ -10,26 +10,10 @@ from accounts import services as account_services
 from accounts.models import User
 from chat import presence
 from tests.chat.sockets import Socket, communicator, connected, logged_in_client
-from tests.rooms.factories import group_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ALL = frozenset()
-
-
-@pytest.fixture
-def ann(make_user):
-    return make_user("ann")
-
-
-@pytest.fixture
-def ben(make_user):
-    return make_user("ben")
-
-
-@pytest.fixture
-def room(ann, ben):
-    return group_room(ann, ben)
 
 
 # Presence

@@ -13,16 +13,6 @@ def _no_rate_limit(settings):
     settings.MESSAGE_RATE_BURST = 1000
 
 
-@pytest.fixture
-def ann(make_user):
-    return make_user("ann")
-
-
-@pytest.fixture
-def ben(make_user):
-    return make_user("ben")
-
-
 def fill(room, authors, count):
     return [
         services.message_send(

@@ -13,21 +13,6 @@ from tests.rooms.factories import group_room
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def ann(make_user):
-    return make_user("ann")
-
-
-@pytest.fixture
-def ben(make_user):
-    return make_user("ben")
-
-
-@pytest.fixture
-def room(ann, ben):
-    return group_room(ann, ben)
-
-
 def send(author, room, body="hello", **extra):
     extra.setdefault("client_id", uuid.uuid4())
     return services.message_send(author=author, room_id=room.pk, body=body, **extra)

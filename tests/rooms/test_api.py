@@ -8,16 +8,6 @@ from tests.rooms.factories import group_room, role_of
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def ann(make_user):
-    return make_user("ann")
-
-
-@pytest.fixture
-def ben(make_user):
-    return make_user("ben")
-
-
 def test_my_rooms_come_most_recently_active_first_with_my_membership(ann, ben, api_as):
     quiet = group_room(ann, title="Quiet")
     busy = group_room(ann, ben, title="Busy")

@@ -11,16 +11,6 @@ from rooms.models import Room
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def ann(make_user):
-    return make_user("ann")
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user("bob")
-
-
 def browser_for(user):
     browser = Client()
     browser.force_login(user)
