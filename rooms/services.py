@@ -217,14 +217,19 @@ def room_leave(*, user, room_id: int) -> None:
             _announce_role(successor)
 
 
-@transaction.atomic
-def member_kick(*, by, room_id: int, user_id: int) -> None:
-    """Remove someone from a group room: owners remove anyone, admins anyone but owners."""
+def _actor_and_target(*, by, room_id: int, user_id: int, require) -> tuple[Room, Membership, Membership]:
+    """The locked group room, the acting member (checked by `require`) and the member acted on."""
     room = room_lock(room_id=room_id)
     actor = _member_of(room=room, user=by)
     _require_group(room)
-    _require_manager(actor)
-    target = _target_member(room=room, user_id=user_id)
+    require(actor)
+    return room, actor, _target_member(room=room, user_id=user_id)
+
+
+@transaction.atomic
+def member_kick(*, by, room_id: int, user_id: int) -> None:
+    """Remove someone from a group room: owners remove anyone, admins anyone but owners."""
+    room, actor, target = _actor_and_target(by=by, room_id=room_id, user_id=user_id, require=_require_manager)
     if target.user_id == by.pk:
         raise ValidationError({"user": ["Leave the room instead of removing yourself."]}, code="self")
     if target.role == Role.OWNER and actor.role != Role.OWNER:
@@ -240,11 +245,7 @@ def member_kick(*, by, room_id: int, user_id: int) -> None:
 def member_set_role(*, by, room_id: int, user_id: int, role: str) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": [f"Choose one of: {', '.join(Role.values)}."]}, code="invalid_choice")
-    room = room_lock(room_id=room_id)
-    actor = _member_of(room=room, user=by)
-    _require_group(room)
-    _require_owner(actor)
-    target = _target_member(room=room, user_id=user_id)
+    room, actor, target = _actor_and_target(by=by, room_id=room_id, user_id=user_id, require=_require_owner)
     if target.role == role:
         return target
     if target.role == Role.OWNER and not selectors.owners_remaining(room_id=room.pk, excluding_user_id=user_id):
@@ -258,11 +259,7 @@ def member_set_role(*, by, room_id: int, user_id: int, role: str) -> Membership:
 @transaction.atomic
 def ownership_transfer(*, by, room_id: int, user_id: int) -> Membership:
     """Make someone an owner; the previous owner stays on as an admin."""
-    room = room_lock(room_id=room_id)
-    actor = _member_of(room=room, user=by)
-    _require_group(room)
-    _require_owner(actor)
-    target = _target_member(room=room, user_id=user_id)
+    room, actor, target = _actor_and_target(by=by, room_id=room_id, user_id=user_id, require=_require_owner)
     if target.pk == actor.pk:
         raise ValidationError({"user": ["You already own this room."]}, code="self")
     for membership, role in ((target, Role.OWNER), (actor, Role.ADMIN)):
