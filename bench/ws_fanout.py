@@ -56,7 +56,7 @@ CONNECT_CONCURRENCY = 50  # Twisted listens with a backlog of 50
 
 PROFILES = {
     "full": dict(sizes=[10, 100, 1000], pairs=500, burst=2, idle=1000, duration=10.0, step=3.0, grace=3.0, senders=50),
-    "quick": dict(sizes=[10, 100], pairs=100, burst=5, idle=200, duration=4.0, step=1.5, grace=2.0, senders=20),
+    "quick": dict(sizes=[10, 100], pairs=100, burst=2, idle=200, duration=4.0, step=1.5, grace=2.0, senders=20),
     "smoke": dict(sizes=[10], pairs=5, burst=3, idle=20, duration=1.5, step=1.0, grace=1.5, senders=10),
 }
 
