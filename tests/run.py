@@ -2,9 +2,9 @@
 
 PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) are used when reachable; with CI=true
 they must be. An explicitly set DATABASE_URL or REDIS_URL is respected as it is. With no
-arguments, the browser tests (tests/e2e, Debian's Chromium) follow as a second pytest run;
-arguments run only what they name. With the services up, the WebSocket benchmark then runs at
-tiny sizes (`--smoke`), so that it cannot rot.
+arguments, three runs: the WebSocket benchmark at tiny sizes (`--smoke`, with the services up,
+so that it cannot rot), the browser tests (tests/e2e, Debian's Chromium) as their own pytest
+run, and the main suite. Arguments run only the main suite, with them.
 """
 
 import os
@@ -63,12 +63,14 @@ def main() -> int:
     env.setdefault("CACHE_KEY_PREFIX", "parley-test")
     env.setdefault("CHANNEL_PREFIX", "parley-test")
     python = sys.executable
-    suites = [[python, "-m", "pytest", *sys.argv[1:]]]
+    suites = []
     if not sys.argv[1:]:
-        suites += browser_suite(python, ci=env.get("CI", "").lower() in ("1", "true", "yes"))
         if env["PARLEY_SERVICES"] == "1":
             # Not a test (it asserts nothing about speed): it proves the benchmark still runs.
             suites.append([python, "bench/ws_fanout.py", "--smoke"])
+        suites += browser_suite(python, ci=env.get("CI", "").lower() in ("1", "true", "yes"))
+    # The main suite runs last, so that its summary is the closing line of the whole run.
+    suites.append([python, "-m", "pytest", *sys.argv[1:]])
     for command in suites:
         # Exit code 5 ("no tests ran") is a failure here like any other non-zero code.
         code = subprocess.call(command, cwd=ROOT, env=env)
