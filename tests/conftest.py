@@ -112,6 +112,16 @@ def room(ann, ben):
 
 
 @pytest.fixture
+def admin_browser(make_user):
+    """A Django test client signed in as a superuser, for admin pages."""
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(make_user("boss", is_staff=True, is_superuser=True))
+    return browser
+
+
+@pytest.fixture
 def api():
     return APIClient()
 

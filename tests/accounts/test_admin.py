@@ -1,16 +1,8 @@
 import pytest
-from django.test import Client
 
 from accounts.models import User
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_browser(make_user):
-    browser = Client()
-    browser.force_login(make_user("boss", is_staff=True, is_superuser=True))
-    return browser
 
 
 def test_admins_search_people_by_email_handle_and_name(admin_browser, make_user):

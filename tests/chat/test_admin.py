@@ -1,7 +1,6 @@
 import uuid
 
 import pytest
-from django.test import Client
 
 from chat import services
 from chat.models import Message, Reaction
@@ -10,13 +9,6 @@ from rooms.models import Membership, Room, RoomInvite
 from tests.rooms.factories import group_room
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(make_user):
-    client = Client()
-    client.force_login(make_user("root", is_staff=True, is_superuser=True))
-    return client
 
 
 @pytest.fixture
@@ -30,22 +22,22 @@ def content(make_user):
 
 
 @pytest.mark.parametrize("model", [Room, Membership, RoomInvite, Message, Reaction])
-def test_staff_can_browse_and_open_every_chat_model(staff, content, model):
+def test_staff_can_browse_and_open_every_chat_model(admin_browser, content, model):
     opts = model._meta
-    listing = staff.get(f"/admin/{opts.app_label}/{opts.model_name}/")
+    listing = admin_browser.get(f"/admin/{opts.app_label}/{opts.model_name}/")
     assert listing.status_code == 200
-    change = staff.get(f"/admin/{opts.app_label}/{opts.model_name}/{model.objects.first().pk}/change/")
+    change = admin_browser.get(f"/admin/{opts.app_label}/{opts.model_name}/{model.objects.first().pk}/change/")
     assert change.status_code == 200
 
 
-def test_messages_are_found_by_their_text(staff, content):
+def test_messages_are_found_by_their_text(admin_browser, content):
     _, message = content
-    response = staff.get("/admin/chat/message/", {"q": "needle"})
+    response = admin_browser.get("/admin/chat/message/", {"q": "needle"})
     assert list(response.context["cl"].result_list) == [message]
-    assert list(staff.get("/admin/chat/message/", {"q": "absent"}).context["cl"].result_list) == []
+    assert list(admin_browser.get("/admin/chat/message/", {"q": "absent"}).context["cl"].result_list) == []
 
 
-def test_a_room_page_shows_its_members_inline(staff, content):
+def test_a_room_page_shows_its_members_inline(admin_browser, content):
     room, _ = content
-    response = staff.get(f"/admin/rooms/room/{room.pk}/change/")
+    response = admin_browser.get(f"/admin/rooms/room/{room.pk}/change/")
     assert response.context["inline_admin_formsets"][0].formset.queryset.count() == 2

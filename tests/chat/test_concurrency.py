@@ -3,12 +3,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import transaction
 
 from chat import events, services
 from chat.models import Message
 from rooms.models import Membership, Room
-from tests.chat.concurrency import own_connection, wait_until_sessions_block
+from tests.chat.concurrency import own_connection, race_against_open_transaction
 from tests.chat.realtime import published
 from tests.rooms.factories import group_room
 
@@ -28,26 +27,12 @@ def test_a_retry_waiting_on_the_room_lock_gets_the_original_back(make_user):
     ann = make_user("ann")
     room = group_room(ann)
     client_id = uuid.uuid4()
-    first_holds_the_lock, release = threading.Event(), threading.Event()
 
-    def first_send_held_open():
-        with transaction.atomic():
-            message = services.message_send(author=ann, room_id=room.pk, body="hi", client_id=client_id)
-            first_holds_the_lock.set()
-            release.wait(10)
-        return message
-
-    def retry():
+    def send():
+        # The second call finds nothing committed and queues for the room row.
         return services.message_send(author=ann, room_id=room.pk, body="hi", client_id=client_id)
 
-    with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(own_connection(first_send_held_open))
-        assert first_holds_the_lock.wait(10)
-        second = pool.submit(own_connection(retry))
-        # The retry found nothing committed and now queues for the room row.
-        wait_until_sessions_block(1)
-        release.set()
-        original, replayed = first.result(10), second.result(10)
+    original, replayed = race_against_open_transaction(send, send)
 
     assert replayed.pk == original.pk and replayed.replayed
     assert Message.objects.count() == 1

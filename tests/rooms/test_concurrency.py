@@ -2,37 +2,25 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import transaction
 
 from rooms import services
 from rooms.models import Membership, Room
-from tests.chat.concurrency import own_connection, wait_until_sessions_block
+from tests.chat.concurrency import own_connection, race_against_open_transaction
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
 def test_opening_a_direct_room_while_the_other_person_is_creating_it_finds_theirs(make_user):
     ann, ben = make_user("ann"), make_user("ben")
-    created_uncommitted, release = threading.Event(), threading.Event()
 
-    def ann_opens_and_holds_her_transaction():
-        with transaction.atomic():
-            result = services.direct_room_get_or_create(user=ann, other=ben)
-            created_uncommitted.set()
-            release.wait(10)
-        return result
+    def ann_opens():
+        return services.direct_room_get_or_create(user=ann, other=ben)
 
     def ben_opens():
+        # Ben sees no room, tries to insert his and waits on the unique index for Ann's commit.
         return services.direct_room_get_or_create(user=ben, other=ann)
 
-    with ThreadPoolExecutor(2) as pool:
-        ann_result = pool.submit(own_connection(ann_opens_and_holds_her_transaction))
-        assert created_uncommitted.wait(10)
-        ben_result = pool.submit(own_connection(ben_opens))
-        # Ben saw no room, tried to insert his and now waits on the unique index for Ann's commit.
-        wait_until_sessions_block(1)
-        release.set()
-        (ann_room, ann_created), (ben_room, ben_created) = ann_result.result(10), ben_result.result(10)
+    (ann_room, ann_created), (ben_room, ben_created) = race_against_open_transaction(ann_opens, ben_opens)
 
     assert ann_room.pk == ben_room.pk
     assert (ann_created, ben_created) == (True, False)
