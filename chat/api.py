@@ -1,13 +1,13 @@
 import math
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsVerified
-from chat import selectors, services, tickets
-from chat.events import MessagePayload
+from chat import pagination, services, tickets
+from chat.events import MessagePayload, ReactionSummaryPayload
 from chat.limits import RateLimited
 from rooms.api import RoomScopedView
 from rooms.selectors import membership_access
@@ -37,12 +37,69 @@ class ReadStateSerializer(serializers.Serializer):
     last_read_seq = serializers.IntegerField()
 
 
+class HistoryReactionSerializer(ReactionSummaryPayload):
+    mine = serializers.BooleanField(help_text="Whether the person asking reacted with this emoji.")
+
+
+class HistoryMessageSerializer(MessagePayload):
+    """A message as its history shows it to one viewer (`context["viewer"]`): the socket payload,
+    plus whether the viewer reacted. REST only: socket payloads are built once for every receiver."""
+
+    @extend_schema_field(HistoryReactionSerializer(many=True))
+    def get_reactions(self, message) -> list[dict]:
+        viewer_id = self.context["viewer"].pk
+        return [{**summary, "mine": viewer_id in summary["user_ids"]} for summary in super().get_reactions(message)]
+
+
+class HistoryPageSerializer(serializers.Serializer):
+    results = HistoryMessageSerializer(many=True, help_text="Oldest first (ascending seq) inside every page.")
+    next = serializers.URLField(allow_null=True, help_text="The page just OLDER than this one; null at the start.")
+    previous = serializers.URLField(
+        allow_null=True, help_text="The page just NEWER than this one; null when this page reaches the newest message."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+HISTORY_DESCRIPTION = f"""Keyset (cursor) pagination over the room's seqs: the cost of a page does not grow with
+its depth, and pages never overlap or skip, however many messages are sent or deleted between two requests.
+
+* No position: the newest {pagination.DEFAULT_LIMIT} (`limit`) messages.
+* `before=<seq>` / `after=<seq>`: the messages just older / newer than that seq.
+* `around=<message id>`: that message with `limit // 2` older ones before it and the rest newer (jump to a
+  search hit).
+* `cursor`: opaque, taken from the `next` and `previous` links; give at most one of the four.
+
+Whatever the request, `next` walks back in time (older messages) and `previous` forward (newer), and each
+page lists its messages oldest first (ascending seq), ready to render top to bottom. To read the whole
+history backwards follow `next` until it is null; to catch up forwards follow `previous` until it is null.
+Deleted messages stay in place as tombstones (`deleted: true`, empty body). `limit` above
+{pagination.MAX_LIMIT} is a 400, never silently clamped."""
+
+
 class RoomMessagesView(RoomScopedView):
-    # The cursor-paginated history replaces get() later; keep it this small.
-    @extend_schema(responses=MessagePayload(many=True), summary="The newest 50 messages, oldest first")
+    @extend_schema(
+        parameters=[pagination.HistoryQuerySerializer],
+        responses={
+            200: HistoryPageSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="A bad cursor, seq, message id or limit (`fields`)"),
+            404: OpenApiResponse(ErrorSerializer, description="No such room, or I am not (or no longer) in it"),
+        },
+        summary="A page of the room's history",
+        description=HISTORY_DESCRIPTION,
+    )
     def get(self, request, room_id: int):
-        membership_access(user=request.user, room_id=room_id)
-        return Response(MessagePayload(selectors.messages_recent(room_id=room_id), many=True).data)
+        # Membership first: a room I am not in answers 404 whatever the parameters.
+        membership = membership_access(user=request.user, room_id=room_id)
+        query = pagination.HistoryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = pagination.history_page(room=membership.room, **query.validated_data)
+        results = HistoryMessageSerializer(page.messages, many=True, context={"viewer": request.user}).data
+        return Response({"results": results, **pagination.page_links(request=request, page=page)})
 
     @extend_schema(
         request=MessageSendSerializer,

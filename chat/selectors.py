@@ -1,6 +1,9 @@
 """Reads for messages. Every list costs the same few queries however long it is."""
 
-from django.db.models import Prefetch, QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from chat.models import Message, Reaction
 from rooms.models import Room
@@ -8,6 +11,7 @@ from rooms.models import Room
 RECENT_LIMIT = 50
 # The most a reconnecting client is sent per room; beyond it, it is told to reload.
 RESUME_LIMIT = 200
+SEQ_MAX = 2**63 - 1
 
 
 def messages_with_details() -> QuerySet[Message]:
@@ -23,6 +27,70 @@ def messages_recent(*, room_id: int, limit: int = RECENT_LIMIT) -> list[Message]
     newest = list(messages_with_details().filter(room_id=room_id).order_by("-seq")[:limit])
     newest.reverse()
     return newest
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of a room's history, oldest first, and where the pages beside it start.
+
+    `older` is the `before` bound of the page just older (None when there is none); `newer` the
+    `after` bound of the page just newer. Bounds are seqs, so a page never overlaps or skips its
+    neighbours however many messages are sent or deleted (deletes keep their seq) in between.
+    """
+
+    messages: list[Message]
+    older: int | None
+    newer: int | None
+
+
+def history_before(*, room: Room, before_seq: int | None, limit: int) -> HistoryPage:
+    """The `limit` messages just older than `before_seq` (the newest ones when None)."""
+    messages = messages_with_details().filter(room_id=room.pk).order_by("-seq")
+    if before_seq is not None:
+        messages = messages.filter(seq__lt=before_seq)
+    # One more than asked says whether an older page exists without a COUNT.
+    page = list(messages[: limit + 1])
+    older = page[limit - 1].seq if len(page) > limit else None
+    page = page[:limit]
+    page.reverse()
+    newest = before_seq - 1 if before_seq is not None else (page[-1].seq if page else 0)
+    # `room.last_seq` was read before the page: a newer message sent since then is in no page yet.
+    return HistoryPage(messages=page, older=older, newer=newest if newest < room.last_seq else None)
+
+
+def history_after(*, room: Room, after_seq: int, limit: int) -> HistoryPage:
+    """The `limit` messages just newer than `after_seq`, oldest first."""
+    messages = messages_with_details().filter(room_id=room.pk, seq__gt=after_seq).order_by("seq")
+    page = list(messages[: limit + 1])
+    newer = page[limit - 1].seq if len(page) > limit else None
+    return HistoryPage(messages=page[:limit], older=after_seq + 1 if after_seq > 0 else None, newer=newer)
+
+
+def history_around(*, room: Room, message_id: int, limit: int) -> HistoryPage | None:
+    """A page centred on one message: `limit // 2` older ones, the message, and the rest newer.
+
+    One query: the page's seq bounds are subqueries, so an admin's hard delete (a gap in the seqs)
+    still gives full halves. None when the message is not in this room.
+    """
+    in_room = Message.objects.filter(room_id=room.pk)
+    target = Subquery(in_room.filter(pk=message_id).values("seq")[:1])
+    older_count, newer_count = limit // 2, limit - limit // 2 - 1
+    lowest = _nth_seq(in_room.filter(seq__lt=target).order_by("-seq"), older_count, start=target, past_end=0)
+    highest = _nth_seq(in_room.filter(seq__gt=target).order_by("seq"), newer_count, start=target, past_end=SEQ_MAX)
+    page = list(
+        messages_with_details().filter(room_id=room.pk, seq__gte=lowest, seq__lte=highest).order_by("seq")[:limit]
+    )
+    if not any(message.pk == message_id for message in page):
+        return None
+    first, last = page[0].seq, page[-1].seq
+    return HistoryPage(messages=page, older=first if first > 1 else None, newer=last if last < room.last_seq else None)
+
+
+def _nth_seq(ordered: QuerySet[Message], n: int, *, start: Subquery, past_end: int):
+    """The seq `n` rows into `ordered` (`start` when n is 0), or `past_end` when it has fewer rows."""
+    if n == 0:
+        return start
+    return Coalesce(Subquery(ordered.values("seq")[n - 1 : n]), Value(past_end))
 
 
 def messages_after(*, room_id: int, after_seq: int, limit: int = RESUME_LIMIT) -> list[Message]:

@@ -29,9 +29,10 @@ def test_the_list_is_the_newest_messages_as_the_socket_shows_them(ann, ben, room
     post_message(api_as(ann), room, "second", reply_to=reply_to)
     response = api_as(ann).get(f"/api/rooms/{room.pk}/messages/")
     assert response.status_code == 200
-    assert [message["body"] for message in response.data] == ["first", "second"]
-    assert response.json() == [events.message_payload(m) for m in selectors.messages_recent(room_id=room.pk)]
-    assert response.data[1]["reply_to"]["author"] == "ben"
+    results = response.json()["results"]
+    assert [message["body"] for message in results] == ["first", "second"]
+    assert results == [events.message_payload(m) for m in selectors.messages_recent(room_id=room.pk)]
+    assert results[1]["reply_to"]["author"] == "ben"
 
 
 def test_listing_messages_costs_four_queries_whatever_their_number(ann, ben, room, api_as, django_assert_num_queries):
@@ -44,7 +45,7 @@ def test_listing_messages_costs_four_queries_whatever_their_number(ann, ben, roo
         response = post_message(api_as(ben), room, f"reply {number}", reply_to=Message.objects.first().pk)
         Reaction.objects.create(message_id=response.data["id"], user=ann, emoji="👍")
     with django_assert_num_queries(4):
-        assert len(client.get(f"/api/rooms/{room.pk}/messages/").data) == 6
+        assert len(client.get(f"/api/rooms/{room.pk}/messages/").data["results"]) == 6
 
 
 @pytest.mark.parametrize(
@@ -80,7 +81,7 @@ def test_editing_and_deleting(ann, ben, room, api_as):
     assert edited.status_code == 200 and edited.data["body"] == "hello" and edited.data["edited_at"]
     assert api_as(ben).delete(f"/api/messages/{message_id}/").status_code == 403
     assert api_as(ann).delete(f"/api/messages/{message_id}/").status_code == 204
-    tombstone = api_as(ben).get(f"/api/rooms/{room.pk}/messages/").data[0]
+    tombstone = api_as(ben).get(f"/api/rooms/{room.pk}/messages/").data["results"][0]
     assert (tombstone["id"], tombstone["body"], tombstone["deleted"]) == (message_id, "", True)
 
 
@@ -90,8 +91,8 @@ def test_reacting_and_taking_it_back(ann, ben, room, api_as):
     client = api_as(ben)
     assert client.post(path, {"emoji": "🎉"}, format="json").status_code == 204
     assert client.post(path, {"emoji": "🎉"}, format="json").status_code == 204
-    assert api_as(ann).get(f"/api/rooms/{room.pk}/messages/").data[0]["reactions"] == [
-        {"emoji": "🎉", "count": 1, "user_ids": [ben.pk]}
+    assert api_as(ann).get(f"/api/rooms/{room.pk}/messages/").data["results"][0]["reactions"] == [
+        {"emoji": "🎉", "count": 1, "user_ids": [ben.pk], "mine": False}
     ]
     assert client.delete(path, {"emoji": "🎉"}, format="json").status_code == 204
     assert not Reaction.objects.exists()
