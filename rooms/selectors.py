@@ -1,8 +1,11 @@
 """Reads for rooms. Each function fetches what its callers serialize, in a fixed number of queries."""
 
+from asgiref.sync import async_to_sync
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value, When
 
+from chat import presence
+from chat.models import Message
 from rooms.models import Membership, Room, RoomInvite
 
 ROLE_ORDER = (Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.MEMBER)
@@ -28,18 +31,38 @@ def room_ids_of_user(*, user_id: int) -> list[int]:
     return list(Membership.objects.filter(user_id=user_id).order_by("room_id").values_list("room_id", flat=True))
 
 
-def memberships_of_user(*, user) -> QuerySet[Membership]:
-    """The person's rooms, most recently active first, each with the other person of a direct room.
+def memberships_of_user(*, user) -> list[Membership]:
+    """The person's rooms, most recently active first, each room with its newest message in
+    `last_message` (None in a room without one) and, for a direct room, the other person in `peers`.
 
-    Two queries whatever the number of rooms: memberships with their rooms, then direct peers.
+    Three queries whatever the number of rooms: memberships with their rooms, direct peers, and the
+    newest messages, found by joining each room to its message with seq = room.last_seq (a lookup
+    in the unique (room, seq) index per room).
     """
     peers = Membership.objects.filter(room__kind=Room.Kind.DIRECT).exclude(user=user).select_related("user")
-    return (
+    memberships = list(
         Membership.objects.filter(user=user)
         .select_related("room")
         .prefetch_related(Prefetch("room__memberships", queryset=peers, to_attr="peers"))
         .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at", "-room_id")
     )
+    newest = Message.objects.filter(room__memberships__user=user, seq=F("room__last_seq")).select_related("author")
+    by_room = {message.room_id: message for message in newest}
+    for membership in memberships:
+        membership.room.last_message = by_room.get(membership.room_id)
+    return memberships
+
+
+def room_list(*, user) -> list[Membership]:
+    """memberships_of_user, with `peer_online` on each: the direct peer's presence (False elsewhere),
+    looked up in one round trip for the whole list."""
+    memberships = memberships_of_user(user=user)
+    peer_ids = [membership.room.peers[0].user_id for membership in memberships if membership.room.peers]
+    online = async_to_sync(presence.online_among)(peer_ids) if peer_ids else set()
+    for membership in memberships:
+        peers = membership.room.peers
+        membership.peer_online = bool(peers) and peers[0].user_id in online
+    return memberships
 
 
 def room_visible(*, user, room_id: int) -> Room | None:

@@ -1,0 +1,162 @@
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from chat import presence
+from chat import services as chat_services
+from rooms import services
+from tests.rooms.factories import group_room
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limit(settings):
+    settings.MESSAGE_RATE_BURST = 1000
+
+
+def send(author, room, body="hello"):
+    return chat_services.message_send(author=author, room_id=room.pk, body=body, client_id=uuid.uuid4())
+
+
+def my_rooms(client) -> dict[int, dict]:
+    response = client.get("/api/rooms/")
+    assert response.status_code == 200
+    return {item["room"]["id"]: item for item in response.json()}
+
+
+@pytest.fixture
+def online():
+    """online(user) marks a person online (one open socket) until the test ends."""
+    connections = []
+
+    def mark(user):
+        connection = f"test-{uuid.uuid4()}"
+        async_to_sync(presence.connection_alive)(user_id=user.pk, connection=connection)
+        connections.append((user.pk, connection))
+
+    yield mark
+    for user_id, connection in connections:
+        async_to_sync(presence.connection_gone)(user_id=user_id, connection=connection)
+
+
+def test_each_room_shows_its_newest_message_as_a_short_preview(ann, ben, room, api_as):
+    send(ann, room, "first")
+    last = send(ben, room, "x" * 300)
+
+    item = my_rooms(api_as(ann))[room.pk]
+
+    preview = item["last_message"]
+    assert (preview["id"], preview["seq"], preview["deleted"]) == (last.pk, 2, False)
+    assert preview["body"] == "x" * 100
+    assert preview["author"]["handle"] == "ben"
+    assert preview["created_at"] == last.created_at.isoformat().replace("+00:00", "Z")
+
+
+def test_an_empty_room_has_no_last_message_and_a_deleted_one_is_a_tombstone(ann, ben, room, api_as):
+    quiet = group_room(ann, title="Quiet")
+    message = send(ben, room, "oops")
+    chat_services.message_delete(user=ben, message_id=message.pk)
+
+    rooms = my_rooms(api_as(ann))
+
+    assert rooms[quiet.pk]["last_message"] is None
+    assert (rooms[room.pk]["last_message"]["body"], rooms[room.pk]["last_message"]["deleted"]) == ("", True)
+
+
+def test_rooms_come_most_recently_active_first(ann, ben, api_as):
+    older, newer = group_room(ann, ben, title="Older"), group_room(ann, ben, title="Newer")
+    send(ben, older)
+    send(ben, newer)
+    send(ben, older, "latest")
+
+    response = api_as(ann).get("/api/rooms/")
+
+    assert [item["room"]["id"] for item in response.data][:2] == [older.pk, newer.pk]
+    assert response.data[0]["last_message"]["body"] == "latest"
+
+
+def test_unread_counts_what_came_after_my_read_position(ann, ben, room, api_as):
+    for number in range(5):
+        send(ann, room, f"message {number}")
+    client = api_as(ben)
+    assert my_rooms(client)[room.pk]["unread"] == 5
+
+    marked = client.post(f"/api/rooms/{room.pk}/read/", {"seq": 3}, format="json")
+
+    assert marked.status_code == 200 and marked.data == {"room": room.pk, "last_read_seq": 3}
+    assert my_rooms(client)[room.pk]["unread"] == 2
+    assert my_rooms(api_as(ann))[room.pk]["unread"] == 0  # what I sent, I have read
+
+
+@pytest.mark.parametrize("seq", [-1, "abc", None])
+def test_marking_read_with_a_bad_seq_is_a_400_on_the_field(ann, room, api_as, seq):
+    response = api_as(ann).post(f"/api/rooms/{room.pk}/read/", {"seq": seq}, format="json")
+    assert response.status_code == 400 and "seq" in response.data["fields"]
+
+
+def test_a_direct_room_shows_the_other_person_and_whether_they_are_online(ann, ben, bob, api_as, online):
+    with_ben, _ = services.direct_room_get_or_create(user=ann, other=ben)
+    with_bob, _ = services.direct_room_get_or_create(user=ann, other=bob)
+    group = group_room(ann, ben)
+    online(ben)
+
+    rooms = my_rooms(api_as(ann))
+
+    assert (rooms[with_ben.pk]["peer"]["handle"], rooms[with_ben.pk]["peer"]["online"]) == ("ben", True)
+    assert (rooms[with_bob.pk]["peer"]["handle"], rooms[with_bob.pk]["peer"]["online"]) == ("bob", False)
+    assert rooms[group.pk]["peer"] is None
+    assert my_rooms(api_as(ben))[with_ben.pk]["peer"]["online"] is False
+
+
+def fill_rooms(ann, make_user, count: int) -> None:
+    """`count` rooms for ann, alternately group and direct, each with a message, a reply and a peer online."""
+    for number in range(count):
+        other = make_user()
+        if number % 2:
+            room = group_room(ann, other, title=f"Room {number}")
+        else:
+            room, _ = services.direct_room_get_or_create(user=ann, other=other)
+        first = send(other, room)
+        chat_services.message_send(
+            author=ann, room_id=room.pk, body="reply", client_id=uuid.uuid4(), reply_to_id=first.pk
+        )
+
+
+def test_the_list_costs_the_same_queries_for_3_rooms_or_30(ann, make_user, api_as, django_assert_num_queries):
+    client = api_as(ann)
+    fill_rooms(ann, make_user, 3)
+    # user (authentication), memberships with rooms, direct peers, newest messages with authors
+    with django_assert_num_queries(4):
+        assert len(client.get("/api/rooms/").data) == 3
+    fill_rooms(ann, make_user, 27)
+    with django_assert_num_queries(4):
+        response = client.get("/api/rooms/")
+    assert len(response.data) == 30
+    assert all(item["last_message"]["body"] == "reply" for item in response.data)
+
+
+@pytest.mark.services
+def test_presence_for_the_whole_list_is_one_redis_round_trip(ann, make_user, api_as, online, monkeypatch):
+    people = [make_user() for _ in range(5)]
+    for person in people:
+        services.direct_room_get_or_create(user=ann, other=person)
+    online(people[0])
+    online(people[3])
+    calls = []
+    real = presence.online_among
+
+    async def counted(user_ids):
+        calls.append(list(user_ids))
+        return await real(user_ids)
+
+    monkeypatch.setattr(presence, "online_among", counted)
+
+    response = api_as(ann).get("/api/rooms/")
+
+    assert len(calls) == 1 and sorted(calls[0]) == sorted(person.pk for person in people)
+    assert {item["peer"]["handle"] for item in response.data if item["peer"]["online"]} == {
+        people[0].handle,
+        people[3].handle,
+    }
