@@ -48,16 +48,30 @@ def _fresh_client_id() -> dict:
 
 
 def _room_context(request, room: Room, form: MessageForm) -> dict:
-    history = chat_selectors.messages_recent(room_id=room.pk)
+    around = _around(request, room)
+    history = around.messages if around else chat_selectors.messages_recent(room_id=room.pk)
     return {
         "room": room,
         "title": _title(room, request.user),
         "history": history,
-        "last_seq": history[-1].seq if history else 0,
+        # Around an old message the socket resumes from the newest seq: catching up from the page's end
+        # could be more than one resume sends, and the reload that asks for would land here again.
+        "last_seq": room.last_seq if around else (history[-1].seq if history else 0),
+        "highlight": int(request.GET["around"]) if around else None,
+        "newer_hidden": bool(around and around.newer),
         "members": room.member_list,
         "online": async_to_sync(presence.online_among)([m.user_id for m in room.member_list]),
         "form": form,
     }
+
+
+def _around(request, room: Room) -> chat_selectors.HistoryPage | None:
+    """The page around `?around=<message id>` (a search hit links here); None without one or when the
+    message is not in this room, which shows the newest messages instead."""
+    around = request.GET.get("around", "")
+    if not around.isdigit():
+        return None
+    return chat_selectors.history_around(room=room, message_id=int(around), limit=chat_selectors.RECENT_LIMIT)
 
 
 def _title(room: Room, viewer) -> str:

@@ -12,6 +12,9 @@ const typingLine = document.getElementById("typing");
 const connection = document.getElementById("connection");
 
 let lastSeq = Number(root.dataset.lastSeq);
+// Opened around an older message (?around=, a search hit): what is on screen is not the newest, so
+// nothing is marked read from this page.
+const detached = "around" in root.dataset;
 let socket = null;
 let retries = 0;
 let lastTypingSent = 0;
@@ -79,7 +82,7 @@ function handle(event) {
 function showMessage(message) {
   if (message.room !== roomId) return;
   document.getElementById("empty")?.remove();
-  const existing = document.getElementById(`m-${message.seq}`);
+  const existing = document.getElementById(`m-${message.id}`);
   const element = renderMessage(message);
   if (existing) {
     existing.replaceWith(element);
@@ -96,7 +99,7 @@ function showMessage(message) {
 function renderMessage(message) {
   const item = document.createElement("li");
   item.className = "message" + (message.author?.id === myId ? " mine" : "");
-  item.id = `m-${message.seq}`;
+  item.id = `m-${message.id}`;
   item.dataset.seq = message.seq;
   item.dataset.id = message.id;
   const meta = document.createElement("div");
@@ -126,7 +129,7 @@ function renderMessage(message) {
 
 // Tells the server how far I have read, at most once a second, and only while I can see the page.
 function markRead() {
-  if (document.hidden || lastSeq <= readSent || readTimer) return;
+  if (detached || document.hidden || lastSeq <= readSent || readTimer) return;
   readTimer = setTimeout(() => {
     readTimer = null;
     if (socket?.readyState !== WebSocket.OPEN || document.hidden) return;
@@ -178,5 +181,7 @@ input.addEventListener("input", () => {
 });
 
 document.addEventListener("visibilitychange", markRead);
-list.lastElementChild?.scrollIntoView({ block: "end" });
+const highlighted = list.querySelector(".message.highlight");
+if (highlighted) highlighted.scrollIntoView({ block: "center" });
+else list.lastElementChild?.scrollIntoView({ block: "end" });
 connect();

@@ -1,4 +1,5 @@
 import itertools
+import re
 import threading
 import uuid
 from urllib.parse import parse_qs, urlsplit
@@ -302,3 +303,60 @@ def test_a_page_costs_four_queries_whatever_it_holds(ann, ben, room, api_as, dja
         Reaction.objects.create(message=reply, user=ann, emoji="👍")
         Reaction.objects.create(message=reply, user=ben, emoji="🎉")
     assert len(fetch()) >= 30
+
+
+# The room page opened at a message (search results link to /rooms/<id>/?around=<message id>)
+
+
+def room_page(user, room, **params):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(user)
+    return browser.get(f"/rooms/{room.pk}/", params)
+
+
+def listed_ids(page) -> list[int]:
+    return [int(found) for found in re.findall(rb'<li class="message[^"]*"[^>]* id="m-(\d+)"', page.content)]
+
+
+def test_the_room_page_opens_around_a_message_with_it_highlighted(ann, ben, room):
+    messages = fill(room, [ann, ben], 120)
+    target = messages[39]
+
+    page = room_page(ben, room, around=target.pk)
+
+    assert page.status_code == 200
+    assert listed_ids(page) == [message.pk for message in messages[14:64]]
+    assert re.search(rf'class="message[^"]* highlight" aria-current="true" id="m-{target.pk}"'.encode(), page.content)
+    assert page.content.count(b"highlight") == 1
+    # The socket resumes from the newest seq, and the page says newer messages are not shown.
+    assert b'data-last-seq="120"' in page.content and f'data-around="{target.pk}"'.encode() in page.content
+    assert b'id="newer-hidden"' in page.content
+
+
+def test_the_room_page_around_a_recent_message_reaches_the_newest_one(ann, room):
+    messages = fill(room, [ann], 30)
+
+    page = room_page(ann, room, around=messages[-2].pk)
+
+    assert listed_ids(page) == [message.pk for message in messages[-27:]]  # 25 before, it, the newest
+    assert b'id="newer-hidden"' not in page.content
+
+
+@pytest.mark.parametrize("around", ["abc", "999999", "-3", "other-room"])
+def test_the_room_page_with_a_bad_around_shows_the_newest_messages(ann, room, around):
+    messages = fill(room, [ann], 60)
+    if around == "other-room":
+        around = str(send(ann, group_room(ann, title="Elsewhere")).pk)
+
+    page = room_page(ann, room, around=around)
+
+    assert page.status_code == 200
+    assert listed_ids(page) == [message.pk for message in messages[10:]]
+    assert b"highlight" not in page.content and b'data-last-seq="60"' in page.content
+
+
+def test_the_room_page_around_a_message_is_hidden_from_outsiders(ann, room, make_user):
+    message = send(ann, room)
+    assert room_page(make_user(), room, around=message.pk).status_code == 404
