@@ -10,13 +10,14 @@ import math
 import time
 import uuid
 
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from chat import events, protocol, selectors, services, tickets
+from chat.db import in_db_thread
 from chat.limits import RateLimited
 from chat.presence import Sweeper, connection_alive, connection_gone, heartbeat_seconds
 from chat.protocol import BadEvent
@@ -38,7 +39,7 @@ TYPING_INTERVAL_SECONDS = 2
 
 async def _announce_offline(user_id: int) -> None:
     """For people whose last sockets died with their process (see chat.presence)."""
-    room_ids = await database_sync_to_async(room_ids_of_user)(user_id=user_id)
+    room_ids = await in_db_thread(room_ids_of_user)(user_id=user_id)
     if room_ids:
         await events.apublish(
             [events.room_group(room_id) for room_id in room_ids], events.presence(user_id=user_id, online=False)
@@ -51,6 +52,16 @@ sweeper = Sweeper(_announce_offline)
 class ChatConsumer(AsyncWebsocketConsumer):
     user = None
     timer = None  # The ticket deadline, then the heartbeat.
+
+    async def dispatch(self, message):
+        # Channels' dispatch first runs close_old_connections in the one sync thread, for every event
+        # a socket receives: with a room of 1,000, every message queued 1,000 thread hops, most of
+        # the server's time. This consumer touches the database only through chat.db (database_sync_to_async),
+        # which closes stale connections itself, so the hop is dropped.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # Connection
 
@@ -76,7 +87,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.user = user
         # The person's group first: a room joined while the rooms are being read still arrives.
         await self.listen(events.user_group(user.pk))
-        self.room_ids = set(await database_sync_to_async(room_ids_of_user)(user_id=user.pk))
+        self.room_ids = set(await in_db_thread(room_ids_of_user)(user_id=user.pk))
         for room_id in self.room_ids:
             await self.listen(events.room_group(room_id))
         await self.send_event(events.hello(user=user, room_ids=sorted(self.room_ids)))
@@ -93,7 +104,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             sweeper.leave()
             if await self.guarded(connection_gone(user_id=self.user.pk, connection=self.connection)):
                 await self.announce_presence(online=False)
-            await database_sync_to_async(services.user_touch_last_seen)(user_id=self.user.pk)
+            await in_db_thread(services.user_touch_last_seen)(user_id=self.user.pk)
 
     async def listen(self, group: str) -> None:
         self.listening.add(group)
@@ -173,7 +184,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if event["type"] != "auth":
             raise BadEvent('Send {"type": "auth", "ticket": "..."} first.', code="unauthenticated")
         ticket = protocol.clean(event)["ticket"]
-        user = await database_sync_to_async(tickets.ticket_redeem)(ticket=ticket)
+        user = await in_db_thread(tickets.ticket_redeem)(ticket=ticket)
         if user is None:
             raise BadEvent("This ticket is unknown, expired or used already.", code="unauthenticated")
         self.timer.cancel()
@@ -246,7 +257,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def as_user(self, function, **fields):
         """Run a service (or a sync helper below) in a database thread, on behalf of this socket's person."""
-        return await database_sync_to_async(function)(user=self.user, **fields)
+        return await in_db_thread(function)(user=self.user, **fields)
 
     # Group events: the text was serialized once, upstream, for every receiver
 

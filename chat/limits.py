@@ -1,25 +1,24 @@
-"""How fast one person may send: a token bucket in the shared cache, so all processes see one bucket.
+"""How fast one person may send: a token bucket that every server process shares.
 
 A person may send MESSAGE_RATE_BURST messages at once, then MESSAGE_RATE_PER_SECOND on average.
+With Redis the bucket is one Lua script: atomic, one round trip per message, on Redis's clock so
+that processes on different hosts agree. Embedded (no Redis) there is one process, so a dict
+under a lock serves: its buckets live in the local-memory cache.
 """
 
 import logging
 import math
+import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from functools import cache
 
+import redis
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache as django_cache
 from redis.exceptions import RedisError
 
 DEFAULT_BURST = 10
 DEFAULT_PER_SECOND = 2.0
-# The cache API has no compare-and-set, so a bucket's read-modify-write runs under a short
-# cache.add() lock: without it, two sockets of one person sending at once could both spend
-# the same token, and a flood from many tabs would pass.
-LOCK_TRIES = 20
-LOCK_PAUSE = 0.005
 logger = logging.getLogger(__name__)
 
 
@@ -32,40 +31,72 @@ class RateLimited(Exception):
 def message_rate_take(*, user_id: int) -> None:
     """Spend one token of the person's bucket, or raise RateLimited with the wait for the next one.
 
-    If the cache (Redis) is unreachable the message goes through: PostgreSQL, the record, is what
-    a send needs, and refusing every message during a Redis outage would be worse than a brief
-    window without a limit.
+    If Redis is unreachable the message goes through: PostgreSQL, the record, is what a send
+    needs, and refusing every message during a Redis outage would be worse than a brief window
+    without a limit.
     """
-    try:
-        _take(user_id=user_id)
-    except RedisError:
-        logger.warning("Message rate limit skipped: the cache is unreachable", exc_info=True)
-
-
-def _take(*, user_id: int) -> None:
     burst = getattr(settings, "MESSAGE_RATE_BURST", DEFAULT_BURST)
     per_second = getattr(settings, "MESSAGE_RATE_PER_SECOND", DEFAULT_PER_SECOND)
-    key = f"rate:message:{user_id}"
-    with _locked(key):
-        now = time.time()
-        tokens, updated = cache.get(key, (burst, now))
-        tokens = min(burst, tokens + (now - updated) * per_second)
-        if tokens < 1:
-            raise RateLimited(retry_after=(1 - tokens) / per_second)
-        # An idle bucket refills completely within burst / rate seconds; expiry then means "full".
-        cache.set(key, (tokens - 1, now), timeout=math.ceil(burst / per_second) + 1)
-
-
-@contextmanager
-def _locked(key: str) -> Iterator[None]:
-    lock = f"{key}:lock"
-    for _ in range(LOCK_TRIES):
-        if cache.add(lock, 1, timeout=1):
-            break
-        time.sleep(LOCK_PAUSE)
-    else:
-        raise RateLimited(retry_after=1)
     try:
-        yield
-    finally:
-        cache.delete(lock)
+        wait = _take(key=f"rate:message:{user_id}", burst=burst, per_second=per_second)
+    except RedisError:
+        logger.warning("Message rate limit skipped: Redis is unreachable", exc_info=True)
+        return
+    if wait > 0:
+        raise RateLimited(retry_after=wait)
+
+
+def _take(*, key: str, burst: int, per_second: float) -> float:
+    """Seconds until a token is available (0: one was spent)."""
+    if getattr(settings, "REDIS_URL", ""):
+        # An idle bucket refills completely within burst / rate seconds; expiry then means "full".
+        expiry = math.ceil(burst / per_second) + 1
+        return float(_redis_take()(keys=[f"{_prefix()}:{key}"], args=[burst, per_second, expiry]))
+    return _LOCAL.take(key, burst=burst, per_second=per_second)
+
+
+# KEYS: the bucket. ARGV: burst, tokens per second, expiry. Returns the wait as a string (Lua
+# numbers come back from Redis truncated to integers).
+_TAKE = """
+local burst, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1e6
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+if tokens < 1 then return tostring((1 - tokens) / rate) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'at', tostring(now))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return '0'
+"""
+
+
+@cache
+def _redis_take():
+    # One client (and connection pool) per process, shared by the database threads.
+    return redis.Redis.from_url(settings.REDIS_URL).register_script(_TAKE)
+
+
+def _prefix() -> str:
+    return settings.CACHES["default"].get("KEY_PREFIX") or "parley"
+
+
+class _LocalBuckets:
+    """Buckets in the process's local-memory cache (which tests clear), read and written under a lock."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def take(self, key: str, *, burst: int, per_second: float) -> float:
+        with self.lock:
+            now = time.monotonic()
+            tokens, at = django_cache.get(key, (burst, now))
+            tokens = min(burst, tokens + (now - at) * per_second)
+            if tokens < 1:
+                return (1 - tokens) / per_second
+            django_cache.set(key, (tokens - 1, now), timeout=math.ceil(burst / per_second) + 1)
+            return 0.0
+
+
+_LOCAL = _LocalBuckets()

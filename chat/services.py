@@ -8,7 +8,8 @@ import uuid
 from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from accounts.models import User
@@ -17,7 +18,7 @@ from chat.limits import RateLimited
 from chat.models import Message, Reaction
 from rooms.models import Membership
 from rooms.selectors import RoomNotVisible, membership_access
-from rooms.services import require_verified, room_lock
+from rooms.services import require_verified, room_seq_next
 
 __all__ = [
     "RateLimited",
@@ -79,6 +80,17 @@ def _already_sent(*, room_id: int, author, client_id: uuid.UUID) -> Message | No
     return original
 
 
+def _membership_and_original(*, user, room_id: int, client_id: uuid.UUID) -> tuple[int, int | None]:
+    """The sender's membership id and the id of a message already stored for this client_id, in one
+    query (the common answer is "none": the details are loaded only for a real retry).
+    """
+    stored = Message.objects.filter(room_id=room_id, author=user, client_id=client_id).values("pk")[:1]
+    row = Membership.objects.filter(user=user, room_id=room_id).values_list("pk", Subquery(stored)).first()
+    if row is None:
+        raise RoomNotVisible()
+    return row
+
+
 def _message_for(*, user, message_id: int, lock: bool = False) -> tuple[Message, Membership]:
     """The message and the person's membership of its room; RoomNotVisible when they are not in it."""
     messages = selectors.messages_with_details()
@@ -96,7 +108,6 @@ def _message_for(*, user, message_id: int, lock: bool = False) -> tuple[Message,
 # Messages
 
 
-@transaction.atomic
 def message_send(
     *, author, room_id: int, body: str, client_id: uuid.UUID | str, reply_to_id: int | None = None
 ) -> Message:
@@ -106,31 +117,37 @@ def message_send(
     non-members, ValidationError for bad input, RateLimited when the author sends too fast.
     """
     require_verified(author)
-    membership = membership_access(user=author, room_id=room_id)
     client_id = _clean_client_id(client_id)
-    original = _already_sent(room_id=room_id, author=author, client_id=client_id)
-    if original is not None:
+    try:
+        return _message_store(author=author, room_id=room_id, body=body, client_id=client_id, reply_to_id=reply_to_id)
+    except IntegrityError:
+        # An identical retry committed while this one waited for the room: the unique index refused
+        # the copy, the rollback gave its seq back, and the original is what the client gets.
+        original = _already_sent(room_id=room_id, author=author, client_id=client_id)
+        if original is None:
+            raise
         return original
+
+
+@transaction.atomic
+def _message_store(*, author, room_id: int, body: str, client_id: uuid.UUID, reply_to_id: int | None) -> Message:
+    # The hottest write: every statement and round trip here is paid by every message.
+    member_id, original_id = _membership_and_original(user=author, room_id=room_id, client_id=client_id)
+    if original_id is not None:
+        return _already_sent(room_id=room_id, author=author, client_id=client_id)
     body = _clean_body(body)
     reply_to = _reply_target(room_id=room_id, reply_to_id=reply_to_id)
     limits.message_rate_take(user_id=author.pk)
 
-    # Senders to one room queue here, so seqs are gapless and commit in seq order. An identical
-    # retry that raced this one has committed by the time the lock is ours: look again.
-    room = room_lock(room_id=room_id)
-    original = _already_sent(room_id=room_id, author=author, client_id=client_id)
-    if original is not None:
-        return original
+    # Senders to one room queue on its row lock here, so seqs are gapless and commit in seq order.
     now = timezone.now()
-    room.last_seq += 1
-    room.last_message_at = now
-    room.save(update_fields=["last_seq", "last_message_at"])
+    seq = room_seq_next(room_id=room_id, now=now)
     message = Message.objects.create(
-        room=room, author=author, seq=room.last_seq, body=body, reply_to=reply_to, client_id=client_id, created_at=now
+        room_id=room_id, author=author, seq=seq, body=body, reply_to=reply_to, client_id=client_id, created_at=now
     )
     message.prefetched_reactions = []
     # Your own message is never unread to you.
-    Membership.objects.filter(pk=membership.pk, last_read_seq__lt=message.seq).update(last_read_seq=message.seq)
+    Membership.objects.filter(pk=member_id, last_read_seq__lt=seq).update(last_read_seq=seq)
     events.publish_on_commit(events.room_group(room_id), partial(events.message_new, message))
     return message
 

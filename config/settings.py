@@ -110,6 +110,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 else:
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# Threads per server process that run WebSocket database work in parallel (chat.db); each holds
+# at most one pooled connection, so keep it below DATABASE_POOL_MAX.
+DATABASE_THREADS = env.int("DATABASE_THREADS", default=8)
 
 # REDIS: cache, channel layer and Celery broker
 REDIS_URL = env.str("REDIS_URL", default="")

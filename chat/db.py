@@ -1,0 +1,30 @@
+"""Database work from async code (consumers), on a pool of threads rather than Channels' one.
+
+`database_sync_to_async` runs everything in a single thread by default, so one process could
+only ever run one transaction at a time: 500 people sending at once queued behind each other's
+commits. On PostgreSQL the calls run on DATABASE_THREADS threads, each taking a connection from
+psycopg's pool; senders to different rooms then commit in parallel (and PostgreSQL groups their
+commits). SQLite has a single writer, so there the one thread stays.
+
+Order is unaffected: Channels handles one socket's frames one after another, and the room row
+lock orders messages of one room.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import connection
+
+
+@cache
+def _executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=settings.DATABASE_THREADS, thread_name_prefix="parley-db")
+
+
+def in_db_thread(function):
+    """`function` as a coroutine function that runs it on a database thread."""
+    if connection.vendor == "sqlite":
+        return database_sync_to_async(function)
+    return database_sync_to_async(function, thread_sensitive=False, executor=_executor())
