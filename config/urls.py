@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/", include(api)),
     path("", include("accounts.urls")),
     path("", include("rooms.page_urls")),
+    path("", include("chat.page_urls")),
 ]
 
 if settings.DEFAULT_STORAGE["BACKEND"].endswith("FileSystemStorage"):

@@ -1,0 +1,58 @@
+"""Pages of messages (the room page itself is in rooms/views.py)."""
+
+from django import forms
+from django.shortcuts import render
+
+from accounts.decorators import verified_required
+from chat import search
+from rooms.models import Membership, Room
+from rooms.selectors import memberships_of_user
+
+
+class SearchForm(forms.Form):
+    """The search page's GET form; `rooms` are the person's rooms as (id, label) choices."""
+
+    q = forms.CharField(
+        label="Search messages",
+        max_length=search.QUERY_MAX_CHARS,
+        error_messages={"required": "Type something to search for."},
+    )
+    room = forms.TypedChoiceField(label="In", coerce=int, required=False, empty_value=None)
+    cursor = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, rooms: list[tuple[int, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["room"].choices = [("", "All my rooms"), *rooms]
+
+    def clean_cursor(self) -> search.SearchCursor | None:
+        token = self.cleaned_data["cursor"]
+        if not token:
+            return None
+        try:
+            return search.SearchCursor.decode(token)
+        except ValueError as error:
+            raise forms.ValidationError("That link to more results is broken; search again.") from error
+
+
+@verified_required
+def search_page(request):
+    labels = {membership.room_id: _room_label(membership) for membership in memberships_of_user(user=request.user)}
+    form = SearchForm(request.GET or None, rooms=list(labels.items()))
+    page = more_url = None
+    if form.is_valid():
+        data = form.cleaned_data
+        page = search.message_search(user=request.user, query=data["q"], room_id=data["room"], after=data["cursor"])
+        for hit in page.hits:
+            hit.room_label, hit.url = labels[hit.room_id], search.message_url(hit)
+        if page.next is not None:
+            more = request.GET.copy()
+            more["cursor"] = page.next.encode()
+            more_url = f"?{more.urlencode()}"
+    return render(request, "chat/search.html", {"form": form, "page": page, "more_url": more_url})
+
+
+def _room_label(membership: Membership) -> str:
+    room = membership.room
+    if room.kind == Room.Kind.DIRECT:
+        return room.peers[0].user.name if room.peers else "Direct message"
+    return f"# {room.title}"
