@@ -1,5 +1,5 @@
 from django.contrib.auth.signals import user_logged_in, user_logged_out
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -192,18 +192,33 @@ class AvatarView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class UserSearchQuerySerializer(serializers.Serializer):
+    # No handle or display name is longer, so a longer query is a mistake rather than a search.
+    search = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=User._meta.get_field("display_name").max_length,
+        help_text="Start of a handle (an @ in front is ignored) or of a display name, any case.",
+    )
+
+
 class UserListView(generics.ListAPIView):
     serializer_class = PublicUserSerializer
 
     @extend_schema(
         summary="Find people by handle or display-name prefix",
-        parameters=[OpenApiParameter("search", str, description="Start of a handle or display name")],
+        description=f"Active, verified people other than me, by handle; at most {selectors.USER_SEARCH_LIMIT}, "
+        "none for an empty search.",
+        parameters=[UserSearchQuerySerializer],
+        responses={200: PublicUserSerializer(many=True), 400: OpenApiResponse(description="`search` too long")},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.user_search(query=self.request.query_params.get("search", ""), viewer=self.request.user)
+        query = UserSearchQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.user_search(query=query.validated_data.get("search", ""), viewer=self.request.user)
 
 
 class UserDetailView(generics.RetrieveAPIView):
