@@ -33,7 +33,8 @@ def room_ids_of_user(*, user_id: int) -> list[int]:
 
 def memberships_of_user(*, user) -> list[Membership]:
     """The person's rooms, most recently active first, each room with its newest message in
-    `last_message` (None in a room without one) and, for a direct room, the other person in `peers`.
+    `last_message` (None in a room without one) and each membership with the other person of a
+    direct room in `peer` (None elsewhere).
 
     Three queries whatever the number of rooms: memberships with their rooms, direct peers, and the
     newest messages, found by joining each room to its message with seq = room.last_seq (a lookup
@@ -50,18 +51,17 @@ def memberships_of_user(*, user) -> list[Membership]:
     by_room = {message.room_id: message for message in newest}
     for membership in memberships:
         membership.room.last_message = by_room.get(membership.room_id)
+        membership.peer = membership.room.peers[0].user if membership.room.peers else None
     return memberships
 
 
 def room_list(*, user) -> list[Membership]:
-    """memberships_of_user, with `peer_online` on each: the direct peer's presence (False elsewhere),
-    looked up in one round trip for the whole list."""
+    """memberships_of_user, with `is_online` on each direct peer, looked up in one round trip for the list."""
     memberships = memberships_of_user(user=user)
-    peer_ids = [membership.room.peers[0].user_id for membership in memberships if membership.room.peers]
-    online = async_to_sync(presence.online_among)(peer_ids) if peer_ids else set()
-    for membership in memberships:
-        peers = membership.room.peers
-        membership.peer_online = bool(peers) and peers[0].user_id in online
+    peers = [membership.peer for membership in memberships if membership.peer is not None]
+    online = async_to_sync(presence.online_among)([peer.pk for peer in peers]) if peers else set()
+    for peer in peers:
+        peer.is_online = peer.pk in online
     return memberships
 
 
