@@ -232,6 +232,23 @@ def test_messages_sent_after_the_first_page_do_not_shift_the_later_ones(ann, roo
     assert sorted(seen) == sorted(first) and late.pk not in seen and rest["next"] is None
 
 
+def test_only_the_newest_candidates_are_ranked(ann, room, api_as, monkeypatch):
+    monkeypatch.setattr(search, "CANDIDATES", 4)
+    sent = [say(ann, room, "heron " * (1 + number % 3)).pk for number in range(7)]
+
+    pages = all_pages(api_as(ann), "heron", limit=3)
+
+    assert sorted(message_id for page in pages for message_id in page) == sorted(sent[-4:])
+
+
+def test_the_openapi_schema_documents_search(ann, api_as):
+    schema = api_as(ann).get("/api/schema/", {"format": "json"}).json()
+
+    operation = schema["paths"]["/api/search/"]["get"]
+    assert {"200", "400", "404"} <= set(operation["responses"])
+    assert {parameter["name"] for parameter in operation["parameters"]} >= {"q", "room", "cursor", "limit"}
+
+
 # The search page
 
 
