@@ -126,6 +126,26 @@ class InvitePayload(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class NotificationPayload(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField(help_text="friend_request, friend_accepted, mention, dm or room_invite.")
+    actor = UserPayload(allow_null=True, help_text="Who caused it; null when they are gone.")
+    room = serializers.IntegerField(source="room_id", allow_null=True)
+    room_title = serializers.SerializerMethodField(help_text="A group room's title; empty for direct rooms.")
+    message = serializers.IntegerField(source="message_id", allow_null=True)
+    preview = serializers.SerializerMethodField(help_text=f"The first {REPLY_PREVIEW_CHARS} characters of the message.")
+    url = serializers.CharField(source="target_url", help_text="The page it leads to.")
+    created_at = serializers.DateTimeField()
+    read_at = serializers.DateTimeField(allow_null=True)
+
+    def get_room_title(self, notification) -> str | None:
+        return notification.room.title if notification.room_id is not None else None
+
+    def get_preview(self, notification) -> str:
+        message = notification.message if notification.message_id is not None else None
+        return message.body[:REPLY_PREVIEW_CHARS] if message is not None else ""
+
+
 # One instance of each, reused: DRF deep-copies a serializer's fields for every new instance,
 # which cost more than the serializing itself on the path of every message. to_representation
 # keeps no state between calls, so the database threads can share them.
@@ -133,6 +153,7 @@ message_payload = MessagePayload().to_representation
 room_payload = RoomPayload().to_representation
 member_payload = MemberPayload().to_representation
 invite_payload = InvitePayload().to_representation
+notification_payload = NotificationPayload().to_representation
 
 
 # Event builders
@@ -217,6 +238,19 @@ def presence(*, user_id: int, online: bool) -> dict:
 def session_close() -> dict:
     """Tells every socket of a person to close: they logged out, changed password or were deactivated."""
     return {"type": "session.close"}
+
+
+# Notifications: on the recipient's own group only; consumers need notification_new and notification_read.
+
+
+def notification_new(notification, *, unread: int) -> dict:
+    """To the recipient's own group: one more notification, and the badge's new count."""
+    return {"type": "notification.new", "notification": notification_payload(notification), "unread": unread}
+
+
+def notification_read(*, unread: int, ids: list[int] | None = None) -> dict:
+    """To the recipient's own group: these notifications (all, when `ids` is null) were read."""
+    return {"type": "notification.read", "unread": unread, "ids": ids}
 
 
 # Publishing

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from rooms.models import Room
@@ -54,3 +55,63 @@ class Reaction(models.Model):
 
     def __str__(self):
         return f"{self.emoji} by {self.user_id} on {self.message_id}"
+
+
+class Notification(models.Model):
+    """Something that happened to a person: shown in the app, and mailed when they are away (chat.notifications)."""
+
+    class Kind(models.TextChoices):
+        FRIEND_REQUEST = "friend_request", "Friend request"
+        FRIEND_ACCEPTED = "friend_accepted", "Friend request accepted"
+        MENTION = "mention", "Mention"
+        DM = "dm", "Direct message while away"
+        ROOM_INVITE = "room_invite", "Room invite"
+
+    # No separate index on user: the (user, -id) index starts with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    room = models.ForeignKey(Room, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # A retried mention task or two overlapping away-scans cannot notify twice about one message.
+            models.UniqueConstraint(
+                fields=["user", "kind", "message"],
+                condition=models.Q(message__isnull=False),
+                name="notification_once_per_message",
+            ),
+        ]
+        indexes = [
+            # The list, newest first, is a keyset walk over this index.
+            models.Index(fields=["user", "-id"], name="notification_user_newest"),
+            # The badge counts only unread rows, which stay few however long the history grows.
+            models.Index(fields=["user"], condition=models.Q(read_at__isnull=True), name="notification_user_unread"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} for {self.user_id}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+    @property
+    def target_url(self) -> str:
+        """Where the notification leads: the message in its room, the friends page, or the rooms page."""
+        if self.message_id is not None:
+            return f"{reverse('room', args=[self.room_id])}?around={self.message_id}"
+        if self.kind in (self.Kind.FRIEND_REQUEST, self.Kind.FRIEND_ACCEPTED):
+            # A literal: the friends page is being built in accounts and may not be routed yet.
+            return "/friends/"
+        if self.kind == self.Kind.ROOM_INVITE:
+            return reverse("rooms")
+        return reverse("notifications")
