@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from accounts import services
-from accounts.models import EmailVerification, User
+from accounts.models import Block, EmailVerification, FriendRequest, Friendship, User
 
 
 class VerifiedFilter(admin.SimpleListFilter):
@@ -54,6 +54,7 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("email", "handle", "password")}),
         ("Profile", {"fields": ("display_name", "bio", "avatar", "avatar_thumbnail")}),
+        ("Privacy", {"fields": ("dm_policy", "friend_request_policy", "email_notifications")}),
         ("Status", {"fields": ("is_active", "email_verified_at", "last_seen", "last_login", "date_joined")}),
         (
             "Permissions",
@@ -91,3 +92,32 @@ class EmailVerificationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(Friendship)
+class FriendshipAdmin(admin.ModelAdmin):
+    """Each friendship shows twice, once from each side (see the model); delete both rows to unfriend."""
+
+    list_display = ("user", "friend", "created_at")
+    list_select_related = ("user", "friend")
+    search_fields = ("user__handle", "user__email", "friend__handle", "friend__email")
+    raw_id_fields = ("user", "friend")
+    show_full_result_count = False
+
+
+@admin.register(FriendRequest)
+class FriendRequestAdmin(admin.ModelAdmin):
+    list_display = ("from_user", "to_user", "created_at")
+    list_select_related = ("from_user", "to_user")
+    search_fields = ("from_user__handle", "from_user__email", "to_user__handle", "to_user__email")
+    raw_id_fields = ("from_user", "to_user")
+    show_full_result_count = False
+
+
+@admin.register(Block)
+class BlockAdmin(admin.ModelAdmin):
+    list_display = ("blocker", "blocked", "created_at")
+    list_select_related = ("blocker", "blocked")
+    search_fields = ("blocker__handle", "blocker__email", "blocked__handle", "blocked__email")
+    raw_id_fields = ("blocker", "blocked")
+    show_full_result_count = False

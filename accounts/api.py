@@ -1,6 +1,7 @@
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers, status
+from rest_framework.generics import get_object_or_404
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -12,6 +13,8 @@ from rest_framework_simplejwt.views import TokenObtainPairView
 from accounts import selectors, services
 from accounts.lockout import lockout_response
 from accounts.models import User, handle_validator
+from accounts.permissions import IsVerified
+from chat.api import ErrorSerializer  # the one schema of config/api_errors.py's 4xx body
 
 ACCEPTED = "If this address can be used, a message with a 6-digit code is on its way to it."
 
@@ -37,7 +40,14 @@ class PublicUserSerializer(serializers.ModelSerializer):
 
 class ProfileSerializer(PublicUserSerializer):
     class Meta(PublicUserSerializer.Meta):
-        fields = PublicUserSerializer.Meta.fields + ["email", "email_verified_at", "date_joined"]
+        fields = PublicUserSerializer.Meta.fields + [
+            "email",
+            "email_verified_at",
+            "date_joined",
+            "dm_policy",
+            "friend_request_policy",
+            "email_notifications",
+        ]
         read_only_fields = ["id", "email", "email_verified_at", "date_joined", "last_seen"]
 
 
@@ -225,4 +235,223 @@ class UserDetailView(generics.RetrieveAPIView):
     serializer_class = PublicUserSerializer
 
     def get_queryset(self):
-        return selectors.active_users()
+        # Someone in a block with me is not found: their last seen is not mine to see, nor mine theirs.
+        return selectors.visible_users(viewer=self.request.user)
+
+
+# Friends and blocks
+
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Bad input: `fields` says which and why"),
+    401: OpenApiResponse(ErrorSerializer, description="Not signed in"),
+    403: OpenApiResponse(ErrorSerializer, description="E-mail address not verified"),
+}
+NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="Not one of mine")}
+
+
+class FriendSerializer(serializers.Serializer):
+    user = PublicUserSerializer()
+    online = serializers.BooleanField()
+    since = serializers.DateTimeField(help_text="When we became friends.")
+
+
+class FriendsPageSerializer(serializers.Serializer):
+    results = FriendSerializer(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last.")
+    count = serializers.IntegerField(help_text="All my friends.")
+    online_count = serializers.IntegerField(help_text="Of them online now.")
+
+
+class FriendsQuerySerializer(serializers.Serializer):
+    cursor = serializers.CharField(required=False, max_length=100, help_text="From a `next` link.")
+
+    def validate_cursor(self, value: str) -> str:
+        try:
+            selectors.friends_cursor_decode(value)
+        except ValueError:
+            raise serializers.ValidationError("This cursor is not valid; follow the `next` link.") from None
+        return value
+
+
+class FriendRequestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    from_user = PublicUserSerializer()
+    to_user = PublicUserSerializer()
+    created_at = serializers.DateTimeField()
+
+
+class FriendRequestsSerializer(serializers.Serializer):
+    incoming = FriendRequestSerializer(many=True)
+    outgoing = FriendRequestSerializer(many=True)
+
+
+class FriendRequestCreateSerializer(serializers.Serializer):
+    user = serializers.IntegerField(required=False, min_value=1, help_text="Their id.")
+    handle = serializers.CharField(required=False, max_length=31, help_text="Or their handle (an @ is ignored).")
+
+    def validate(self, attrs):
+        if ("user" in attrs) == ("handle" in attrs):
+            raise serializers.ValidationError({"user": ["Send `user` (an id) or `handle`, one of them."]})
+        if "user" in attrs:
+            recipient = selectors.active_users().filter(pk=attrs["user"]).first()
+            field = "user"
+        else:
+            recipient = selectors.user_by_handle(attrs["handle"].strip().lstrip("@"))
+            field = "handle"
+        if recipient is None:
+            raise serializers.ValidationError({field: ["No one by that name here."]})
+        return {"recipient": recipient}
+
+
+class FriendRequestOutcomeSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["requested", "friends"],
+        help_text="`friends` when they had asked me already (or I accepted), `requested` otherwise.",
+    )
+    user = PublicUserSerializer()
+
+
+class FriendsView(APIView):
+    permission_classes = [IsVerified]
+
+    @extend_schema(
+        summary="My friends, online first",
+        description=f"Online friends first, then by handle; {selectors.FRIENDS_PAGE_SIZE} per page, "
+        "more through `next`.",
+        parameters=[FriendsQuerySerializer],
+        responses={200: FriendsPageSerializer, **ERRORS},
+    )
+    def get(self, request):
+        query = FriendsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = selectors.friends_page(user=request.user, cursor=query.validated_data.get("cursor"))
+        next_url = None
+        if page.next_cursor:
+            next_url = request.build_absolute_uri(f"{request.path}?cursor={page.next_cursor}")
+        return Response(
+            {
+                "results": FriendSerializer(page.friends, many=True, context={"request": request}).data,
+                "next": next_url,
+                "count": page.total,
+                "online_count": page.online,
+            }
+        )
+
+
+class FriendDetailView(APIView):
+    permission_classes = [IsVerified]
+
+    @extend_schema(summary="Unfriend", responses={204: None, **ERRORS, **NOT_FOUND})
+    def delete(self, request, user_id: int):
+        friend = get_object_or_404(User.objects.all(), pk=user_id)
+        if not services.friendship_end(user=request.user, friend=friend):
+            raise exceptions.NotFound("You are not friends.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FriendRequestsView(APIView):
+    permission_classes = [IsVerified]
+
+    @extend_schema(summary="My pending friend requests, both ways", responses={200: FriendRequestsSerializer, **ERRORS})
+    def get(self, request):
+        return Response(
+            FriendRequestsSerializer(
+                {
+                    "incoming": selectors.incoming_requests(user=request.user),
+                    "outgoing": selectors.outgoing_requests(user=request.user),
+                }
+            ).data
+        )
+
+    @extend_schema(
+        summary="Send a friend request",
+        description="By `user` id or `handle`. If they had asked me already we are friends at once. "
+        "Sending again changes nothing.",
+        request=FriendRequestCreateSerializer,
+        responses={201: FriendRequestOutcomeSerializer, **ERRORS},
+    )
+    def post(self, request):
+        serializer = FriendRequestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome = services.friend_request_send(sender=request.user, recipient=serializer.validated_data["recipient"])
+        return Response(FriendRequestOutcomeSerializer(outcome).data, status=status.HTTP_201_CREATED)
+
+
+class FriendRequestDetailView(APIView):
+    permission_classes = [IsVerified]
+
+    @extend_schema(summary="Cancel a request I sent", responses={204: None, **ERRORS, **NOT_FOUND})
+    def delete(self, request, pk: int):
+        services.friend_request_cancel(request=get_object_or_404(selectors.outgoing_requests(user=request.user), pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FriendRequestAcceptView(APIView):
+    permission_classes = [IsVerified]
+
+    @extend_schema(
+        summary="Accept a request sent to me",
+        request=None,
+        responses={200: FriendRequestOutcomeSerializer, **ERRORS, **NOT_FOUND},
+    )
+    def post(self, request, pk: int):
+        friend_request = get_object_or_404(selectors.incoming_requests(user=request.user), pk=pk)
+        services.friend_request_accept(request=friend_request)
+        return Response(FriendRequestOutcomeSerializer({"status": "friends", "user": friend_request.from_user}).data)
+
+
+class FriendRequestDeclineView(APIView):
+    permission_classes = [IsVerified]
+
+    @extend_schema(summary="Decline a request sent to me", request=None, responses={204: None, **ERRORS, **NOT_FOUND})
+    def post(self, request, pk: int):
+        friend_request = get_object_or_404(selectors.incoming_requests(user=request.user), pk=pk)
+        services.friend_request_decline(request=friend_request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BlockSerializer(serializers.Serializer):
+    user = PublicUserSerializer(source="blocked")
+    created_at = serializers.DateTimeField()
+
+
+class BlockCreateSerializer(serializers.Serializer):
+    user = serializers.IntegerField(min_value=1, help_text="Their id.")
+
+    def validate_user(self, value: int) -> User:
+        person = User.objects.filter(pk=value, is_active=True).first()
+        if person is None:
+            raise serializers.ValidationError("No one by that id here.")
+        return person
+
+
+class BlocksView(APIView):
+    permission_classes = [IsVerified]
+
+    @extend_schema(summary="People I blocked", responses={200: BlockSerializer(many=True), **ERRORS})
+    def get(self, request):
+        return Response(BlockSerializer(selectors.blocks_by(user=request.user), many=True).data)
+
+    @extend_schema(
+        summary="Block someone",
+        description="They can no longer message me, ask to be my friend or see me online; a friendship and "
+        "pending requests between us end. They are not told. Blocking twice changes nothing.",
+        request=BlockCreateSerializer,
+        responses={201: BlockSerializer, **ERRORS},
+    )
+    def post(self, request):
+        serializer = BlockCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        block = services.block_create(blocker=request.user, blocked=serializer.validated_data["user"])
+        return Response(BlockSerializer(block).data, status=status.HTTP_201_CREATED)
+
+
+class BlockDetailView(APIView):
+    permission_classes = [IsVerified]
+
+    @extend_schema(summary="Unblock", responses={204: None, **ERRORS, **NOT_FOUND})
+    def delete(self, request, user_id: int):
+        if not services.block_remove(blocker=request.user, blocked_id=user_id):
+            raise exceptions.NotFound("You have not blocked this person.")
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -55,8 +55,43 @@ class CeleryPasswordResetForm(PasswordResetForm):
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["display_name", "handle", "bio"]
+        fields = ["display_name", "handle", "bio", "dm_policy", "friend_request_policy", "email_notifications"]
         widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
+        help_texts = {
+            "dm_policy": "With “Friends only”, people who are not your friends cannot start a conversation with you.",
+            "email_notifications": "What we mail you about messages and requests you missed.",
+        }
+
+    PRIVACY_FIELDS = ("dm_policy", "friend_request_policy", "email_notifications")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A form posted without a privacy choice (an older page, a script) keeps the current one.
+        for name in self.PRIVACY_FIELDS:
+            self.fields[name].required = False
+
+    def clean(self):
+        data = super().clean()
+        for name in self.PRIVACY_FIELDS:
+            if not data.get(name):
+                data[name] = getattr(self.instance, name)
+        return data
+
+
+class FriendRequestForm(forms.Form):
+    handle = forms.CharField(
+        label="Their handle",
+        max_length=31,
+        widget=forms.TextInput(attrs={"placeholder": "@handle", "autocomplete": "off"}),
+    )
+
+    def clean_handle(self) -> User:
+        from accounts import selectors
+
+        person = selectors.user_by_handle(self.cleaned_data["handle"].strip().lstrip("@"))
+        if person is None:
+            raise forms.ValidationError("No one has that handle.")
+        return person
 
 
 class AvatarForm(forms.Form):

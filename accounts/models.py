@@ -31,6 +31,23 @@ class UserManager(BaseUserManager):
         return self.create_user(email, password, handle=handle, **extra)
 
 
+class DmPolicy(models.TextChoices):
+    EVERYONE = "everyone", "Everyone"
+    FRIENDS = "friends", "Friends only"
+
+
+class FriendRequestPolicy(models.TextChoices):
+    EVERYONE = "everyone", "Everyone"
+    FRIENDS_OF_FRIENDS = "friends_of_friends", "Friends of my friends"
+    NOBODY = "nobody", "Nobody"
+
+
+class EmailNotifications(models.TextChoices):
+    IMMEDIATELY = "immediately", "Right away, while I am away"
+    DIGEST = "digest", "A daily digest"
+    NEVER = "never", "Never"
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(max_length=254)
     handle = models.CharField(max_length=30, validators=[handle_validator], help_text="Shown as @handle.")
@@ -43,6 +60,19 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    dm_policy = models.CharField(
+        "who may message me", max_length=10, choices=DmPolicy.choices, default=DmPolicy.EVERYONE
+    )
+    friend_request_policy = models.CharField(
+        "who may send me friend requests",
+        max_length=20,
+        choices=FriendRequestPolicy.choices,
+        default=FriendRequestPolicy.EVERYONE,
+    )
+    # A digest by default: people hear about what they missed without a mail per message.
+    email_notifications = models.CharField(
+        "e-mail notifications", max_length=12, choices=EmailNotifications.choices, default=EmailNotifications.DIGEST
+    )
 
     objects = UserManager()
 
@@ -100,3 +130,60 @@ class EmailVerification(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.used_at is None and self.expires_at > timezone.now()
+
+
+class Friendship(models.Model):
+    """One row per direction: (me, friend) and (friend, me), written and deleted together.
+
+    Two rows cost a little space, but "my friends" is then one range scan of the unique index
+    on (user, friend), with no OR or UNION over the two columns of a pair row.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    friend = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "friend"], name="friendship_unique"),
+            models.CheckConstraint(condition=~models.Q(user=models.F("friend")), name="friendship_not_self"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} is a friend of {self.friend_id}"
+
+
+class FriendRequest(models.Model):
+    """A pending request. Accepting, declining or cancelling deletes it: only what is open is stored."""
+
+    from_user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    to_user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["from_user", "to_user"], name="friend_request_unique"),
+            models.CheckConstraint(condition=~models.Q(from_user=models.F("to_user")), name="friend_request_not_self"),
+        ]
+        # Incoming requests are listed by recipient; the unique index serves the sender's side.
+        indexes = [models.Index(fields=["to_user", "-created_at"])]
+
+    def __str__(self):
+        return f"request from {self.from_user_id} to {self.to_user_id}"
+
+
+class Block(models.Model):
+    blocker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    blocked = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="block_unique"),
+            models.CheckConstraint(condition=~models.Q(blocker=models.F("blocked")), name="block_not_self"),
+        ]
+        # "Who blocked me" is asked on every DM and lobby match; the unique index serves "whom I blocked".
+        indexes = [models.Index(fields=["blocked"])]
+
+    def __str__(self):
+        return f"{self.blocker_id} blocked {self.blocked_id}"

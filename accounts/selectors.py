@@ -1,8 +1,15 @@
+import base64
+import binascii
+from dataclasses import dataclass
+
+from asgiref.sync import async_to_sync
 from django.db.models import Q, QuerySet
 
-from accounts.models import User
+from accounts.models import Block, DmPolicy, FriendRequest, FriendRequestPolicy, Friendship, User
+from chat import presence
 
 USER_SEARCH_LIMIT = 20
+FRIENDS_PAGE_SIZE = 100
 
 
 def handle_is_taken(handle: str, *, excluding: User | None = None) -> bool:
@@ -25,4 +32,187 @@ def user_search(*, query: str, viewer: User) -> QuerySet[User]:
     if not query:
         return User.objects.none()
     matches = Q(handle__istartswith=query) | Q(display_name__istartswith=query)
-    return active_users().filter(matches).exclude(pk=viewer.pk).order_by("handle")[:USER_SEARCH_LIMIT]
+    return visible_users(viewer=viewer).filter(matches).exclude(pk=viewer.pk).order_by("handle")[:USER_SEARCH_LIMIT]
+
+
+def visible_users(*, viewer: User) -> QuerySet[User]:
+    """Active, verified people with no block either way between them and the viewer (one query)."""
+    return active_users().exclude(pk__in=_blocked_ids_query(user_id=viewer.pk))
+
+
+# Blocks
+
+
+def _blocked_ids_query(*, user_id: int) -> QuerySet:
+    # A subquery, so callers that filter by it stay one query.
+    return (
+        Block.objects.filter(blocker_id=user_id)
+        .values("blocked_id")
+        .union(Block.objects.filter(blocked_id=user_id).values("blocker_id"))
+    )
+
+
+def blocked_ids(*, user_id: int) -> set[int]:
+    """People I blocked or who blocked me."""
+    rows = Block.objects.filter(Q(blocker_id=user_id) | Q(blocked_id=user_id)).values_list("blocker_id", "blocked_id")
+    return {other for pair in rows for other in pair if other != user_id}
+
+
+def blocked_between(*, a_id: int, b_id: int) -> bool:
+    return Block.objects.filter(Q(blocker_id=a_id, blocked_id=b_id) | Q(blocker_id=b_id, blocked_id=a_id)).exists()
+
+
+def has_blocked(*, blocker_id: int, blocked_id: int) -> bool:
+    return Block.objects.filter(blocker_id=blocker_id, blocked_id=blocked_id).exists()
+
+
+def blocks_by(*, user: User) -> QuerySet[Block]:
+    return Block.objects.filter(blocker=user).select_related("blocked").order_by("-created_at", "-id")
+
+
+# Friends
+
+
+def friend_ids(*, user_id: int) -> set[int]:
+    return set(Friendship.objects.filter(user_id=user_id).values_list("friend_id", flat=True))
+
+
+def are_friends(*, a_id: int, b_id: int) -> bool:
+    return Friendship.objects.filter(user_id=a_id, friend_id=b_id).exists()
+
+
+def have_common_friend(*, a_id: int, b_id: int) -> bool:
+    return Friendship.objects.filter(
+        user_id=a_id, friend_id__in=Friendship.objects.filter(user_id=b_id).values("friend_id")
+    ).exists()
+
+
+def dm_allowed(*, sender: User, recipient: User) -> bool:
+    """May sender open or write a direct conversation with recipient?
+
+    No when either blocked the other, or when the recipient takes messages from friends only and
+    they are not friends. There is no message-requests inbox: such a DM is simply refused.
+    """
+    if sender.pk == recipient.pk:
+        return True
+    if blocked_between(a_id=sender.pk, b_id=recipient.pk):
+        return False
+    return recipient.dm_policy != DmPolicy.FRIENDS or are_friends(a_id=sender.pk, b_id=recipient.pk)
+
+
+def friend_request_allowed(*, sender: User, recipient: User) -> bool:
+    """The recipient's own rule about who may ask (blocks are decided elsewhere, silently)."""
+    policy = recipient.friend_request_policy
+    if policy == FriendRequestPolicy.NOBODY:
+        return False
+    if policy == FriendRequestPolicy.FRIENDS_OF_FRIENDS:
+        return have_common_friend(a_id=sender.pk, b_id=recipient.pk)
+    return True
+
+
+def incoming_requests(*, user: User) -> QuerySet[FriendRequest]:
+    return FriendRequest.objects.filter(to_user=user).select_related("from_user").order_by("-created_at", "-id")
+
+
+def outgoing_requests(*, user: User) -> QuerySet[FriendRequest]:
+    return FriendRequest.objects.filter(from_user=user).select_related("to_user").order_by("-created_at", "-id")
+
+
+def friend_request_pending(*, from_id: int, to_id: int) -> FriendRequest | None:
+    return FriendRequest.objects.filter(from_user_id=from_id, to_user_id=to_id).first()
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """What the viewer's buttons on someone's profile should offer."""
+
+    friends: bool = False
+    request_sent: FriendRequest | None = None
+    request_received: FriendRequest | None = None
+    blocked: bool = False
+
+
+def relationship(*, viewer: User, other: User) -> Relationship:
+    # Whether the other blocked the viewer is deliberately not part of it: the viewer is not told.
+    if viewer.pk == other.pk:
+        return Relationship()
+    requests = {
+        request.from_user_id: request
+        for request in FriendRequest.objects.filter(
+            Q(from_user=viewer, to_user=other) | Q(from_user=other, to_user=viewer)
+        )
+    }
+    return Relationship(
+        friends=are_friends(a_id=viewer.pk, b_id=other.pk),
+        request_sent=requests.get(viewer.pk),
+        request_received=requests.get(other.pk),
+        blocked=has_blocked(blocker_id=viewer.pk, blocked_id=other.pk),
+    )
+
+
+@dataclass(frozen=True)
+class Friend:
+    user: User
+    online: bool
+    since: object  # when the friendship began (datetime)
+
+
+@dataclass(frozen=True)
+class FriendsPage:
+    friends: list[Friend]
+    next_cursor: str | None
+    total: int
+    online: int
+
+
+def _sort_key(*, online: bool, handle: str) -> tuple[int, str]:
+    # Online first, then by handle; handles are unique in any case, so the key is unique too.
+    return (0 if online else 1, handle.upper())
+
+
+def friends_cursor_encode(key: tuple[int, str]) -> str:
+    return base64.urlsafe_b64encode(f"{key[0]}:{key[1]}".encode()).decode().rstrip("=")
+
+
+def friends_cursor_decode(token: str) -> tuple[int, str]:
+    """The key a cursor wraps; ValueError for anything friends_cursor_encode did not make."""
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        raise ValueError("not a cursor") from error
+    rank, _, handle = text.partition(":")
+    if rank not in ("0", "1") or not handle or len(handle) > 30:
+        raise ValueError("not a cursor")
+    return int(rank), handle
+
+
+def friends_page(*, user: User, cursor: str | None = None, limit: int = FRIENDS_PAGE_SIZE) -> FriendsPage:
+    """My friends, online first then by handle, one page after `cursor`.
+
+    Two queries and one Redis round trip whatever the number of friends: every friend's id and
+    handle (an index range scan joined to users), who of them is online, then the page's rows.
+    The order is recomputed per page from live presence, so someone who comes online between two
+    pages can be shown twice or not at all; a reload puts them right.
+    """
+    after = friends_cursor_decode(cursor) if cursor else None
+    pairs = list(Friendship.objects.filter(user=user).values_list("friend_id", "friend__handle"))
+    online = async_to_sync(presence.online_among)([friend_id for friend_id, _ in pairs]) if pairs else set()
+    keyed = sorted((_sort_key(online=friend_id in online, handle=handle), friend_id) for friend_id, handle in pairs)
+    if after is not None:
+        keyed = [item for item in keyed if item[0] > after]
+    page, more = keyed[:limit], len(keyed) > limit
+    rows = Friendship.objects.filter(user=user, friend_id__in=[friend_id for _, friend_id in page]).select_related(
+        "friend"
+    )
+    by_id = {row.friend_id: row for row in rows}
+    friends = [
+        Friend(user=by_id[friend_id].friend, online=friend_id in online, since=by_id[friend_id].created_at)
+        for _, friend_id in page
+        if friend_id in by_id  # unfriended between the two queries
+    ]
+    return FriendsPage(
+        friends=friends,
+        next_cursor=friends_cursor_encode(page[-1][0]) if more else None,
+        total=len(pairs),
+        online=len(online),
+    )

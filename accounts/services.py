@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -20,9 +21,9 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts import avatars, selectors, tokens
-from accounts.models import EmailVerification, User
+from accounts.models import Block, EmailVerification, FriendRequest, Friendship, User
 
-PROFILE_FIELDS = ("display_name", "bio", "handle")
+PROFILE_FIELDS = ("display_name", "bio", "handle", "dm_policy", "friend_request_policy", "email_notifications")
 
 
 # Registration
@@ -318,3 +319,115 @@ def api_logout(*, user: User, refresh: str, access_jti: str | None, access_expir
     tokens.refresh_blacklist(user=user, refresh=refresh)
     if access_jti and access_expires:
         tokens.access_deny(jti=access_jti, expires_at=datetime.fromtimestamp(access_expires, tz=UTC))
+
+
+# Friends and blocks
+
+
+def _lock_pair(a: User, b: User) -> None:
+    # Everything that changes a pair's friendship, requests or blocks locks both people's rows
+    # (always in id order, so two callers cannot deadlock): two crossing requests sent at the
+    # same moment are then seen one after the other and become a friendship.
+    list(User.objects.select_for_update().filter(pk__in=sorted([a.pk, b.pk])).order_by("pk").values_list("pk"))
+
+
+@dataclass(frozen=True)
+class FriendRequestOutcome:
+    """What the sender is told: "requested" (also when a block silently swallowed it) or "friends"."""
+
+    status: str
+    user: User
+
+
+@transaction.atomic
+def friend_request_send(*, sender: User, recipient: User) -> FriendRequestOutcome:
+    """Ask recipient to be friends; a request already waiting the other way makes them friends now.
+
+    Sending twice is harmless (the pending request stays, nothing new is notified). When the
+    recipient has blocked the sender the answer is the same "requested", and nothing is stored.
+    """
+    if sender.pk == recipient.pk:
+        raise ValidationError({"user": ["You cannot send a friend request to yourself."]}, code="self")
+    _lock_pair(sender, recipient)
+    if selectors.are_friends(a_id=sender.pk, b_id=recipient.pk):
+        raise ValidationError({"user": ["You are already friends."]}, code="already_friends")
+    if selectors.has_blocked(blocker_id=sender.pk, blocked_id=recipient.pk):
+        raise ValidationError({"user": ["You blocked this person. Unblock them first."]}, code="blocked")
+    # Checked before the recipient's block, so a blocked sender sees what anybody else would.
+    if not selectors.friend_request_allowed(sender=sender, recipient=recipient):
+        raise ValidationError({"user": ["This person does not accept friend requests from you."]}, code="not_allowed")
+    requested = FriendRequestOutcome(status="requested", user=recipient)
+    if selectors.has_blocked(blocker_id=recipient.pk, blocked_id=sender.pk):
+        return requested
+    crossing = selectors.friend_request_pending(from_id=recipient.pk, to_id=sender.pk)
+    if crossing is not None:
+        _friendship_start(crossing)
+        return FriendRequestOutcome(status="friends", user=recipient)
+    FriendRequest.objects.get_or_create(from_user=sender, to_user=recipient)
+    return requested
+
+
+@transaction.atomic
+def friend_request_accept(*, request: FriendRequest) -> Friendship:
+    """The recipient says yes (the caller found the request among the recipient's own)."""
+    _lock_pair(request.from_user, request.to_user)
+    if not FriendRequest.objects.filter(pk=request.pk).exists():
+        raise ValidationError({"request": ["This request was withdrawn."]}, code="gone")
+    return _friendship_start(request)
+
+
+def _friendship_start(request: FriendRequest) -> Friendship:
+    FriendRequest.objects.filter(
+        Q(from_user=request.from_user_id, to_user=request.to_user_id)
+        | Q(from_user=request.to_user_id, to_user=request.from_user_id)
+    ).delete()
+    now = timezone.now()
+    Friendship.objects.bulk_create(
+        [
+            Friendship(user_id=request.to_user_id, friend_id=request.from_user_id, created_at=now),
+            Friendship(user_id=request.from_user_id, friend_id=request.to_user_id, created_at=now),
+        ],
+        ignore_conflicts=True,
+    )
+    return Friendship.objects.get(user_id=request.to_user_id, friend_id=request.from_user_id)
+
+
+@transaction.atomic
+def friend_request_decline(*, request: FriendRequest) -> None:
+    """The recipient says no. The sender is not told; they may ask again later."""
+    request.delete()
+
+
+@transaction.atomic
+def friend_request_cancel(*, request: FriendRequest) -> None:
+    request.delete()
+
+
+@transaction.atomic
+def friendship_end(*, user: User, friend: User) -> bool:
+    """Unfriend, both ways. False when they were not friends."""
+    deleted, _ = _friendship_delete(user.pk, friend.pk)
+    return deleted > 0
+
+
+def _friendship_delete(a_id: int, b_id: int) -> tuple[int, dict]:
+    return Friendship.objects.filter(Q(user_id=a_id, friend_id=b_id) | Q(user_id=b_id, friend_id=a_id)).delete()
+
+
+@transaction.atomic
+def block_create(*, blocker: User, blocked: User) -> Block:
+    """Block someone: ends a friendship and any pending request between us. Blocking twice is harmless."""
+    if blocker.pk == blocked.pk:
+        raise ValidationError({"user": ["You cannot block yourself."]}, code="self")
+    _lock_pair(blocker, blocked)
+    _friendship_delete(blocker.pk, blocked.pk)
+    FriendRequest.objects.filter(Q(from_user=blocker, to_user=blocked) | Q(from_user=blocked, to_user=blocker)).delete()
+    block, _ = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+    return block
+
+
+@transaction.atomic
+def block_remove(*, blocker: User, blocked_id: int) -> bool:
+    """Unblock. False when there was no such block. The friendship it ended stays ended."""
+    deleted, _ = Block.objects.filter(blocker=blocker, blocked_id=blocked_id).delete()
+    return deleted > 0

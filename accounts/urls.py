@@ -33,6 +33,15 @@ urlpatterns = [
     path("settings/profile/", views.profile_edit, name="profile-edit"),
     path("settings/avatar/", views.avatar_upload, name="avatar-upload"),
     path("u/<str:handle>/", views.profile_public, name="profile"),
+    path("u/<str:handle>/friend/", views.profile_friend_add, name="profile-friend-add"),
+    path("u/<str:handle>/unfriend/", views.profile_unfriend, name="profile-unfriend"),
+    path("u/<str:handle>/block/", views.profile_block, name="profile-block"),
+    path("u/<str:handle>/unblock/", views.profile_unblock, name="profile-unblock"),
+    path("friends/", views.friends, name="friends"),
+    path("friends/requests/", views.friend_request_send, name="friend-request-send"),
+    path("friends/requests/<int:pk>/accept/", views.friend_request_accept, name="friend-request-accept"),
+    path("friends/requests/<int:pk>/decline/", views.friend_request_decline, name="friend-request-decline"),
+    path("friends/requests/<int:pk>/cancel/", views.friend_request_cancel, name="friend-request-cancel"),
 ]
 
 api_urlpatterns = [
@@ -46,4 +55,14 @@ api_urlpatterns = [
     path("me/avatar/", api.AvatarView.as_view(), name="api-me-avatar"),
     path("users/", api.UserListView.as_view(), name="api-users"),
     path("users/<int:pk>/", api.UserDetailView.as_view(), name="api-user"),
+    path("friends/", api.FriendsView.as_view(), name="api-friends"),
+    path("friends/<int:user_id>/", api.FriendDetailView.as_view(), name="api-friend"),
+    path("friends/requests/", api.FriendRequestsView.as_view(), name="api-friend-requests"),
+    path("friends/requests/<int:pk>/", api.FriendRequestDetailView.as_view(), name="api-friend-request"),
+    path("friends/requests/<int:pk>/accept/", api.FriendRequestAcceptView.as_view(), name="api-friend-request-accept"),
+    path(
+        "friends/requests/<int:pk>/decline/", api.FriendRequestDeclineView.as_view(), name="api-friend-request-decline"
+    ),
+    path("blocks/", api.BlocksView.as_view(), name="api-blocks"),
+    path("blocks/<int:user_id>/", api.BlockDetailView.as_view(), name="api-block"),
 ]

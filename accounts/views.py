@@ -2,13 +2,13 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.decorators import verified_required
-from accounts.forms import AvatarForm, ProfileForm, ResendForm, SignupForm, VerifyForm
+from accounts.forms import AvatarForm, FriendRequestForm, ProfileForm, ResendForm, SignupForm, VerifyForm
 
 SIGNUP_SESSION_KEY = "parley_signup_user_id"
 MAIL_SENT = "If {email} can be used, a 6-digit code is on its way to it. It works for 15 minutes."
@@ -124,4 +124,138 @@ def profile_public(request, handle):
     person = selectors.user_by_handle(handle)
     if person is None:
         raise Http404("No one has that handle.")
-    return render(request, "accounts/profile_public.html", {"person": person})
+    relation = None
+    if request.user.is_authenticated and request.user.is_verified:
+        relation = selectors.relationship(viewer=request.user, other=person)
+    return render(request, "accounts/profile_public.html", {"person": person, "relation": relation})
+
+
+# Friends and blocks: one page, and small POST-only actions that come back to it or to the profile.
+
+
+@verified_required
+def friends(request):
+    page = selectors.friends_page(user=request.user, cursor=_valid_cursor(request.GET.get("cursor")))
+    return _friends_page(request, page=page, form=FriendRequestForm())
+
+
+def _valid_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        selectors.friends_cursor_decode(cursor)
+    except ValueError:
+        return None  # a hand-edited link: the first page rather than an error
+    return cursor
+
+
+def _friends_page(request, *, page, form, status=200):
+    context = {
+        "page": page,
+        "form": form,
+        "incoming": selectors.incoming_requests(user=request.user),
+        "outgoing": selectors.outgoing_requests(user=request.user),
+    }
+    return render(request, "accounts/friends.html", context, status=status)
+
+
+@verified_required
+@require_POST
+def friend_request_send(request):
+    form = FriendRequestForm(request.POST)
+    if form.is_valid():
+        try:
+            outcome = services.friend_request_send(sender=request.user, recipient=form.cleaned_data["handle"])
+        except ValidationError as error:
+            form.add_error("handle", error.message_dict.get("user", error.messages))
+        else:
+            _say_outcome(request, outcome)
+            return redirect("friends")
+    return _friends_page(request, page=selectors.friends_page(user=request.user), form=form, status=400)
+
+
+def _say_outcome(request, outcome: services.FriendRequestOutcome) -> None:
+    if outcome.status == "friends":
+        messages.success(request, f"You and @{outcome.user.handle} are friends now.")
+    else:
+        messages.success(request, f"Friend request sent to @{outcome.user.handle}.")
+
+
+@verified_required
+@require_POST
+def friend_request_accept(request, pk):
+    friend_request = get_object_or_404(selectors.incoming_requests(user=request.user), pk=pk)
+    try:
+        services.friend_request_accept(request=friend_request)
+    except ValidationError:
+        messages.error(request, "That request was withdrawn.")
+    else:
+        messages.success(request, f"You and @{friend_request.from_user.handle} are friends now.")
+    return redirect("friends")
+
+
+@verified_required
+@require_POST
+def friend_request_decline(request, pk):
+    services.friend_request_decline(request=get_object_or_404(selectors.incoming_requests(user=request.user), pk=pk))
+    messages.info(request, "Request declined.")
+    return redirect("friends")
+
+
+@verified_required
+@require_POST
+def friend_request_cancel(request, pk):
+    services.friend_request_cancel(request=get_object_or_404(selectors.outgoing_requests(user=request.user), pk=pk))
+    messages.info(request, "Request cancelled.")
+    return redirect("friends")
+
+
+def _person(handle: str):
+    person = selectors.user_by_handle(handle)
+    if person is None:
+        raise Http404("No one has that handle.")
+    return person
+
+
+@verified_required
+@require_POST
+def profile_friend_add(request, handle):
+    person = _person(handle)
+    try:
+        outcome = services.friend_request_send(sender=request.user, recipient=person)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        _say_outcome(request, outcome)
+    return redirect("profile", person.handle)
+
+
+@verified_required
+@require_POST
+def profile_unfriend(request, handle):
+    person = _person(handle)
+    if services.friendship_end(user=request.user, friend=person):
+        messages.info(request, f"You and @{person.handle} are no longer friends.")
+    return redirect("profile", person.handle)
+
+
+@verified_required
+@require_POST
+def profile_block(request, handle):
+    person = _person(handle)
+    try:
+        services.block_create(blocker=request.user, blocked=person)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.info(request, f"You blocked @{person.handle}. They are not told.")
+    return redirect("profile", person.handle)
+
+
+@verified_required
+@require_POST
+def profile_unblock(request, handle):
+    person = _person(handle)
+    if services.block_remove(blocker=request.user, blocked_id=person.pk):
+        messages.info(request, f"You unblocked @{person.handle}.")
+    return redirect("profile", person.handle)
