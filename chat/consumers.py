@@ -268,6 +268,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     message_new = message_edited = message_deleted = reaction_added = reaction_removed = forward
     read = room_updated = room_invited = member_updated = presence = forward
+    notification_new = notification_read = forward
 
     async def typing(self, message: dict) -> None:
         if message["user_id"] != self.user.pk:

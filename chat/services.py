@@ -13,7 +13,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from accounts.models import User
-from chat import events, limits, selectors
+from chat import events, limits, selectors, tasks
 from chat.limits import RateLimited
 from chat.models import Message, Reaction
 from rooms.models import Membership
@@ -149,6 +149,8 @@ def _message_store(*, author, room_id: int, body: str, client_id: uuid.UUID, rep
     # Your own message is never unread to you.
     Membership.objects.filter(pk=member_id, last_read_seq__lt=seq).update(last_read_seq=seq)
     events.publish_on_commit(events.room_group(room_id), partial(events.message_new, message))
+    if "@" in body:
+        transaction.on_commit(partial(tasks.message_mentions_notify.delay, message.pk), robust=True)
     return message
 
 
