@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from chat import events, protocol, selectors, services, tickets
 from chat.db import in_db_thread
+from chat.fanout import fanout
 from chat.limits import RateLimited
 from chat.presence import Sweeper, connection_alive, connection_gone, heartbeat_seconds
 from chat.protocol import BadEvent
@@ -50,6 +51,8 @@ sweeper = Sweeper(_announce_offline)
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
+    # No channel per socket: group events arrive through chat.fanout, one channel per process.
+    channel_layer_alias = None
     user = None
     timer = None  # The ticket deadline, then the heartbeat.
 
@@ -108,11 +111,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def listen(self, group: str) -> None:
         self.listening.add(group)
-        await self.channel_layer.group_add(group, self.channel_name)
+        await fanout().join(group, self)
 
     async def unlisten(self, group: str) -> None:
         self.listening.discard(group)
-        await self.channel_layer.group_discard(group, self.channel_name)
+        await fanout().leave(group, self)
+
+    async def deliver(self, message: dict) -> None:
+        """A group event, handed over by this process's chat.fanout."""
+        await self.dispatch(message)
 
     # Heartbeat: refreshes presence, and pings so that dead sockets are found and dropped.
 

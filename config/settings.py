@@ -132,7 +132,8 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Each process reads group events on one channel (chat.fanout): room for bursts.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10_000}}}
 
 # CELERY
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
@@ -159,6 +160,14 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Parley <noreply@parley.localhost>")
+
+# NOTIFICATIONS (chat.notifications; the schedule of their Celery tasks is in config/celery.py)
+# Mail about unread mentions and DMs: at most one per person per interval, in seconds, for people who
+# chose "immediately"; people on "digest" get at most one per NOTIFICATION_DIGEST_HOURS.
+NOTIFICATION_EMAIL_INTERVAL = timedelta(seconds=env.int("NOTIFICATION_EMAIL_INTERVAL", default=600))
+NOTIFICATION_DIGEST_INTERVAL = timedelta(hours=env.int("NOTIFICATION_DIGEST_HOURS", default=24))
+# Read notifications are deleted this many days after they were read.
+NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=30)
 
 # STORAGE
 STATIC_URL = "/static/"

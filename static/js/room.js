@@ -1,5 +1,6 @@
 // The room page, live: one WebSocket, messages in seq order, pending sends, typing and presence.
 // Every piece of user text goes through textContent, never innerHTML.
+import { appendWithMentions, notificationEvent } from "./notifications.js";
 
 const root = document.getElementById("room");
 const roomId = Number(root.dataset.roomId);
@@ -45,12 +46,8 @@ function connect() {
 }
 
 const handlers = {
-  "message.new": ({ message }) => showMessage(message),
-  "message.ack": ({ client_id, message }) => {
-    pending.get(client_id)?.element.remove();
-    pending.delete(client_id);
-    showMessage(message);
-  },
+  "message.new": ({ message }) => { settle(message); showMessage(message); },
+  "message.ack": ({ message }) => { settle(message); showMessage(message); },
   "message.edited": ({ message }) => showMessage(message),
   "message.deleted": ({ message }) => showMessage(message),
   typing: ({ room, user }) => {
@@ -77,6 +74,30 @@ const handlers = {
 
 function handle(event) {
   handlers[event.type]?.(event);
+  notificationEvent(event);
+}
+
+// My message's ack and its message.new travel separate paths and come in either order:
+// whichever is first replaces the pending copy.
+function settle(message) {
+  if (message.author?.id !== myId) return;
+  pending.get(message.client_id)?.element.remove();
+  pending.delete(message.client_id);
+}
+
+// Seqs are gapless, but two messages sent at the same moment can arrive out of order. lastSeq
+// only moves over an unbroken run, so a reconnect resumes from the first seq still missing, and
+// a gap that lasts asks the server for what is missing.
+const early = new Set();
+let gapTimer = null;
+function advance(seq) {
+  if (seq <= lastSeq) return;
+  early.add(seq);
+  while (early.delete(lastSeq + 1)) lastSeq += 1;
+  clearTimeout(gapTimer);
+  gapTimer = early.size ? setTimeout(() => {
+    if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "resume", rooms: { [roomId]: lastSeq } }));
+  }, 2000) : null;
 }
 
 function showMessage(message) {
@@ -91,7 +112,7 @@ function showMessage(message) {
   // Insert in seq order, whatever order live events and resume replies arrive in.
   const later = [...list.querySelectorAll(".message[data-seq]")].find((el) => Number(el.dataset.seq) > message.seq);
   list.insertBefore(element, later || list.querySelector(".pending"));
-  lastSeq = Math.max(lastSeq, message.seq);
+  advance(message.seq);
   element.scrollIntoView({ block: "end" });
   markRead();
 }
@@ -121,7 +142,7 @@ function renderMessage(message) {
   if (message.deleted) {
     body.append(Object.assign(document.createElement("em"), { className: "muted", textContent: "Message deleted" }));
   } else {
-    body.textContent = message.body;
+    appendWithMentions(body, message.body, root.dataset.handle);
   }
   item.append(body);
   return item;

@@ -54,6 +54,17 @@ class Socket:
         assert event["type"] == event_type, event
         return event
 
+    async def expect_each(self, *event_types: str) -> dict[str, dict]:
+        """The next events, one of each type, in whatever order they come: a send's message.ack
+        (from the socket's own handler) and message.new (from the room) travel separate paths.
+        """
+        events: dict[str, dict] = {}
+        for _ in event_types:
+            event = await self.receive()
+            assert event["type"] in event_types and event["type"] not in events, event
+            events[event["type"]] = event
+        return events
+
     async def request(self, event_type: str, **fields) -> dict:
         await self.send(event_type, **fields)
         return await self.receive()

@@ -1,0 +1,102 @@
+"""Delivery of group events to this process's sockets: one channel per process, not one per socket.
+
+Channels' usual way gives every socket its own channel: the layer copies each event into every
+socket's queue and wakes every socket's task, which then dispatches it; in a room of 1,000 that
+machinery cost more than writing the frames. Here the process has one channel, subscribed to
+each group that has at least one local socket; the fan-out task reads each event once and hands
+it to the group's local sockets in a plain loop. Order per group is the channel layer's order,
+as before. Nothing is shared between processes: Redis pub/sub still carries every event to every
+process that has a member of the group.
+
+One `Fanout` per event loop (daphne runs one per process; tests run one per test).
+"""
+
+import asyncio
+import logging
+import weakref
+from typing import Protocol
+
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+TRANSPORT_RESET = "transport.reset"
+
+
+class Receiver(Protocol):
+    async def deliver(self, message: dict) -> None: ...
+
+
+class Fanout:
+    def __init__(self):
+        self.layer = get_channel_layer()
+        # Weak: a socket that somehow never left cannot be kept alive (or written to) by a group.
+        self.receivers: dict[str, weakref.WeakSet[Receiver]] = {}
+        # Joins and leaves are rare next to events: one lock keeps each group's subscribe and
+        # unsubscribe in order, so a leave racing a join can never leave a group unsubscribed.
+        self.lock = asyncio.Lock()
+        self.channel: str | None = None
+        self.task: asyncio.Task | None = None
+
+    async def join(self, group: str, receiver: Receiver) -> None:
+        """Deliver the group's events to `receiver` from now on (subscribed when this returns)."""
+        async with self.lock:
+            receivers = self.receivers.get(group)
+            if receivers is None:
+                await self.layer.group_add(group, await self._channel())
+                receivers = self.receivers[group] = weakref.WeakSet()
+            receivers.add(receiver)
+
+    async def leave(self, group: str, receiver: Receiver) -> None:
+        async with self.lock:
+            receivers = self.receivers.get(group)
+            if receivers is None or receiver not in receivers:
+                return
+            receivers.discard(receiver)
+            if not receivers:
+                del self.receivers[group]
+                await self.layer.group_discard(group, self.channel)
+
+    def has(self, group: str, receiver: Receiver) -> bool:
+        return receiver in self.receivers.get(group, ())
+
+    async def _channel(self) -> str:
+        if self.channel is None:
+            self.channel = await self.layer.new_channel("fanout.")
+            self.task = asyncio.get_running_loop().create_task(self._run())
+        return self.channel
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Fan-out could not receive from the channel layer")
+                await asyncio.sleep(0.5)
+                continue
+            await self._deliver(message)
+
+    async def _deliver(self, message: dict) -> None:
+        if message.get("type") == TRANSPORT_RESET:
+            receivers = {receiver for group in self.receivers.values() for receiver in group}
+        else:
+            receivers = self.receivers.get(message.get("group"), ())
+        # A copy: a receiver may join or leave groups while handling the event.
+        for receiver in list(receivers):
+            try:
+                await receiver.deliver(message)
+            except Exception:
+                logger.exception("A socket failed to handle a %s event", message.get("type"))
+
+
+_fanouts: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout]" = weakref.WeakKeyDictionary()
+
+
+def fanout() -> Fanout:
+    loop = asyncio.get_running_loop()
+    instance = _fanouts.get(loop)
+    if instance is None:
+        instance = _fanouts[loop] = Fanout()
+    return instance
