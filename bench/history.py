@@ -249,7 +249,7 @@ def offset_view():
     from rest_framework.response import Response
 
     from chat.api import HistoryMessageSerializer
-    from chat.selectors import messages_with_details
+    from chat.selectors import messages_for_lists
     from rooms.api import RoomScopedView
     from rooms.selectors import membership_access
 
@@ -257,7 +257,7 @@ def offset_view():
         def get(self, request, room_id: int):
             membership_access(user=request.user, room_id=room_id)
             offset = int(request.query_params.get("offset", 0))
-            page = list(messages_with_details().filter(room_id=room_id).order_by("-seq")[offset : offset + PAGE])
+            page = list(messages_for_lists().filter(room_id=room_id).order_by("-seq")[offset : offset + PAGE])
             page.reverse()
             results = HistoryMessageSerializer(page, many=True, context={"viewer": request.user}).data
             return Response({"results": results, "next": None, "previous": None})

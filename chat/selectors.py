@@ -12,6 +12,17 @@ RECENT_LIMIT = 50
 # The most a reconnecting client is sent per room; beyond it, it is told to reload.
 RESUME_LIMIT = 200
 SEQ_MAX = 2**63 - 1
+# The columns of a person that chat.events.UserPayload shows. Lists load only these: the others
+# (four timestamps a user among them) were a large share of building a page's rows. If the payload
+# grows, the pinned query counts fail until this does too.
+USER_SUMMARY_FIELDS = ("id", "handle", "display_name", "avatar_thumbnail")
+_MESSAGE_PAYLOAD_FIELDS = ("room", "author", "seq", "body", "reply_to", "client_id", "created_at", "edited_at")
+_REPLY_PREVIEW_FIELDS = ("seq", "body", "deleted_at", "author")
+
+
+def user_summary_of(relation: str) -> list[str]:
+    """USER_SUMMARY_FIELDS behind a relation, for only()."""
+    return [f"{relation}__{field}" for field in USER_SUMMARY_FIELDS]
 
 
 def messages_with_details() -> QuerySet[Message]:
@@ -22,9 +33,20 @@ def messages_with_details() -> QuerySet[Message]:
     )
 
 
+def messages_for_lists() -> QuerySet[Message]:
+    """messages_with_details loading only what a payload (or the room page) shows, for pages of many."""
+    return messages_with_details().only(
+        *_MESSAGE_PAYLOAD_FIELDS,
+        "deleted_at",
+        *user_summary_of("author"),
+        *(f"reply_to__{field}" for field in _REPLY_PREVIEW_FIELDS),
+        *user_summary_of("reply_to__author"),
+    )
+
+
 def messages_recent(*, room_id: int, limit: int = RECENT_LIMIT) -> list[Message]:
     """The newest messages of a room, oldest first (the order a page shows them in)."""
-    newest = list(messages_with_details().filter(room_id=room_id).order_by("-seq")[:limit])
+    newest = list(messages_for_lists().filter(room_id=room_id).order_by("-seq")[:limit])
     newest.reverse()
     return newest
 
@@ -45,7 +67,7 @@ class HistoryPage:
 
 def history_before(*, room: Room, before_seq: int | None, limit: int) -> HistoryPage:
     """The `limit` messages just older than `before_seq` (the newest ones when None)."""
-    messages = messages_with_details().filter(room_id=room.pk).order_by("-seq")
+    messages = messages_for_lists().filter(room_id=room.pk).order_by("-seq")
     if before_seq is not None:
         messages = messages.filter(seq__lt=before_seq)
     # One more than asked says whether an older page exists without a COUNT.
@@ -60,7 +82,7 @@ def history_before(*, room: Room, before_seq: int | None, limit: int) -> History
 
 def history_after(*, room: Room, after_seq: int, limit: int) -> HistoryPage:
     """The `limit` messages just newer than `after_seq`, oldest first."""
-    messages = messages_with_details().filter(room_id=room.pk, seq__gt=after_seq).order_by("seq")
+    messages = messages_for_lists().filter(room_id=room.pk, seq__gt=after_seq).order_by("seq")
     page = list(messages[: limit + 1])
     newer = page[limit - 1].seq if len(page) > limit else None
     return HistoryPage(messages=page[:limit], older=after_seq + 1 if after_seq > 0 else None, newer=newer)
@@ -77,9 +99,7 @@ def history_around(*, room: Room, message_id: int, limit: int) -> HistoryPage | 
     older_count, newer_count = limit // 2, limit - limit // 2 - 1
     lowest = _nth_seq(in_room.filter(seq__lt=target).order_by("-seq"), older_count, start=target, past_end=0)
     highest = _nth_seq(in_room.filter(seq__gt=target).order_by("seq"), newer_count, start=target, past_end=SEQ_MAX)
-    page = list(
-        messages_with_details().filter(room_id=room.pk, seq__gte=lowest, seq__lte=highest).order_by("seq")[:limit]
-    )
+    page = list(messages_for_lists().filter(room_id=room.pk, seq__gte=lowest, seq__lte=highest).order_by("seq")[:limit])
     if not any(message.pk == message_id for message in page):
         return None
     first, last = page[0].seq, page[-1].seq
@@ -95,7 +115,7 @@ def _nth_seq(ordered: QuerySet[Message], n: int, *, start: Subquery, past_end: i
 
 def messages_after(*, room_id: int, after_seq: int, limit: int = RESUME_LIMIT) -> list[Message]:
     """What a client that last saw `after_seq` missed, in seq order (tombstones included)."""
-    return list(messages_with_details().filter(room_id=room_id, seq__gt=after_seq).order_by("seq")[:limit])
+    return list(messages_for_lists().filter(room_id=room_id, seq__gt=after_seq).order_by("seq")[:limit])
 
 
 def resume_needs_reload(*, last_seq: int, after_seq: int, limit: int = RESUME_LIMIT) -> bool:

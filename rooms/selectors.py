@@ -6,12 +6,10 @@ from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, V
 
 from chat import presence
 from chat.models import Message
+from chat.selectors import user_summary_of
 from rooms.models import Membership, Room, RoomInvite
 
 ROLE_ORDER = (Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.MEMBER)
-# What a person's summary (chat.events.UserPayload) shows. Long lists load only these: parsing the
-# other columns (four timestamps a user) was a third of a 500-room list's time.
-USER_SUMMARY_FIELDS = ("id", "handle", "display_name", "avatar_thumbnail")
 
 
 class RoomNotVisible(PermissionDenied):
@@ -47,7 +45,7 @@ def memberships_of_user(*, user) -> list[Membership]:
         Membership.objects.filter(room__kind=Room.Kind.DIRECT)
         .exclude(user=user)
         .select_related("user")
-        .only("room", "user", *_summary_of("user"))
+        .only("room", "user", *user_summary_of("user"))
     )
     memberships = list(
         Membership.objects.filter(user=user)
@@ -59,17 +57,13 @@ def memberships_of_user(*, user) -> list[Membership]:
     newest = (
         Message.objects.filter(room__memberships__user=user, seq=F("room__last_seq"))
         .select_related("author")
-        .only("room", "seq", "body", "created_at", "deleted_at", "author", *_summary_of("author"))
+        .only("room", "seq", "body", "created_at", "deleted_at", "author", *user_summary_of("author"))
     )
     by_room = {message.room_id: message for message in newest}
     for membership in memberships:
         membership.room.last_message = by_room.get(membership.room_id)
         membership.peer = membership.room.peers[0].user if membership.room.peers else None
     return memberships
-
-
-def _summary_of(relation: str) -> list[str]:
-    return [f"{relation}__{field}" for field in USER_SUMMARY_FIELDS]
 
 
 def room_list(*, user) -> list[Membership]:
