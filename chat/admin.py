@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from chat.models import Message, Reaction
+from chat.models import Message, Notification, Reaction
 
 
 @admin.register(Message)
@@ -28,4 +28,21 @@ class ReactionAdmin(admin.ModelAdmin):
     list_select_related = ("user", "message")
     search_fields = ("emoji", "user__handle")
     raw_id_fields = ("message", "user")
+    show_full_result_count = False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("kind", "user", "actor", "room", "created_at", "read_at", "emailed_at")
+    list_filter = (
+        "kind",
+        "created_at",
+        ("read_at", admin.EmptyFieldListFilter),
+        ("emailed_at", admin.EmptyFieldListFilter),
+    )
+    list_select_related = ("user", "actor", "room")
+    search_fields = ("user__handle", "actor__handle")
+    raw_id_fields = ("user", "actor", "room", "message")
+    date_hierarchy = "created_at"
+    ordering = ("-id",)
     show_full_result_count = False

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from chat import api, search_api
+from chat import api, notification_api, search_api
 
 urlpatterns = [
     path("rooms/<int:room_id>/messages/", api.RoomMessagesView.as_view(), name="api-room-messages"),
@@ -11,4 +11,11 @@ urlpatterns = [
     path("messages/<int:message_id>/reactions/", api.ReactionsView.as_view(), name="api-message-reactions"),
     path("search/", search_api.SearchView.as_view(), name="api-search"),
     path("ws-ticket/", api.WsTicketView.as_view(), name="api-ws-ticket"),
+    path("notifications/", notification_api.NotificationsView.as_view(), name="api-notifications"),
+    path("notifications/read/", notification_api.NotificationsReadView.as_view(), name="api-notifications-read"),
+    path(
+        "notifications/<int:notification_id>/read/",
+        notification_api.NotificationReadView.as_view(),
+        name="api-notification-read",
+    ),
 ]

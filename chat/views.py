@@ -1,10 +1,12 @@
 """Pages of messages (the room page itself is in rooms/views.py)."""
 
 from django import forms
-from django.shortcuts import render
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
 
 from accounts.decorators import verified_required
-from chat import search
+from chat import notifications, search
 from rooms.models import Membership, Room
 from rooms.selectors import memberships_of_user
 
@@ -56,3 +58,43 @@ def _room_label(membership: Membership) -> str:
     if room.kind == Room.Kind.DIRECT:
         return room.peers[0].user.name if room.peers else "Direct message"
     return f"# {room.title}"
+
+
+# Notifications
+
+NOTIFICATIONS_PAGE_SIZE = 50
+
+
+@verified_required
+def notifications_page(request):
+    before = request.GET.get("before", "")
+    # A hand-edited ?before= starts from the newest rather than failing.
+    before_id = int(before) if before.isdigit() and len(before) <= 18 else None
+    page = notifications.notifications_page(user=request.user, before_id=before_id, limit=NOTIFICATIONS_PAGE_SIZE)
+    for notification in page.notifications:
+        notification.text = notifications.notification_text(notification)
+    return render(request, "chat/notifications.html", {"page": page})
+
+
+@verified_required
+def notifications_read_all(request):
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    notifications.notifications_mark_all_read(user=request.user)
+    return redirect("notifications")
+
+
+# Exempt from CSRF: mail clients POST here without a token (RFC 8058 one-click); the signed token
+# in the URL is what proves the request comes from the recipient's mail.
+@csrf_exempt
+def notifications_unsubscribe(request, token: str):
+    """Turn notification mail off without signing in: GET asks to confirm, POST does it."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    user_id = notifications.unsubscribe_user_id(token)
+    if user_id is None:
+        return render(request, "chat/unsubscribe.html", {"broken": True}, status=400)
+    done = request.method == "POST"
+    if done:
+        notifications.email_notifications_off(user_id=user_id)
+    return render(request, "chat/unsubscribe.html", {"done": done})

@@ -1,9 +1,19 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("parley")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# `make beat` runs these (one beat process per installation; workers may be many).
+app.conf.beat_schedule = {
+    # Each person's own interval (NOTIFICATION_EMAIL_INTERVAL, or the digest's) is checked per run:
+    # the minute only bounds how late a due mail can be.
+    "notification-mails": {"task": "chat.tasks.notifications_mail_due", "schedule": 60.0},
+    "direct-messages-while-away": {"task": "chat.tasks.notifications_dm_away", "schedule": 60.0},
+    "clean-up": {"task": "chat.tasks.notifications_clean_up", "schedule": crontab(hour=4, minute=17)},
+}
