@@ -289,16 +289,23 @@ def client_for(user):
     return Client(headers={"authorization": f"Bearer {RefreshToken.for_user(user).access_token}"})
 
 
-def timed(client, url: str, *, reps: int, warmup: int) -> dict:
+def timed(client, urls: dict[str, str], *, reps: int, warmup: int) -> dict[str, dict]:
+    """p50/p99 in ms of each url, requested in turn (round robin), so that whatever else the machine is
+    doing at some moment weighs on every url alike instead of on whichever was being measured."""
     for _ in range(warmup):
-        check(client.get(url), url)
-    samples = []
+        for url in urls.values():
+            check(client.get(url), url)
+    samples: dict[str, list[float]] = {label: [] for label in urls}
     for _ in range(reps):
-        started = time.perf_counter()
-        response = client.get(url)
-        samples.append((time.perf_counter() - started) * 1000)
-        check(response, url)
-    return {"p50": percentile(samples, 50), "p99": percentile(samples, 99), "n": reps}
+        for label, url in urls.items():
+            started = time.perf_counter()
+            response = client.get(url)
+            samples[label].append((time.perf_counter() - started) * 1000)
+            check(response, url)
+    return {
+        label: {"p50": percentile(values, 50), "p99": percentile(values, 99), "n": reps}
+        for label, values in samples.items()
+    }
 
 
 def check(response, url: str) -> None:
@@ -326,30 +333,35 @@ def measure(*, messages: int, reps: int, warmup: int) -> list[tuple]:
     client = client_for(author)
     rows = []
     depths = {"newest": messages + 1, "middle": messages // 2, "oldest": PAGE + 1}
-    for depth, before in depths.items():
-        cursor = "" if depth == "newest" else f"?cursor={cursor_encode(direction='b', seq=before)}"
-        url = f"/api/rooms/{room.pk}/messages/{cursor}"
-        log(f"history by cursor, {depth}: {url}")
-        rows.append(("history, cursor", depth, timed(client, url, reps=reps, warmup=warmup), "history"))
+    cursor_urls = {
+        depth: f"/api/rooms/{room.pk}/messages/"
+        + ("" if depth == "newest" else f"?cursor={cursor_encode(direction='b', seq=before)}")
+        for depth, before in depths.items()
+    }
+    log(f"history by cursor: {', '.join(cursor_urls.values())}")
+    for depth, figures in timed(client, cursor_urls, reps=reps, warmup=warmup).items():
+        rows.append(("history, cursor", depth, figures, "history"))
+    offset_urls = {
+        depth: f"/bench/rooms/{room.pk}/offset-messages/?offset={messages + 1 - before}"
+        for depth, before in depths.items()
+    }
+    log(f"history by offset: {', '.join(offset_urls.values())}")
     # An offset page deep in a million rows takes seconds: fewer repetitions, so p99 is near the max.
-    for depth, before in depths.items():
-        url = f"/bench/rooms/{room.pk}/offset-messages/?offset={messages + 1 - before}"
-        log(f"history by offset, {depth}: {url}")
-        rows.append(("history, offset", depth, timed(client, url, reps=max(5, reps // 15), warmup=2), None))
+    for depth, figures in timed(client, offset_urls, reps=max(5, reps // 15), warmup=2).items():
+        rows.append(("history, offset", depth, figures, None))
 
     reader = User.objects.get(handle="reader")
     count = reader.memberships.count()
     log(f"rooms list of a reader in {count} rooms")
-    rows.append(
-        ("rooms list", f"{count} rooms", timed(client_for(reader), "/api/rooms/", reps=reps, warmup=warmup), "rooms")
-    )
+    figures = timed(client_for(reader), {"rooms": "/api/rooms/"}, reps=reps, warmup=warmup)["rooms"]
+    rows.append(("rooms list", f"{count} rooms", figures, "rooms"))
 
-    # --- search scenario (another engineer builds GET /api/search/?q=&room=) ---
+    # --- search scenario: GET /api/search/?q=&room= (chat/search.py), once the product has it ---
     if search_built():
-        for query in SEARCHES:
-            url = f"/api/search/?q={query.replace(' ', '+')}&room={room.pk}"
-            log(f"search: {url}")
-            rows.append(("search", repr(query), timed(client, url, reps=max(5, reps // 5), warmup=2), "search"))
+        search_urls = {repr(query): f"/api/search/?q={query.replace(' ', '+')}&room={room.pk}" for query in SEARCHES}
+        log(f"search: {', '.join(search_urls.values())}")
+        for query, figures in timed(client, search_urls, reps=max(5, reps // 5), warmup=2).items():
+            rows.append(("search", query, figures, "search"))
     else:
         rows.append(("search", "not built yet", None, None))
     return rows
@@ -357,8 +369,8 @@ def measure(*, messages: int, reps: int, warmup: int) -> list[tuple]:
 
 def report(rows: list[tuple], command: str) -> str:
     lines = [
-        f"{'scenario':<18} {'where':<16} {'p50 ms':>8} {'p99 ms':>8} {'n':>5}  target",
-        "-" * 78,
+        f"{'scenario':<18} {'where':<20} {'p50 ms':>8} {'p99 ms':>8} {'n':>5}  target",
+        "-" * 82,
     ]
     for scenario, where, figures, target_key in rows:
         if figures is None:
@@ -372,11 +384,14 @@ def report(rows: list[tuple], command: str) -> str:
                 f"p50 < {p50_max:g}" + (f", p99 < {p99_max:g}" if p99_max else "") + ("  ok" if met else "  MISSED")
             )
         lines.append(
-            f"{scenario:<18} {where:<16} {figures['p50']:>8.2f} {figures['p99']:>8.2f} {figures['n']:>5}  {target}"
+            f"{scenario:<18} {where:<20} {figures['p50']:>8.2f} {figures['p99']:>8.2f} {figures['n']:>5}  {target}"
         )
     lines.append("")
     lines.append("Cursor time must not grow with depth; offset time does (PostgreSQL walks past every skipped row).")
     lines.append(f"command: {command}")
+    lines.append(
+        f"machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end"
+    )
     return "\n".join(lines)
 
 
