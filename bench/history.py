@@ -325,6 +325,7 @@ def search_built() -> bool:
 
 def measure(*, messages: int, reps: int, warmup: int) -> list[tuple]:
     from accounts.models import User
+    from chat.models import Message
     from chat.pagination import cursor_encode
     from rooms.models import Room
 
@@ -338,6 +339,9 @@ def measure(*, messages: int, reps: int, warmup: int) -> list[tuple]:
         + ("" if depth == "newest" else f"?cursor={cursor_encode(direction='b', seq=before)}")
         for depth, before in depths.items()
     }
+    # Jumping to a message (a search hit) in the middle: the page around it.
+    middle_id = Message.objects.filter(room=room, seq=messages // 2).values_list("pk", flat=True).get()
+    cursor_urls["around middle"] = f"/api/rooms/{room.pk}/messages/?around={middle_id}"
     log(f"history by cursor: {', '.join(cursor_urls.values())}")
     for depth, figures in timed(client, cursor_urls, reps=reps, warmup=warmup).items():
         rows.append(("history, cursor", depth, figures, "history"))

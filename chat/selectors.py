@@ -16,7 +16,7 @@ SEQ_MAX = 2**63 - 1
 # (four timestamps a user among them) were a large share of building a page's rows. If the payload
 # grows, the pinned query counts fail until this does too.
 USER_SUMMARY_FIELDS = ("id", "handle", "display_name", "avatar_thumbnail")
-_MESSAGE_PAYLOAD_FIELDS = ("room", "author", "seq", "body", "reply_to", "client_id", "created_at", "edited_at")
+_MESSAGE_FIELDS = ("room", "author", "seq", "body", "reply_to", "client_id", "created_at", "edited_at", "deleted_at")
 _REPLY_PREVIEW_FIELDS = ("seq", "body", "deleted_at", "author")
 
 
@@ -36,8 +36,7 @@ def messages_with_details() -> QuerySet[Message]:
 def messages_for_lists() -> QuerySet[Message]:
     """messages_with_details loading only what a payload (or the room page) shows, for pages of many."""
     return messages_with_details().only(
-        *_MESSAGE_PAYLOAD_FIELDS,
-        "deleted_at",
+        *_MESSAGE_FIELDS,
         *user_summary_of("author"),
         *(f"reply_to__{field}" for field in _REPLY_PREVIEW_FIELDS),
         *user_summary_of("reply_to__author"),
