@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
 from accounts.urls import api_urlpatterns as account_api
+from config import openapi  # noqa: F401  (registers the schema extensions)
 from config.health import healthz
 
 api = [
