@@ -34,7 +34,9 @@ def cursor_decode(token: str) -> tuple[str, int]:
     except (binascii.Error, UnicodeDecodeError) as error:
         raise ValueError("not a cursor") from error
     direction, digits = text[:1], text[1:]
-    if direction not in (_BEFORE, _AFTER) or not digits.isdigit() or len(digits) > 19:
+    if direction not in (_BEFORE, _AFTER) or not digits.isascii() or not digits.isdigit():
+        raise ValueError("not a cursor")
+    if len(digits) > 19 or int(digits) > selectors.SEQ_MAX:
         raise ValueError("not a cursor")
     return direction, int(digits)
 
@@ -50,7 +52,10 @@ class HistoryQuerySerializer(serializers.Serializer):
         required=False, min_value=0, max_value=selectors.SEQ_MAX, help_text="Messages with a larger seq."
     )
     around = serializers.IntegerField(
-        required=False, min_value=1, help_text="A message id: the page centred on it (half older, half newer)."
+        required=False,
+        min_value=1,
+        max_value=selectors.SEQ_MAX,
+        help_text="A message id: the page centred on it (half older, half newer).",
     )
     limit = serializers.IntegerField(
         required=False,

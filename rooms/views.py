@@ -69,7 +69,7 @@ def _around(request, room: Room) -> chat_selectors.HistoryPage | None:
     """The page around `?around=<message id>` (a search hit links here); None without one or when the
     message is not in this room, which shows the newest messages instead."""
     around = request.GET.get("around", "")
-    if not around.isdigit():
+    if not around.isdigit() or int(around) > chat_selectors.SEQ_MAX:
         return None
     return chat_selectors.history_around(room=room, message_id=int(around), limit=chat_selectors.RECENT_LIMIT)
 

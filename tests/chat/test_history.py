@@ -225,12 +225,14 @@ def test_replies_carry_a_preview_of_what_they_answer(ann, ben, room, api_as):
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"cursor": "YjEyYWI"}, "cursor"),  # base64 of "b12ab"
         ({"cursor": "!!!"}, "cursor"),
+        ({"cursor": "Yjk5OTk5OTk5OTk5OTk5OTk5OTk5"}, "cursor"),  # "b" and a seq past any bigint
         ({"before": "abc"}, "before"),
         ({"before": 0}, "before"),
         ({"after": -1}, "after"),
         ({"after": 10**30}, "after"),
         ({"around": "x"}, "around"),
         ({"around": 999_999}, "around"),
+        ({"around": 10**30}, "around"),
         ({"limit": 0}, "limit"),
         ({"limit": 1000}, "limit"),
         ({"limit": "ten"}, "limit"),
@@ -344,7 +346,7 @@ def test_the_room_page_around_a_recent_message_reaches_the_newest_one(ann, room)
     assert b'id="newer-hidden"' not in page.content
 
 
-@pytest.mark.parametrize("around", ["abc", "999999", "-3", "other-room"])
+@pytest.mark.parametrize("around", ["abc", "999999", "-3", str(10**30), "other-room"])
 def test_the_room_page_with_a_bad_around_shows_the_newest_messages(ann, room, around):
     messages = fill(room, [ann], 60)
     if around == "other-room":
