@@ -3,8 +3,9 @@
 import base64
 import binascii
 
+from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
@@ -115,6 +116,12 @@ class NotificationReadView(APIView):
     def post(self, request, notification_id: int):
         unread = notifications.notification_mark_read(user=request.user, notification_id=notification_id)
         return Response({"unread": unread})
+
+    def handle_exception(self, exc):
+        if isinstance(exc, Http404):
+            # DRF's own NotFound, so the error body carries the code "not_found" like other 404s.
+            exc = exceptions.NotFound(str(exc))
+        return super().handle_exception(exc)
 
 
 class NotificationsReadView(APIView):

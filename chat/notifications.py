@@ -442,7 +442,7 @@ def notification_text(notification: Notification) -> str:
         Kind.FRIEND_ACCEPTED: f"{actor} accepted your friend request",
         Kind.MENTION: f"{actor} mentioned you{where}",
         Kind.DM: f"{actor} sent you a message",
-        Kind.ROOM_INVITE: f"{actor} invited you{where}",
+        Kind.ROOM_INVITE: f"{actor} invited you to # {room.title}" if room is not None else f"{actor} invited you",
     }.get(notification.kind, "Something happened")
 
 

@@ -13,7 +13,9 @@ from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
 from accounts.models import User
-from chat import events
+from chat import events, notifications
+from chat.models import Notification
+from rooms.models import RoomInvite
 
 CREDENTIAL_FIELDS = {"is_active", "password"}
 
@@ -44,3 +46,13 @@ def close_sockets_on_credential_change(sender, instance, created, **kwargs):
     was_active, old_password = before
     if (was_active and not instance.is_active) or old_password != instance.password:
         _close_sockets_on_commit(instance.pk)
+
+
+# An invitation is a notification too. Received here because the invite service lives in rooms,
+# which must not depend on chat; the notification is written in the invite's own transaction.
+@receiver(post_save, sender=RoomInvite, dispatch_uid="chat.notify_room_invite")
+def notify_room_invite(sender, instance, created, raw=False, **kwargs):
+    if created and not raw:
+        notifications.notification_create(
+            user=instance.user, kind=Notification.Kind.ROOM_INVITE, actor=instance.invited_by, room=instance.room
+        )
