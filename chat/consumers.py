@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from accounts.selectors import blocked_ids
 from chat import events, protocol, selectors, services, tickets
 from chat.db import in_db_thread
 from chat.fanout import fanout
@@ -54,6 +55,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # No channel per socket: group events arrive through chat.fanout, one channel per process.
     channel_layer_alias = None
     user = None
+    hidden: frozenset[int] | set[int] = frozenset()  # People this person blocked or was blocked by.
     timer = None  # The ticket deadline, then the heartbeat.
 
     async def dispatch(self, message):
@@ -91,6 +93,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # The person's group first: a room joined while the rooms are being read still arrives.
         await self.listen(events.user_group(user.pk))
         self.room_ids = set(await in_db_thread(room_ids_of_user)(user_id=user.pk))
+        self.hidden = await in_db_thread(blocked_ids)(user_id=user.pk)
         for room_id in self.room_ids:
             await self.listen(events.room_group(room_id))
         await self.send_event(events.hello(user=user, room_ids=sorted(self.room_ids)))
@@ -274,12 +277,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=message["text"])
 
     message_new = message_edited = message_deleted = reaction_added = reaction_removed = forward
-    read = room_updated = room_invited = member_updated = presence = forward
+    read = room_updated = room_invited = member_updated = forward
     notification_new = notification_read = forward
 
     async def typing(self, message: dict) -> None:
-        if message["user_id"] != self.user.pk:
+        if message["user_id"] != self.user.pk and message["user_id"] not in self.hidden:
             await self.forward(message)
+
+    async def presence(self, message: dict) -> None:
+        # People in a block with this person (either way) do not see each other come and go.
+        if message["user_id"] not in self.hidden:
+            await self.forward(message)
+
+    async def blocks_changed(self, message: dict) -> None:
+        """Not forwarded: the blocked person is not told. Only what this socket hides changes."""
+        self.hidden = await in_db_thread(blocked_ids)(user_id=self.user.pk)
 
     async def member_joined(self, message: dict) -> None:
         if await self.membership_changed(message):

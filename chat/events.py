@@ -6,7 +6,7 @@ the consumer forwards `event["text"]`, which is serialized once here for every r
 
 Handlers a consumer needs: message_new, message_edited, message_deleted, reaction_added,
 reaction_removed, read, room_updated, room_invited, member_joined, member_updated, member_left,
-typing, presence and session_close.
+typing, presence, blocks_changed and session_close.
 Member events also reach `user_group(user_id)` with the room id, so that person's sockets can
 join or drop the room's group; the channel-layer message carries the group it was sent to and,
 for member and typing events, `room_id` and `user_id`, so a consumer acts without decoding text.
@@ -235,6 +235,11 @@ def presence(*, user_id: int, online: bool) -> dict:
     return {"type": "presence", "user": user_id, "online": online}
 
 
+def blocks_changed() -> dict:
+    """To both people of a block or unblock: their sockets reload whom to hide. Never forwarded."""
+    return {"type": "blocks.changed"}
+
+
 def session_close() -> dict:
     """Tells every socket of a person to close: they logged out, changed password or were deactivated."""
     return {"type": "session.close"}
@@ -283,6 +288,8 @@ def _routing(event: dict) -> dict:
         return {"room_id": event["room"], "user_id": event["user"]}
     if kind == "typing":
         return {"room_id": event["room"], "user_id": event["user"]["id"]}
+    if kind == "presence":
+        return {"user_id": event["user"]}
     return {}
 
 

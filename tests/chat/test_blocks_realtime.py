@@ -1,0 +1,32 @@
+"""Blocks on the socket: people in a block (either way) do not see each other come, go or type."""
+
+import pytest
+from channels.db import database_sync_to_async
+
+from accounts import services as account_services
+from tests.chat.sockets import connected
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_a_blocked_person_does_not_see_my_presence_nor_i_theirs(ann, ben, bob, room):
+    await database_sync_to_async(account_services.block_create)(blocker=ann, blocked=ben)
+    await database_sync_to_async(room.memberships.create)(user=bob)
+    async with connected(ben, skip={"ping"}) as ben_ws:
+        assert await ben_ws.expect("presence") == {"type": "presence", "user": ben.pk, "online": True}
+        async with connected(ann, skip={"ping"}) as ann_ws:
+            assert (await ann_ws.expect("presence"))["user"] == ann.pk  # her own, in the room
+            assert await ben_ws.nothing()  # ann came online: ben, whom she blocked, is not told
+            async with connected(bob, skip={"ping"}):
+                # Others in the room still see everyone, and ann sees bob.
+                assert await ben_ws.expect("presence") == {"type": "presence", "user": bob.pk, "online": True}
+                assert (await ann_ws.expect("presence"))["user"] == bob.pk
+
+
+async def test_a_blocked_person_typing_is_not_shown(ann, ben, room):
+    await database_sync_to_async(account_services.block_create)(blocker=ben, blocked=ann)
+    async with connected(ann) as ann_ws, connected(ben) as ben_ws:
+        await ben_ws.send("typing", room=room.pk)
+        assert await ann_ws.nothing()
+        await ann_ws.send("typing", room=room.pk)
+        assert await ben_ws.nothing()
