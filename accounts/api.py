@@ -253,7 +253,23 @@ NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="Not one of mine"
 class FriendSerializer(serializers.Serializer):
     user = PublicUserSerializer()
     online = serializers.BooleanField()
-    since = serializers.DateTimeField(help_text="When we became friends.")
+
+    def to_representation(self, friend):
+        # The same JSON as the declared fields (they document it; a test compares the two), built
+        # directly: DRF's field-by-field walk took half the list's 10 ms budget for a page of 100.
+        user, moment = friend.user, self.fields["user"].fields["last_seen"].to_representation
+        return {
+            "user": {
+                "id": user.pk,
+                "handle": user.handle,
+                "display_name": user.display_name,
+                "bio": user.bio,
+                "avatar_url": user.avatar.url if user.avatar else None,
+                "avatar_thumbnail_url": user.avatar_thumbnail.url if user.avatar_thumbnail else None,
+                "last_seen": moment(user.last_seen) if user.last_seen else None,
+            },
+            "online": friend.online,
+        }
 
 
 class FriendsPageSerializer(serializers.Serializer):

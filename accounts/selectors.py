@@ -4,12 +4,15 @@ from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Upper
 
 from accounts.models import Block, DmPolicy, FriendRequest, FriendRequestPolicy, Friendship, User
 from chat import presence
 
 USER_SEARCH_LIMIT = 20
 FRIENDS_PAGE_SIZE = 100
+# The user columns a friends list shows (PublicUserSerializer's).
+FRIEND_FIELDS = ("id", "handle", "display_name", "bio", "avatar", "avatar_thumbnail", "last_seen")
 
 
 def handle_is_taken(handle: str, *, excluding: User | None = None) -> bool:
@@ -154,7 +157,6 @@ def relationship(*, viewer: User, other: User) -> Relationship:
 class Friend:
     user: User
     online: bool
-    since: object  # when the friendship began (datetime)
 
 
 @dataclass(frozen=True)
@@ -163,11 +165,6 @@ class FriendsPage:
     next_cursor: str | None
     total: int
     online: int
-
-
-def _sort_key(*, online: bool, handle: str) -> tuple[int, str]:
-    # Online first, then by handle; handles are unique in any case, so the key is unique too.
-    return (0 if online else 1, handle.upper())
 
 
 def friends_cursor_encode(key: tuple[int, str]) -> str:
@@ -183,7 +180,7 @@ def friends_cursor_decode(token: str) -> tuple[int, str]:
     rank, _, handle = text.partition(":")
     if rank not in ("0", "1") or not handle or len(handle) > 30:
         raise ValueError("not a cursor")
-    return int(rank), handle
+    return int(rank), handle.upper()
 
 
 def friends_page(*, user: User, cursor: str | None = None, limit: int = FRIENDS_PAGE_SIZE) -> FriendsPage:
@@ -195,21 +192,17 @@ def friends_page(*, user: User, cursor: str | None = None, limit: int = FRIENDS_
     pages can be shown twice or not at all; a reload puts them right.
     """
     after = friends_cursor_decode(cursor) if cursor else None
-    pairs = list(Friendship.objects.filter(user=user).values_list("friend_id", "friend__handle"))
+    # Handles are unique in any case, so (offline, upper(handle)) is a unique key. Sorted here rather
+    # than by the database, whose collation may order "_" differently from the cursor's comparison.
+    pairs = list(Friendship.objects.filter(user=user).values_list("friend_id", Upper("friend__handle")))
     online = async_to_sync(presence.online_among)([friend_id for friend_id, _ in pairs]) if pairs else set()
-    keyed = sorted((_sort_key(online=friend_id in online, handle=handle), friend_id) for friend_id, handle in pairs)
+    ranked = sorted(((0 if friend_id in online else 1, key), friend_id) for friend_id, key in pairs)
     if after is not None:
-        keyed = [item for item in keyed if item[0] > after]
-    page, more = keyed[:limit], len(keyed) > limit
-    rows = Friendship.objects.filter(user=user, friend_id__in=[friend_id for _, friend_id in page]).select_related(
-        "friend"
-    )
-    by_id = {row.friend_id: row for row in rows}
-    friends = [
-        Friend(user=by_id[friend_id].friend, online=friend_id in online, since=by_id[friend_id].created_at)
-        for _, friend_id in page
-        if friend_id in by_id  # unfriended between the two queries
-    ]
+        ranked = [item for item in ranked if item[0] > after]
+    page, more = ranked[:limit], len(ranked) > limit
+    # Only what the list shows: loading each datetime column costs more than the query itself.
+    users = User.objects.filter(pk__in=[friend_id for _, friend_id in page]).only(*FRIEND_FIELDS).in_bulk()
+    friends = [Friend(user=users[friend_id], online=friend_id in online) for _, friend_id in page if friend_id in users]
     return FriendsPage(
         friends=friends,
         next_cursor=friends_cursor_encode(page[-1][0]) if more else None,

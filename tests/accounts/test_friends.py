@@ -7,7 +7,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts import selectors, services
-from accounts.models import FriendRequest, FriendRequestPolicy, Friendship
+from accounts.api import PublicUserSerializer
+from accounts.models import FriendRequest, FriendRequestPolicy, Friendship, User
 from tests.accounts.social import befriend, online_fixture, request_between  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
@@ -204,7 +205,7 @@ def test_the_list_puts_online_friends_first_then_orders_by_handle(ann, make_user
 
     assert [row["user"]["handle"] for row in body["results"]] == ["mia", "zoe", "abe", "yuri"]
     assert [row["online"] for row in body["results"]] == [True, True, False, False]
-    assert body["results"][0]["user"]["last_seen"] is not None and body["results"][0]["since"]
+    assert body["results"][0]["user"]["last_seen"] is not None
     assert body["count"] == 4 and body["online_count"] == 2 and body["next"] is None
 
 
@@ -226,6 +227,18 @@ def test_a_long_list_comes_in_pages_of_a_hundred_through_next(ann, make_user, ap
     assert second["next"] is None
 
 
+def test_each_friend_is_the_public_profile_any_other_answer_gives(ann, ben, api_as):
+    ben.avatar.name, ben.avatar_thumbnail.name = "avatars/ben.webp", "avatars/ben-small.webp"
+    ben.last_seen = timezone.now()
+    ben.save()
+    befriend(ann, ben)
+
+    row = api_as(ann).get("/api/friends/").json()["results"][0]
+
+    assert row == {"user": PublicUserSerializer(User.objects.get(pk=ben.pk)).data, "online": False}
+    assert row["user"]["avatar_url"].endswith("avatars/ben.webp")
+
+
 @pytest.mark.parametrize("cursor", ["nonsense", "MjpoaQ", "x" * 101, "0:"])
 def test_a_bad_cursor_is_a_400(ann, api_as, cursor):
     response = api_as(ann).get("/api/friends/", {"cursor": cursor})
@@ -244,7 +257,7 @@ def test_the_list_costs_the_same_queries_for_2_or_40_friends(
     online(friends[0])
     client = api_as(ann)
 
-    # The user behind the token, every friend's id and handle, then the page's rows.
+    # The user behind the token, every friend's id and handle, then the page's people.
     with django_assert_num_queries(3):
         response = client.get("/api/friends/")
 
