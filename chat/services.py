@@ -13,6 +13,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import blocked_between
 from chat import events, limits, selectors, tasks
 from chat.limits import RateLimited
 from chat.models import Message, Reaction
@@ -80,15 +81,26 @@ def _already_sent(*, room_id: int, author, client_id: uuid.UUID) -> Message | No
     return original
 
 
-def _membership_and_original(*, user, room_id: int, client_id: uuid.UUID) -> tuple[int, int | None]:
-    """The sender's membership id and the id of a message already stored for this client_id, in one
-    query (the common answer is "none": the details are loaded only for a real retry).
+def _membership_and_original(*, user, room_id: int, client_id: uuid.UUID) -> tuple[int, int | None, str | None]:
+    """The sender's membership id, the id of a message already stored for this client_id, and the
+    room's direct key (None for other rooms), in one query (the common answer is "no original":
+    the details are loaded only for a real retry).
     """
     stored = Message.objects.filter(room_id=room_id, author=user, client_id=client_id).values("pk")[:1]
-    row = Membership.objects.filter(user=user, room_id=room_id).values_list("pk", Subquery(stored)).first()
+    memberships = Membership.objects.filter(user=user, room_id=room_id)
+    row = memberships.values_list("pk", Subquery(stored), "room__direct_key").first()
     if row is None:
         raise RoomNotVisible()
     return row
+
+
+def _require_direct_open(*, author, direct_key: str) -> None:
+    """A direct conversation is read-only for both once either blocked the other; worded so as not
+    to say who. ("Friends only" decides who may start one, not who may answer in it.)
+    """
+    peer_id = next((int(part) for part in direct_key.split(":") if int(part) != author.pk), author.pk)
+    if blocked_between(a_id=author.pk, b_id=peer_id):
+        raise PermissionDenied("You can't send messages in this conversation.")
 
 
 def _message_for(*, user, message_id: int, lock: bool = False) -> tuple[Message, Membership]:
@@ -132,9 +144,11 @@ def message_send(
 @transaction.atomic
 def _message_store(*, author, room_id: int, body: str, client_id: uuid.UUID, reply_to_id: int | None) -> Message:
     # The hottest write: every statement and round trip here is paid by every message.
-    member_id, original_id = _membership_and_original(user=author, room_id=room_id, client_id=client_id)
+    member_id, original_id, direct_key = _membership_and_original(user=author, room_id=room_id, client_id=client_id)
     if original_id is not None:
         return _already_sent(room_id=room_id, author=author, client_id=client_id)
+    if direct_key is not None:
+        _require_direct_open(author=author, direct_key=direct_key)
     body = _clean_body(body)
     reply_to = _reply_target(room_id=room_id, reply_to_id=reply_to_id)
     limits.message_rate_take(user_id=author.pk)

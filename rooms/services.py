@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.selectors import dm_allowed
 from chat import events
 from rooms import selectors
 from rooms.models import Membership, Room, RoomInvite
@@ -150,7 +151,10 @@ def direct_room_get_or_create(*, user, other) -> tuple[Room, bool]:
     key = Room.direct_key_for(user.pk, other.pk)
     room = Room.objects.filter(direct_key=key).first()
     if room is not None:
-        return room, False
+        return room, False  # Even when blocked since: its history stays readable (message_send refuses).
+    if not dm_allowed(sender=user, recipient=other):
+        # The same words as for a closed account: a blocked person is not told they are blocked.
+        raise ValidationError({"user": ["This person cannot be messaged."]}, code="unavailable")
     try:
         with transaction.atomic():
             room = Room.objects.create(kind=Room.Kind.DIRECT, direct_key=key, creator=user)

@@ -24,4 +24,5 @@ def test_the_openapi_schema_documents_rooms_and_messages(api_as, make_user):
         assert path in schema["paths"], path
     message = schema["components"]["schemas"]["MessagePayload"]["properties"]
     assert message["reactions"]["items"]["$ref"].endswith("/ReactionSummaryPayload")
-    assert set(schema["paths"]["/api/rooms/{room_id}/messages/"]["post"]["responses"]) == {"200", "201", "429"}
+    responses = set(schema["paths"]["/api/rooms/{room_id}/messages/"]["post"]["responses"])
+    assert responses == {"200", "201", "400", "401", "403", "404", "429"}
