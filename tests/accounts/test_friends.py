@@ -408,3 +408,37 @@ def test_profile_actions_need_the_csrf_token_and_a_post(ann, ben):
     assert browser.post("/u/ben/friend/").status_code == 403
     assert browser.get("/u/ben/friend/").status_code == 405
     assert not FriendRequest.objects.exists()
+
+
+# At the same moment (PostgreSQL's row locks)
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_requests_crossing_at_the_same_moment_still_become_one_friendship(ann, ben):
+    from tests.chat.concurrency import race_against_open_transaction
+
+    first, second = race_against_open_transaction(
+        lambda: services.friend_request_send(sender=ann, recipient=ben),
+        lambda: services.friend_request_send(sender=ben, recipient=ann),
+    )
+
+    assert (first.status, second.status) == ("requested", "friends")
+    assert selectors.are_friends(a_id=ann.pk, b_id=ben.pk) and selectors.are_friends(a_id=ben.pk, b_id=ann.pk)
+    assert not FriendRequest.objects.exists()
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_block_at_the_same_moment_as_an_accept_leaves_no_friendship(ann, ben):
+    from tests.chat.concurrency import race_against_open_transaction
+
+    services.friend_request_send(sender=ann, recipient=ben)
+    pending = request_between(ann, ben)
+
+    race_against_open_transaction(
+        lambda: services.block_create(blocker=ann, blocked=ben),
+        lambda: pytest.raises(Exception, services.friend_request_accept, request=pending),
+    )
+
+    assert not Friendship.objects.exists() and selectors.blocked_between(a_id=ann.pk, b_id=ben.pk)
