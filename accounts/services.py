@@ -362,8 +362,11 @@ def friend_request_send(*, sender: User, recipient: User) -> FriendRequestOutcom
     crossing = selectors.friend_request_pending(from_id=recipient.pk, to_id=sender.pk)
     if crossing is not None:
         _friendship_start(crossing)
+        _notify(user=recipient, kind="friend_accepted", actor=sender)
         return FriendRequestOutcome(status="friends", user=recipient)
-    FriendRequest.objects.get_or_create(from_user=sender, to_user=recipient)
+    _, created = FriendRequest.objects.get_or_create(from_user=sender, to_user=recipient)
+    if created:
+        _notify(user=recipient, kind="friend_request", actor=sender)
     return requested
 
 
@@ -373,7 +376,17 @@ def friend_request_accept(*, request: FriendRequest) -> Friendship:
     _lock_pair(request.from_user, request.to_user)
     if not FriendRequest.objects.filter(pk=request.pk).exists():
         raise ValidationError({"request": ["This request was withdrawn."]}, code="gone")
-    return _friendship_start(request)
+    friendship = _friendship_start(request)
+    _notify(user=request.from_user, kind="friend_accepted", actor=request.to_user)
+    return friendship
+
+
+def _notify(*, user: User, kind: str, actor: User) -> None:
+    # Told only once the friendship or request is committed; chat.notifications applies blocks and
+    # the person's preferences. Imported here: chat builds on accounts, not the other way round.
+    from chat.notifications import notification_create
+
+    transaction.on_commit(lambda: notification_create(user=user, kind=kind, actor=actor))
 
 
 def _friendship_start(request: FriendRequest) -> Friendship:

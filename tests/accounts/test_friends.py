@@ -442,3 +442,42 @@ def test_a_block_at_the_same_moment_as_an_accept_leaves_no_friendship(ann, ben):
     )
 
     assert not Friendship.objects.exists() and selectors.blocked_between(a_id=ann.pk, b_id=ben.pk)
+
+
+# Notifications
+
+
+def kinds_of(user) -> list[tuple[str, str]]:
+    from chat.models import Notification
+
+    return [(n.kind, n.actor.handle) for n in Notification.objects.filter(user=user).select_related("actor")]
+
+
+def test_a_request_and_its_acceptance_notify_once_committed(ann, ben, api_as, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        ask(api_as(ann), user=ben.pk)
+        ask(api_as(ann), user=ben.pk)  # again: nothing new to tell
+    assert kinds_of(ben) == [("friend_request", "ann")]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api_as(ben).post(f"/api/friends/requests/{request_between(ann, ben).pk}/accept/")
+
+    assert kinds_of(ann) == [("friend_accepted", "ben")]
+
+
+def test_a_crossing_request_tells_the_first_asker_they_are_friends(ann, ben, django_capture_on_commit_callbacks):
+    services.friend_request_send(sender=ann, recipient=ben)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.friend_request_send(sender=ben, recipient=ann)
+
+    assert kinds_of(ann) == [("friend_accepted", "ben")]
+
+
+def test_a_swallowed_request_notifies_nobody(ann, ben, django_capture_on_commit_callbacks):
+    services.block_create(blocker=ben, blocked=ann)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.friend_request_send(sender=ann, recipient=ben)
+
+    assert callbacks == [] and kinds_of(ben) == []
