@@ -70,6 +70,53 @@ class MyRoomSerializer(serializers.Serializer):
         # Seqs are gapless, so this is exact apart from deleted messages.
         return max(0, membership.room.last_seq - membership.last_read_seq)
 
+    def to_representation(self, membership) -> dict:
+        # The same JSON as the declared fields (they document it; a test compares the two), built
+        # directly: DRF's field-by-field walk was 40 of the 90 ms of a list of 500 rooms.
+        room, moment = membership.room, self.fields["room"].fields["created_at"].to_representation
+        peer, last = getattr(membership, "peer", None), getattr(room, "last_message", None)
+        return {
+            "room": {
+                "id": room.pk,
+                "kind": room.kind,
+                "title": room.title,
+                "description": room.description,
+                "category": room.category,
+                "is_public": room.is_public,
+                "creator": room.creator_id,
+                "created_at": moment(room.created_at),
+                "last_message_at": moment(room.last_message_at) if room.last_message_at else None,
+                "last_seq": room.last_seq,
+            },
+            "membership": {
+                "role": membership.role,
+                "last_read_seq": membership.last_read_seq,
+                "notification_level": membership.notification_level,
+            },
+            "unread": self.get_unread(membership),
+            "peer": None if peer is None else {**_user_summary(peer), "online": getattr(peer, "is_online", False)},
+            "last_message": None
+            if last is None
+            else {
+                "id": last.pk,
+                "seq": last.seq,
+                "author": _user_summary(last.author) if last.author else None,
+                "body": last.body[:REPLY_PREVIEW_CHARS],
+                "created_at": moment(last.created_at),
+                "deleted": last.is_deleted,
+            },
+        }
+
+
+def _user_summary(user) -> dict:
+    """chat.events.UserPayload, built directly for MyRoomSerializer."""
+    return {
+        "id": user.pk,
+        "handle": user.handle,
+        "display_name": user.display_name,
+        "avatar_thumbnail_url": user.avatar_thumbnail.url if user.avatar_thumbnail else None,
+    }
+
 
 class RoomDetailSerializer(RoomPayload):
     members = MemberPayload(many=True, source="member_list")

@@ -160,3 +160,31 @@ def test_presence_for_the_whole_list_is_one_redis_round_trip(ann, make_user, api
         people[0].handle,
         people[3].handle,
     }
+
+
+def test_the_list_json_is_exactly_what_the_documented_fields_give(ann, ben, bob, room, make_user, api_as, online):
+    # MyRoomSerializer builds its JSON directly for speed; the declared fields document it (OpenAPI).
+    from rest_framework import serializers
+
+    from rooms.api import MyRoomSerializer
+    from rooms.selectors import room_list
+
+    services.direct_room_get_or_create(user=ann, other=ben)
+    services.direct_room_get_or_create(user=ann, other=bob)
+    group_room(ann, title="Empty")
+    ben.avatar_thumbnail = "avatars/ben-thumb.webp"
+    ben.save(update_fields=["avatar_thumbnail"])
+    send(ben, room, "q?")
+    chat_services.message_delete(user=ben, message_id=send(ben, room, "oops").pk)
+    online(ben)
+
+    memberships = room_list(user=ann)
+    serializer = MyRoomSerializer()
+
+    direct = [serializer.to_representation(membership) for membership in memberships]
+    walked = [serializers.Serializer.to_representation(serializer, membership) for membership in memberships]
+    assert direct == walked and len(direct) == 4
+    assert any(item["peer"] and item["peer"]["avatar_thumbnail_url"] for item in direct)
+    assert MyRoomSerializer(memberships[0]).data == walked[0]
+    bare = room.memberships.get(user=ann)  # as invite_accept returns it: no peer, no last message looked up
+    assert serializer.to_representation(bare) == serializers.Serializer.to_representation(serializer, bare)
