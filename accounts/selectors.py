@@ -114,11 +114,17 @@ def friend_request_allowed(*, sender: User, recipient: User) -> bool:
 
 
 def incoming_requests(*, user: User) -> QuerySet[FriendRequest]:
-    return FriendRequest.objects.filter(to_user=user).select_related("from_user").order_by("-created_at", "-id")
+    return (
+        FriendRequest.objects.filter(to_user=user).select_related("from_user", "to_user").order_by("-created_at", "-id")
+    )
 
 
 def outgoing_requests(*, user: User) -> QuerySet[FriendRequest]:
-    return FriendRequest.objects.filter(from_user=user).select_related("to_user").order_by("-created_at", "-id")
+    return (
+        FriendRequest.objects.filter(from_user=user)
+        .select_related("from_user", "to_user")
+        .order_by("-created_at", "-id")
+    )
 
 
 def friend_request_pending(*, from_id: int, to_id: int) -> FriendRequest | None:

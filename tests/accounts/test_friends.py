@@ -264,6 +264,19 @@ def test_the_list_costs_the_same_queries_for_2_or_40_friends(
     assert len(response.json()["results"]) == count and response.json()["online_count"] == 1
 
 
+@pytest.mark.parametrize("count", [1, 10])
+def test_pending_requests_cost_the_same_queries_however_many(ann, make_user, api_as, count, django_assert_num_queries):
+    for number in range(count):
+        services.friend_request_send(sender=make_user(f"in{number}"), recipient=ann)
+        services.friend_request_send(sender=ann, recipient=make_user(f"out{number}"))
+    client = api_as(ann)
+
+    with django_assert_num_queries(3):  # the user behind the token, incoming, outgoing
+        body = client.get("/api/friends/requests/").json()
+
+    assert len(body["incoming"]) == len(body["outgoing"]) == count
+
+
 # Sign-in
 
 
