@@ -112,6 +112,7 @@ class NotificationReadView(APIView):
             **ERRORS,
         },
         summary="Mark one notification read (idempotent)",
+        operation_id="notification_read",
     )
     def post(self, request, notification_id: int):
         unread = notifications.notification_mark_read(user=request.user, notification_id=notification_id)
@@ -128,7 +129,10 @@ class NotificationsReadView(APIView):
     permission_classes = [IsVerified]
 
     @extend_schema(
-        request=None, responses={200: MarkedAllSerializer, **ERRORS}, summary="Mark all my notifications read"
+        request=None,
+        responses={200: MarkedAllSerializer, **ERRORS},
+        summary="Mark all my notifications read",
+        operation_id="notifications_read_all",
     )
     def post(self, request):
         marked = notifications.notifications_mark_all_read(user=request.user)

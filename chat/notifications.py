@@ -101,11 +101,14 @@ def _has_email_preference() -> bool:
 # Creating
 
 
-def notification_create(*, user, kind: str, actor=None, room=None, message=None) -> Notification | None:
+def notification_create(
+    *, user, kind: str, actor=None, room=None, message=None, announce: bool = True
+) -> Notification | None:
     """Notify `user`, unless their settings for the room, a block or the rules above say not to.
 
     Returns the notification, the existing one when this message already notified them of this kind,
-    or None when nobody is to be told. Publishes `notification.new` to the person's sockets on commit.
+    or None when nobody is to be told. Publishes `notification.new` to the person's sockets on commit,
+    unless `announce` is False (the caller's own event already tells those sockets).
     """
     room_id = room.pk if room is not None else (message.room_id if message is not None else None)
     if actor is not None and actor.pk == user.pk:
@@ -126,7 +129,8 @@ def notification_create(*, user, kind: str, actor=None, room=None, message=None)
     notification.actor, notification.message = actor, message
     if room is not None:
         notification.room = room
-    _publish_new(notification)
+    if announce:
+        _publish_new(notification)
     return notification
 
 

@@ -50,9 +50,15 @@ def close_sockets_on_credential_change(sender, instance, created, **kwargs):
 
 # An invitation is a notification too. Received here because the invite service lives in rooms,
 # which must not depend on chat; the notification is written in the invite's own transaction.
+# Not announced: the invite service's room.invited already reaches the person's sockets, and the
+# page's badge counts that event (static/js/notifications.js), so one event says it once.
 @receiver(post_save, sender=RoomInvite, dispatch_uid="chat.notify_room_invite")
 def notify_room_invite(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
         notifications.notification_create(
-            user=instance.user, kind=Notification.Kind.ROOM_INVITE, actor=instance.invited_by, room=instance.room
+            user=instance.user,
+            kind=Notification.Kind.ROOM_INVITE,
+            actor=instance.invited_by,
+            room=instance.room,
+            announce=False,
         )

@@ -19,6 +19,12 @@ export function appendWithMentions(element, text, myHandle) {
 
 export function notificationEvent(event) {
   if (event.type === "notification.new" || event.type === "notification.read") showUnread(event.unread);
+  // An invitation is stored as a notification but announced only by room.invited (chat/signals.py).
+  if (event.type === "room.invited") showUnread(unread() + 1);
+}
+
+function unread() {
+  return Number(document.querySelector("[data-notification-badge]")?.textContent) || 0;
 }
 
 function showUnread(count) {
