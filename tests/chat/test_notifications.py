@@ -311,7 +311,7 @@ def test_marking_one_read_lowers_the_count_and_tells_my_sockets(ann, ben, api_as
 
 def test_anybody_elses_notification_is_a_404(ann, ben, api_as):
     theirs = Notification.objects.create(user=ann, kind=Kind.FRIEND_REQUEST, actor=ben)
-    for target in (theirs.pk, 999999):
+    for target in (theirs.pk, 999999, 10**30):
         response = api_as(ben).post(f"/api/notifications/{target}/read/")
         assert response.status_code == 404 and response.json()["code"] == "not_found"
     assert Notification.objects.get(pk=theirs.pk).read_at is None
