@@ -8,7 +8,7 @@ import uuid
 from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
@@ -153,19 +153,49 @@ def _message_store(*, author, room_id: int, body: str, client_id: uuid.UUID, rep
     reply_to = _reply_target(room_id=room_id, reply_to_id=reply_to_id)
     limits.message_rate_take(user_id=author.pk)
 
-    # Senders to one room queue on its row lock here, so seqs are gapless and commit in seq order.
-    now = timezone.now()
-    seq = room_seq_next(room_id=room_id, now=now)
-    message = Message.objects.create(
-        room_id=room_id, author=author, seq=seq, body=body, reply_to=reply_to, client_id=client_id, created_at=now
-    )
+    message = Message(room_id=room_id, author=author, body=body, reply_to=reply_to, client_id=client_id)
+    message.created_at = timezone.now()
+    _message_insert(message, member_id=member_id)
     message.prefetched_reactions = []
-    # Your own message is never unread to you.
-    Membership.objects.filter(pk=member_id, last_read_seq__lt=seq).update(last_read_seq=seq)
     events.publish_on_commit(events.room_group(room_id), partial(events.message_new, message))
     if "@" in body:
         transaction.on_commit(partial(tasks.message_mentions_notify.delay, message.pk), robust=True)
     return message
+
+
+# Take the room's next seq (the UPDATE locks its row until commit: senders to one room queue here,
+# so seqs are gapless and commit in seq order), insert the message, and move the author's own
+# read position to it (your own message is never unread to you): one round trip on PostgreSQL.
+_INSERT_SQL = """
+WITH room AS (
+    UPDATE rooms_room SET last_seq = last_seq + 1, last_message_at = %(now)s WHERE id = %(room)s RETURNING last_seq
+), message AS (
+    INSERT INTO chat_message (room_id, author_id, seq, body, reply_to_id, client_id, created_at)
+    SELECT %(room)s, %(author)s, room.last_seq, %(body)s, %(reply_to)s, %(client_id)s, %(now)s FROM room
+    RETURNING id, seq
+), reader AS (
+    UPDATE rooms_membership SET last_read_seq = message.seq FROM message
+    WHERE rooms_membership.id = %(member)s AND rooms_membership.last_read_seq < message.seq
+)
+SELECT id, seq FROM message
+"""
+
+
+def _message_insert(message: Message, *, member_id: int) -> None:
+    if connection.vendor != "postgresql":  # SQLite cannot write inside WITH: the same in three steps.
+        message.seq = room_seq_next(room_id=message.room_id, now=message.created_at)
+        message.save(force_insert=True)
+        Membership.objects.filter(pk=member_id, last_read_seq__lt=message.seq).update(last_read_seq=message.seq)
+        return
+    fields = {"now": message.created_at, "room": message.room_id, "author": message.author_id, "body": message.body}
+    fields |= {"reply_to": message.reply_to_id, "client_id": message.client_id, "member": member_id}
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL, fields)
+        row = cursor.fetchone()
+    if row is None:
+        raise RoomNotVisible()
+    message.pk, message.seq = row
+    message._state.adding, message._state.db = False, connection.alias
 
 
 @transaction.atomic
