@@ -2,11 +2,12 @@
 
 from asgiref.sync import async_to_sync
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 
+from accounts.models import User
 from chat import presence
 from chat.models import Message
-from chat.selectors import user_summary_of
+from chat.selectors import USER_SUMMARY_FIELDS, user_summary_of
 from rooms.models import Membership, Room, RoomInvite
 
 ROLE_ORDER = (Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.MEMBER)
@@ -35,34 +36,37 @@ def room_ids_of_user(*, user_id: int) -> list[int]:
 def memberships_of_user(*, user) -> list[Membership]:
     """The person's rooms, most recently active first, each room with its newest message in
     `last_message` (None in a room without one) and each membership with the other person of a
-    direct room in `peer` (None elsewhere).
+    direct room in `peer` (None elsewhere; also as `room.peers`, the one-item list pages read).
 
     Three queries whatever the number of rooms: memberships with their rooms, direct peers, and the
     newest messages, found by joining each room to its message with seq = room.last_seq (a lookup
     in the unique (room, seq) index per room).
     """
-    peers = (
-        Membership.objects.filter(room__kind=Room.Kind.DIRECT)
-        .exclude(user=user)
-        .select_related("user")
-        .only("room", "user", *user_summary_of("user"))
-    )
     memberships = list(
         Membership.objects.filter(user=user)
         .select_related("room")
         .defer("joined_at")
-        .prefetch_related(Prefetch("room__memberships", queryset=peers, to_attr="peers"))
         .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at", "-room_id")
     )
+    # The peers themselves, not their memberships through a prefetch: a fifth of the time for 500 rooms.
+    peers = (
+        User.objects.filter(memberships__room__kind=Room.Kind.DIRECT, memberships__room__memberships__user=user)
+        .exclude(pk=user.pk)
+        .annotate(direct_room_id=F("memberships__room_id"))
+        .only(*USER_SUMMARY_FIELDS)
+    )
+    peer_of = {peer.direct_room_id: peer for peer in peers}
     newest = (
         Message.objects.filter(room__memberships__user=user, seq=F("room__last_seq"))
         .select_related("author")
         .only("room", "seq", "body", "created_at", "deleted_at", "author", *user_summary_of("author"))
     )
-    by_room = {message.room_id: message for message in newest}
+    last_of = {message.room_id: message for message in newest}
     for membership in memberships:
-        membership.room.last_message = by_room.get(membership.room_id)
-        membership.peer = membership.room.peers[0].user if membership.room.peers else None
+        room = membership.room
+        room.last_message = last_of.get(room.pk)
+        membership.peer = peer_of.get(room.pk)
+        room.peers = [Membership(room=room, user=membership.peer)] if membership.peer else []
     return memberships
 
 
