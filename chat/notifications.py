@@ -30,7 +30,6 @@ from datetime import datetime, timedelta
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import FieldDoesNotExist
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
@@ -40,8 +39,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import selectors as account_selectors
+from accounts.models import EmailNotifications as EmailPreference
 from accounts.models import EmailVerification, User
+from accounts.selectors import blocked_between
 from chat import events, presence
 from chat.models import Message, Notification
 from rooms.models import Membership, Room
@@ -70,32 +70,8 @@ PAGE_MAX = 100
 UNSUBSCRIBE_SALT = "chat.notifications.unsubscribe"
 
 
-class EmailPreference:
-    """Values of accounts' User.email_notifications (immediately | digest | never)."""
-
-    IMMEDIATELY, DIGEST, NEVER = "immediately", "digest", "never"
-    DEFAULT = DIGEST
-
-
-# Hooks into accounts, which is growing blocks and the e-mail preference at the same time as this.
-
-
-def _blocked_between(*, a_id: int, b_id: int) -> bool:
-    """accounts.selectors.blocked_between once blocks exist; until then nobody is blocked."""
-    check = getattr(account_selectors, "blocked_between", None)
-    return bool(check and check(a_id=a_id, b_id=b_id))
-
-
 def email_preference(user) -> str:
-    return getattr(user, "email_notifications", EmailPreference.DEFAULT)
-
-
-def _has_email_preference() -> bool:
-    try:
-        User._meta.get_field("email_notifications")
-    except FieldDoesNotExist:
-        return False
-    return True
+    return user.email_notifications
 
 
 # Creating
@@ -115,7 +91,7 @@ def notification_create(
         return None
     if not _level_allows(user_id=user.pk, kind=kind, room_id=room_id):
         return None
-    if actor is not None and _blocked_between(a_id=user.pk, b_id=actor.pk):
+    if actor is not None and blocked_between(a_id=user.pk, b_id=actor.pk):
         return None
     try:
         with transaction.atomic():
@@ -342,20 +318,22 @@ def _last_mailed(user_ids: Iterable[int]) -> dict[int, datetime]:
     return dict(rows)
 
 
-def users_due_for_mail(*, now: datetime | None = None, limit: int = SCAN_BATCH) -> list[int]:
+def users_due_for_mail(*, now: datetime | None = None, batch: int = SCAN_BATCH) -> list[int]:
     """People with something to be mailed about, who want mail, are offline and were not mailed too recently."""
     now = now or timezone.now()
-    user_ids = list(_mailable(now=now).order_by().values_list("user_id", flat=True).distinct()[:limit])
-    if not user_ids:
-        return []
-    last = _last_mailed(user_ids)
-    online = _online_among(user_ids)
-    users = User.objects.filter(pk__in=user_ids).order_by("pk")
-    return [
-        user.pk
-        for user in users
-        if user.pk not in online and _mail_due(user=user, last_mailed=last.get(user.pk), now=now)
-    ]
+    due, after = [], 0
+    # Batches in user id order, all of them: people waiting out their interval never hide those behind.
+    while True:
+        pending = _mailable(now=now).filter(user_id__gt=after).order_by("user_id").values_list("user_id", flat=True)
+        user_ids = list(pending.distinct()[:batch])
+        if not user_ids:
+            return due
+        last = _last_mailed(user_ids)
+        online = _online_among(user_ids)
+        for user in User.objects.filter(pk__in=user_ids).order_by("pk"):
+            if user.pk not in online and _mail_due(user=user, last_mailed=last.get(user.pk), now=now):
+                due.append(user.pk)
+        after = user_ids[-1]
 
 
 def notification_mail_send(*, user_id: int, now: datetime | None = None) -> int:
@@ -469,8 +447,6 @@ def unsubscribe_user_id(token: str) -> int | None:
 
 def email_notifications_off(*, user_id: int) -> bool:
     """Turn the person's notification mail off; True when it was on."""
-    if not _has_email_preference():
-        return False
     return bool(
         User.objects.filter(pk=user_id)
         .exclude(email_notifications=EmailPreference.NEVER)

@@ -12,9 +12,9 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import EmailNotifications as EmailPreference
 from chat import notifications, presence, services, tasks
 from chat.models import Notification
-from chat.notifications import EmailPreference
 from rooms import services as room_services
 from rooms.models import Membership
 from tests.conftest import free_port
@@ -110,6 +110,15 @@ def test_the_scan_queues_one_mail_task_per_due_person(ann, ben, bob, room, direc
     # Celery runs eagerly in the tests: the scan's queued tasks have mailed by the time it returns.
     assert tasks.notifications_mail_due() == 2
     assert sorted(message.to[0] for message in mail.outbox) == ["ben@example.com", "bob@example.com"]
+
+
+def test_the_scan_walks_every_batch_past_people_still_waiting(ann, ben, bob, room, direct):
+    mention(ann, ben, room)
+    tasks.notification_mail_send(ben.pk)
+    mention(ann, ben, room, "@ben again")  # Ben waits out his interval now.
+    send(ann, direct, "hi bob")
+    notifications.dm_away_notify()
+    assert notifications.users_due_for_mail(batch=1) == [bob.pk]
 
 
 # Who is not mailed
