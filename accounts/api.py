@@ -220,7 +220,7 @@ class UserListView(generics.ListAPIView):
         description=f"Active, verified people other than me, by handle; at most {selectors.USER_SEARCH_LIMIT}, "
         "none for an empty search.",
         parameters=[UserSearchQuerySerializer],
-        responses={200: PublicUserSerializer(many=True), 400: OpenApiResponse(description="`search` too long")},
+        responses={200: PublicUserSerializer(many=True), 400: OpenApiResponse(ErrorSerializer, "`search` too long")},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -233,6 +233,7 @@ class UserListView(generics.ListAPIView):
 
 class UserDetailView(generics.RetrieveAPIView):
     serializer_class = PublicUserSerializer
+    lookup_url_kwarg = "user_id"
 
     def get_queryset(self):
         # Someone in a block with me is not found: their last seen is not mine to see, nor mine theirs.
@@ -398,8 +399,10 @@ class FriendRequestDetailView(APIView):
     permission_classes = [IsVerified]
 
     @extend_schema(summary="Cancel a request I sent", responses={204: None, **ERRORS, **NOT_FOUND})
-    def delete(self, request, pk: int):
-        services.friend_request_cancel(request=get_object_or_404(selectors.outgoing_requests(user=request.user), pk=pk))
+    def delete(self, request, request_id: int):
+        services.friend_request_cancel(
+            request=get_object_or_404(selectors.outgoing_requests(user=request.user), pk=request_id)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -411,8 +414,8 @@ class FriendRequestAcceptView(APIView):
         request=None,
         responses={200: FriendRequestOutcomeSerializer, **ERRORS, **NOT_FOUND},
     )
-    def post(self, request, pk: int):
-        friend_request = get_object_or_404(selectors.incoming_requests(user=request.user), pk=pk)
+    def post(self, request, request_id: int):
+        friend_request = get_object_or_404(selectors.incoming_requests(user=request.user), pk=request_id)
         services.friend_request_accept(request=friend_request)
         return Response(FriendRequestOutcomeSerializer({"status": "friends", "user": friend_request.from_user}).data)
 
@@ -421,8 +424,8 @@ class FriendRequestDeclineView(APIView):
     permission_classes = [IsVerified]
 
     @extend_schema(summary="Decline a request sent to me", request=None, responses={204: None, **ERRORS, **NOT_FOUND})
-    def post(self, request, pk: int):
-        friend_request = get_object_or_404(selectors.incoming_requests(user=request.user), pk=pk)
+    def post(self, request, request_id: int):
+        friend_request = get_object_or_404(selectors.incoming_requests(user=request.user), pk=request_id)
         services.friend_request_decline(request=friend_request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
