@@ -12,10 +12,11 @@ import threading
 import time
 from functools import cache
 
-import redis
 from django.conf import settings
 from django.core.cache import cache as django_cache
 from redis.exceptions import RedisError
+
+from chat import redis_sync
 
 DEFAULT_BURST = 10
 DEFAULT_PER_SECOND = 2.0
@@ -74,8 +75,7 @@ return '0'
 
 @cache
 def _redis_take():
-    # One client (and connection pool) per process, shared by the database threads.
-    return redis.Redis.from_url(settings.REDIS_URL).register_script(_TAKE)
+    return redis_sync.client().register_script(_TAKE)
 
 
 def _prefix() -> str:

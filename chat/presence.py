@@ -21,7 +21,10 @@ import weakref
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as redis
+from asgiref.sync import async_to_sync
 from django.conf import settings
+
+from chat import redis_sync
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,21 @@ async def is_online(*, user_id: int) -> bool:
 async def online_among(user_ids: list[int]) -> set[int]:
     """Which of these people are online now, in one round trip however many (a page's first view)."""
     return await _backend().online_among(list(user_ids), time.time()) if user_ids else set()
+
+
+def online_among_now(user_ids: list[int]) -> set[int]:
+    """online_among for synchronous code (views, selectors, tasks), without an event loop."""
+    if not user_ids:
+        return set()
+    if getattr(settings, "REDIS_URL", ""):
+        user_ids = list(user_ids)
+        return _online(user_ids, redis_sync.client().zmscore(_RedisSets._index(), user_ids), time.time())
+    return async_to_sync(online_among)(user_ids)
+
+
+def _online(user_ids: list[int], expiries: list[float | None], now: float) -> set[int]:
+    # The index scores each online person by their latest connection's expiry.
+    return {user_id for user_id, expiry in zip(user_ids, expiries, strict=True) if expiry and expiry > now}
 
 
 async def sweep() -> list[int]:
@@ -116,9 +134,7 @@ class _RedisSets:
         return left
 
     async def online_among(self, user_ids: list[int], now: float) -> set[int]:
-        # The index scores each online person by their latest connection's expiry.
-        scores = await _client().zmscore(self._index(), user_ids)
-        return {user_id for user_id, score in zip(user_ids, scores, strict=True) if score and score > now}
+        return _online(user_ids, await _client().zmscore(self._index(), user_ids), now)
 
     async def sweep(self, now: float) -> list[int]:
         gone = await _client().eval(_SWEEP, 1, self._index(), now, self._key(""), SWEEP_BATCH)

@@ -1,10 +1,13 @@
 """Reads for messages. Every list costs the same few queries however long it is."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from accounts.selectors import blocked_ids
+from chat import presence
 from chat.models import Message, Reaction
 from rooms.models import Room
 
@@ -139,3 +142,9 @@ def resume_batches(*, user, positions: dict[int, int]) -> list[tuple[int, list[M
         else:
             batches.append((room_id, messages_after(room_id=room_id, after_seq=after_seq)))
     return batches
+
+
+def online_visible_to(*, viewer_id: int, user_ids: Iterable[int]) -> set[int]:
+    """Which of these people the viewer sees online: nobody in a block with them (either way)."""
+    hidden = blocked_ids(user_id=viewer_id)
+    return presence.online_among_now([user_id for user_id in user_ids if user_id not in hidden])

@@ -1,13 +1,11 @@
 """Reads for rooms. Each function fetches what its callers serialize, in a fixed number of queries."""
 
-from asgiref.sync import async_to_sync
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 
 from accounts.models import User
-from chat import presence
 from chat.models import Message
-from chat.selectors import USER_SUMMARY_FIELDS, user_summary_of
+from chat.selectors import USER_SUMMARY_FIELDS, online_visible_to, user_summary_of
 from rooms.models import Membership, Room, RoomInvite
 
 ROLE_ORDER = (Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.MEMBER)
@@ -74,7 +72,7 @@ def room_list(*, user) -> list[Membership]:
     """memberships_of_user, with `is_online` on each direct peer, looked up in one round trip for the list."""
     memberships = memberships_of_user(user=user)
     peers = [membership.peer for membership in memberships if membership.peer is not None]
-    online = async_to_sync(presence.online_among)([peer.pk for peer in peers]) if peers else set()
+    online = online_visible_to(viewer_id=user.pk, user_ids=[peer.pk for peer in peers]) if peers else set()
     for peer in peers:
         peer.is_online = peer.pk in online
     return memberships

@@ -1,6 +1,5 @@
 import uuid
 
-from asgiref.sync import async_to_sync
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -9,7 +8,6 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
 from accounts.decorators import verified_required
-from chat import presence
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.limits import RateLimited
@@ -60,7 +58,9 @@ def _room_context(request, room: Room, form: MessageForm) -> dict:
         "highlight": int(request.GET["around"]) if around else None,
         "newer_hidden": bool(around and around.newer),
         "members": room.member_list,
-        "online": async_to_sync(presence.online_among)([m.user_id for m in room.member_list]),
+        "online": chat_selectors.online_visible_to(
+            viewer_id=request.user.pk, user_ids=[member.user_id for member in room.member_list]
+        ),
         "form": form,
     }
 

@@ -3,6 +3,7 @@ import uuid
 import pytest
 from asgiref.sync import async_to_sync
 
+from accounts import services as account_services
 from chat import presence
 from chat import services as chat_services
 from rooms import services
@@ -127,11 +128,12 @@ def fill_rooms(ann, make_user, count: int) -> None:
 def test_the_list_costs_the_same_queries_for_3_rooms_or_30(ann, make_user, api_as, django_assert_num_queries):
     client = api_as(ann)
     fill_rooms(ann, make_user, 3)
-    # user (authentication), memberships with rooms, direct peers, newest messages with authors
-    with django_assert_num_queries(4):
+    # user (authentication), memberships with rooms, direct peers, newest messages with authors,
+    # people in a block with me (whose presence is hidden)
+    with django_assert_num_queries(5):
         assert len(client.get("/api/rooms/").data) == 3
     fill_rooms(ann, make_user, 27)
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         response = client.get("/api/rooms/")
     assert len(response.data) == 30
     assert all(item["last_message"]["body"] == "reply" for item in response.data)
@@ -145,13 +147,13 @@ def test_presence_for_the_whole_list_is_one_redis_round_trip(ann, make_user, api
     online(people[0])
     online(people[3])
     calls = []
-    real = presence.online_among
+    real = presence.online_among_now
 
-    async def counted(user_ids):
+    def counted(user_ids):
         calls.append(list(user_ids))
-        return await real(user_ids)
+        return real(user_ids)
 
-    monkeypatch.setattr(presence, "online_among", counted)
+    monkeypatch.setattr(presence, "online_among_now", counted)
 
     response = api_as(ann).get("/api/rooms/")
 
@@ -188,3 +190,13 @@ def test_the_list_json_is_exactly_what_the_documented_fields_give(ann, ben, bob,
     assert MyRoomSerializer(memberships[0]).data == walked[0]
     bare = room.memberships.get(user=ann)  # as invite_accept returns it: no peer, no last message looked up
     assert serializer.to_representation(bare) == serializers.Serializer.to_representation(serializer, bare)
+
+
+def test_a_peer_in_a_block_never_shows_online(ann, ben, bob, api_as, online):
+    services.direct_room_get_or_create(user=ann, other=ben)
+    services.direct_room_get_or_create(user=ann, other=bob)
+    online(ben)
+    online(bob)
+    account_services.block_create(blocker=ben, blocked=ann)
+    peers = {item["peer"]["handle"]: item["peer"]["online"] for item in api_as(ann).get("/api/rooms/").data}
+    assert peers == {"ben": False, "bob": True}
