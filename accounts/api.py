@@ -14,7 +14,7 @@ from accounts import selectors, services
 from accounts.lockout import lockout_response
 from accounts.models import User, handle_validator
 from accounts.permissions import IsVerified
-from chat.api import ErrorSerializer  # the one schema of config/api_errors.py's 4xx body
+from config.api_errors import ErrorSerializer
 
 ACCEPTED = "If this address can be used, a message with a 6-digit code is on its way to it."
 

@@ -2,7 +2,6 @@ import base64
 import binascii
 from dataclasses import dataclass
 
-from asgiref.sync import async_to_sync
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Upper
 
@@ -201,7 +200,7 @@ def friends_page(*, user: User, cursor: str | None = None, limit: int = FRIENDS_
     # Handles are unique in any case, so (offline, upper(handle)) is a unique key. Sorted here rather
     # than by the database, whose collation may order "_" differently from the cursor's comparison.
     pairs = list(Friendship.objects.filter(user=user).values_list("friend_id", Upper("friend__handle")))
-    online = async_to_sync(presence.online_among)([friend_id for friend_id, _ in pairs]) if pairs else set()
+    online = presence.online_among_now([friend_id for friend_id, _ in pairs])
     ranked = sorted(((0 if friend_id in online else 1, key), friend_id) for friend_id, key in pairs)
     if after is not None:
         ranked = [item for item in ranked if item[0] > after]

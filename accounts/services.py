@@ -386,7 +386,7 @@ def _notify(*, user: User, kind: str, actor: User) -> None:
     # the person's preferences. Imported here: chat builds on accounts, not the other way round.
     from chat.notifications import notification_create
 
-    transaction.on_commit(lambda: notification_create(user=user, kind=kind, actor=actor))
+    transaction.on_commit(lambda: notification_create(user=user, kind=kind, actor=actor), robust=True)
 
 
 def _friendship_start(request: FriendRequest) -> Friendship:
@@ -435,7 +435,9 @@ def block_create(*, blocker: User, blocked: User) -> Block:
     _lock_pair(blocker, blocked)
     _friendship_delete(blocker.pk, blocked.pk)
     FriendRequest.objects.filter(Q(from_user=blocker, to_user=blocked) | Q(from_user=blocked, to_user=blocker)).delete()
-    block, _ = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+    block, created = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+    if created:
+        _blocks_changed(blocker.pk, blocked.pk)
     return block
 
 
@@ -443,4 +445,13 @@ def block_create(*, blocker: User, blocked: User) -> Block:
 def block_remove(*, blocker: User, blocked_id: int) -> bool:
     """Unblock. False when there was no such block. The friendship it ended stays ended."""
     deleted, _ = Block.objects.filter(blocker=blocker, blocked_id=blocked_id).delete()
+    if deleted:
+        _blocks_changed(blocker.pk, blocked_id)
     return deleted > 0
+
+
+def _blocks_changed(*user_ids: int) -> None:
+    # Both people's open sockets reload whom they hide (presence, typing); neither is told why.
+    from chat import events  # chat builds on accounts, not the other way round
+
+    events.publish_on_commit([events.user_group(user_id) for user_id in user_ids], events.blocks_changed)

@@ -9,6 +9,7 @@ from accounts.permissions import IsVerified
 from chat import pagination, services, tickets
 from chat.events import MessagePayload, ReactionSummaryPayload
 from chat.limits import RateLimited
+from config.api_errors import ErrorSerializer
 from rooms.api import RoomScopedView
 from rooms.selectors import membership_access
 
@@ -59,12 +60,6 @@ class HistoryPageSerializer(serializers.Serializer):
     )
 
 
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
-
-
 HISTORY_DESCRIPTION = f"""Keyset (cursor) pagination over the room's seqs: the cost of a page does not grow with
 its depth, and pages never overlap or skip, however many messages are sent or deleted between two requests.
 
@@ -106,7 +101,7 @@ class RoomMessagesView(RoomScopedView):
         responses={
             201: MessagePayload,
             200: OpenApiResponse(MessagePayload, description="A retry: the message first stored for this client_id"),
-            429: OpenApiResponse(description="Sending too fast; see Retry-After"),
+            429: OpenApiResponse(ErrorSerializer, description="Sending too fast; see Retry-After (`retry_after`)"),
         },
         summary="Send a message",
     )

@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsVerified
 from chat import notifications
-from chat.api import ErrorSerializer
 from chat.events import NotificationPayload
+from config.api_errors import ErrorSerializer
 
 
 def cursor_encode(before_id: int) -> str:

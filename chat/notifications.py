@@ -27,7 +27,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
@@ -214,8 +213,7 @@ def dm_away_notify(*, now: datetime | None = None) -> int:
 
 
 def _online_among(user_ids: Iterable[int]) -> set[int]:
-    user_ids = list(user_ids)
-    return async_to_sync(presence.online_among)(user_ids) if user_ids else set()
+    return presence.online_among_now(list(user_ids))
 
 
 # Reading

@@ -6,8 +6,8 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from chat import search
-from chat.api import ErrorSerializer
 from chat.events import UserPayload
+from config.api_errors import ErrorSerializer
 from rooms.api import RoomScopedView
 from rooms.selectors import membership_access
 

@@ -1,10 +1,23 @@
 """One error body for every 4xx from the API: {"code", "detail", and "fields" when input was bad}."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
 
 INVALID_INPUT = "Some fields are not valid."
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every 4xx (for the OpenAPI schema; config.openapi declares it on every operation)."""
+
+    code = serializers.CharField(help_text="Stable, machine-readable: invalid, not_found, throttled, ...")
+    detail = serializers.CharField(help_text="For people.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="400 only: each invalid field with its messages.",
+    )
+    retry_after = serializers.IntegerField(required=False, help_text="429 only: seconds to wait.")
 
 
 def exception_handler(exc, context):

@@ -10,21 +10,9 @@ class DenylistJWTScheme(SimpleJWTScheme):
     name = "jwtAuth"
 
 
-# Every 4xx body has this shape (config.api_errors); the hook below declares it on every operation.
-ERROR_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "code": {"type": "string", "description": "Stable, machine-readable: invalid, not_found, throttled, ..."},
-        "detail": {"type": "string", "description": "For people."},
-        "fields": {
-            "type": "object",
-            "additionalProperties": {"type": "array", "items": {"type": "string"}},
-            "description": "400 only: each invalid field with its messages.",
-        },
-        "retry_after": {"type": "integer", "description": "429 only: seconds to wait."},
-    },
-    "required": ["code", "detail"],
-}
+# The error body is config.api_errors.ErrorSerializer's component, which views use for their own
+# special cases; the hook below declares it on every operation for the statuses it can answer with.
+ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 ERROR_DESCRIPTIONS = {
     "400": "Invalid input; `fields` says what is wrong with each field.",
     "401": "Not signed in (no or an invalid/expired token or session).",
@@ -40,13 +28,11 @@ def add_error_responses(result, generator, request, public):
     Views declare their own special cases (a 404 description, a 429); this fills in the rest,
     so no endpoint's errors go undocumented.
     """
-    result.setdefault("components", {}).setdefault("schemas", {})["ApiError"] = ERROR_SCHEMA
-    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}}
     for path, item in result.get("paths", {}).items():
         for method, operation in item.items():
             responses = operation.setdefault("responses", {})
             for status in _error_statuses(path, method, operation):
-                responses.setdefault(status, {"description": ERROR_DESCRIPTIONS[status], "content": error})
+                responses.setdefault(status, {"description": ERROR_DESCRIPTIONS[status], "content": ERROR_REF})
     return result
 
 

@@ -30,3 +30,15 @@ async def test_a_blocked_person_typing_is_not_shown(ann, ben, room):
         assert await ann_ws.nothing()
         await ann_ws.send("typing", room=room.pk)
         assert await ben_ws.nothing()
+
+
+async def test_blocking_while_connected_hides_presence_from_then_on(ann, ben, room):
+    async with connected(ben, skip={"ping"}) as ben_ws:
+        await ben_ws.expect("presence")  # ben's own
+        await database_sync_to_async(account_services.block_create)(blocker=ann, blocked=ben)
+        assert await ben_ws.nothing()  # nothing says that ann blocked him
+        async with connected(ann, skip={"ping"}):
+            assert await ben_ws.nothing()
+        await database_sync_to_async(account_services.block_remove)(blocker=ann, blocked_id=ben.pk)
+        async with connected(ann, skip={"ping"}):
+            assert await ben_ws.expect("presence") == {"type": "presence", "user": ann.pk, "online": True}
