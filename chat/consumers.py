@@ -20,8 +20,9 @@ from accounts.selectors import blocked_ids
 from chat import events, protocol, selectors, services, tickets
 from chat.db import in_db_thread
 from chat.fanout import fanout
+from chat.heartbeat import heart
 from chat.limits import RateLimited
-from chat.presence import Sweeper, connection_alive, connection_gone, heartbeat_seconds
+from chat.presence import connection_alive, connection_gone
 from chat.protocol import BadEvent
 from rooms.selectors import RoomNotVisible, room_ids_of_user
 
@@ -29,7 +30,6 @@ logger = logging.getLogger(__name__)
 
 CLOSE_SESSION_ENDED = 4001
 CLOSE_UNAUTHENTICATED = 4401
-CLOSE_NO_PONG = 4408
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 # 1012 (Service Restart) is the standard code, but daphne accepts only 1000 and 3000-4999 from apps.
@@ -48,15 +48,13 @@ async def _announce_offline(user_id: int) -> None:
         )
 
 
-sweeper = Sweeper(_announce_offline)
-
-
 class ChatConsumer(AsyncWebsocketConsumer):
     # No channel per socket: group events arrive through chat.fanout, one channel per process.
     channel_layer_alias = None
     user = None
     hidden: frozenset[int] | set[int] = frozenset()  # People this person blocked or was blocked by.
-    timer = None  # The ticket deadline, then the heartbeat.
+    timer = None  # The ticket deadline of a socket signing in with a ticket.
+    gone = False
 
     async def dispatch(self, message):
         # Channels' dispatch first runs close_old_connections in the one sync thread, for every event
@@ -73,7 +71,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.connection = uuid.uuid4().hex
         self.flood = protocol.FloodGuard()
-        self.listening: set[str] = set()
         self.room_ids: set[int] = set()
         self.last_heard = time.monotonic()
         user = self.scope.get("user")
@@ -93,58 +90,48 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # The person's group first: a room joined while the rooms are being read still arrives.
         await self.listen(events.user_group(user.pk))
         self.room_ids = set(await in_db_thread(room_ids_of_user)(user_id=user.pk))
-        self.hidden = await in_db_thread(blocked_ids)(user_id=user.pk)
+        self.hidden = await in_db_thread(blocked_ids)(user_id=user.pk) or frozenset()
         for room_id in self.room_ids:
             await self.listen(events.room_group(room_id))
         await self.send_event(events.hello(user=user, room_ids=sorted(self.room_ids)))
         await self.mark_alive()
-        self.timer = asyncio.create_task(self.beat())
-        sweeper.join()
+        heart(_announce_offline).join(self)
 
     async def disconnect(self, code):
+        self.gone = True
         if self.timer is not None:
             self.timer.cancel()
-        for group in list(self.listening):
+        for group in self.groups_listened():
             await self.unlisten(group)
         if self.user is not None:
-            sweeper.leave()
+            heart(_announce_offline).leave(self)
             if await self.guarded(connection_gone(user_id=self.user.pk, connection=self.connection)):
                 await self.announce_presence(online=False)
             await in_db_thread(services.user_touch_last_seen)(user_id=self.user.pk)
 
     async def listen(self, group: str) -> None:
-        self.listening.add(group)
         await fanout().join(group, self)
+        if self.gone:  # Disconnected while joining (a room event's handler runs beside disconnect).
+            await fanout().leave(group, self)
 
     async def unlisten(self, group: str) -> None:
-        self.listening.discard(group)
         await fanout().leave(group, self)
+
+    def groups_listened(self) -> list[str]:
+        if self.user is None:
+            return []
+        return [events.user_group(self.user.pk), *(events.room_group(room_id) for room_id in self.room_ids)]
 
     async def deliver(self, message: dict) -> None:
         """A group event, handed over by this process's chat.fanout."""
         await self.dispatch(message)
 
-    # Heartbeat: refreshes presence, and pings so that dead sockets are found and dropped.
+    # Presence (chat.heartbeat pings the socket and refreshes its entry every interval)
 
     async def auth_deadline(self) -> None:
         await asyncio.sleep(getattr(settings, "WS_AUTH_SECONDS", DEFAULT_AUTH_SECONDS))
         if self.user is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
-
-    async def beat(self) -> None:
-        interval = heartbeat_seconds()
-        try:
-            while True:
-                await asyncio.sleep(interval)
-                if time.monotonic() - self.last_heard > 2 * interval:
-                    await self.close(code=CLOSE_NO_PONG)
-                    return
-                await self.send_event({"type": "ping"})
-                await self.mark_alive()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("WebSocket heartbeat failed")
 
     async def mark_alive(self) -> None:
         if await self.guarded(connection_alive(user_id=self.user.pk, connection=self.connection)):
@@ -272,8 +259,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # Group events: the text was serialized once, upstream, for every receiver
 
     async def forward(self, message: dict) -> None:
-        # A room left a moment ago may still have events on their way: drop them.
-        if message.get("group") in self.listening:
+        # A room left a moment ago may still have an event on its way to this socket: drop it.
+        if fanout().has(message.get("group"), self):
             await self.send(text_data=message["text"])
 
     message_new = message_edited = message_deleted = reaction_added = reaction_removed = forward
@@ -291,7 +278,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def blocks_changed(self, message: dict) -> None:
         """Not forwarded: the blocked person is not told. Only what this socket hides changes."""
-        self.hidden = await in_db_thread(blocked_ids)(user_id=self.user.pk)
+        self.hidden = await in_db_thread(blocked_ids)(user_id=self.user.pk) or frozenset()
 
     async def member_joined(self, message: dict) -> None:
         if await self.membership_changed(message):

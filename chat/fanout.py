@@ -30,8 +30,9 @@ class Receiver(Protocol):
 class Fanout:
     def __init__(self):
         self.layer = get_channel_layer()
-        # Weak: a socket that somehow never left cannot be kept alive (or written to) by a group.
-        self.receivers: dict[str, weakref.WeakSet[Receiver]] = {}
+        # Plain sets (a weak reference per entry would cost every idle socket memory): sockets
+        # always leave their groups first thing when they disconnect.
+        self.receivers: dict[str, set[Receiver]] = {}
         # Joins and leaves are rare next to events: one lock keeps each group's subscribe and
         # unsubscribe in order, so a leave racing a join can never leave a group unsubscribed.
         self.lock = asyncio.Lock()
@@ -44,16 +45,16 @@ class Fanout:
             receivers = self.receivers.get(group)
             if receivers is None:
                 await self.layer.group_add(group, await self._channel())
-                receivers = self.receivers[group] = weakref.WeakSet()
+                receivers = self.receivers[group] = set()
             receivers.add(receiver)
 
     async def leave(self, group: str, receiver: Receiver) -> None:
+        receivers = self.receivers.get(group)
+        if receivers is None or receiver not in receivers:
+            return
+        receivers.discard(receiver)  # At once: nothing more of the group reaches it.
         async with self.lock:
-            receivers = self.receivers.get(group)
-            if receivers is None or receiver not in receivers:
-                return
-            receivers.discard(receiver)
-            if not receivers:
+            if group in self.receivers and not self.receivers[group]:
                 del self.receivers[group]
                 await self.layer.group_discard(group, self.channel)
 

@@ -18,7 +18,6 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
 
 import redis.asyncio as redis
 from asgiref.sync import async_to_sync
@@ -44,6 +43,11 @@ def ttl_seconds() -> float:
 async def connection_alive(*, user_id: int, connection: str) -> bool:
     """Record (or refresh) one connection; True when the person was offline until now."""
     return await _backend().alive(user_id, connection, time.time())
+
+
+async def connections_alive(entries: list[tuple[int, str]]) -> list[bool]:
+    """connection_alive for many (user id, connection) pairs at once: one round trip."""
+    return await _backend().alive_many(entries, time.time()) if entries else []
 
 
 async def connection_gone(*, user_id: int, connection: str) -> bool:
@@ -117,10 +121,15 @@ return gone
 
 class _RedisSets:
     async def alive(self, user_id: int, connection: str, now: float) -> bool:
+        return (await self.alive_many([(user_id, connection)], now))[0]
+
+    async def alive_many(self, entries: list[tuple[int, str]], now: float) -> list[bool]:
         ttl = ttl_seconds()
-        keys = [self._key(user_id), self._index()]
-        before = await _client().eval(_ALIVE, 2, *keys, connection, now, now + ttl, int(ttl) + 1, user_id)
-        return before == 0
+        async with _client().pipeline(transaction=False) as pipe:
+            for user_id, connection in entries:
+                keys = [self._key(user_id), self._index()]
+                pipe.eval(_ALIVE, 2, *keys, connection, now, now + ttl, int(ttl) + 1, user_id)
+            return [before == 0 for before in await pipe.execute()]
 
     async def gone(self, user_id: int, connection: str, now: float) -> bool:
         return await _client().eval(_GONE, 2, self._key(user_id), self._index(), connection, now, user_id) == 1
@@ -177,6 +186,9 @@ class _LocalSets:
         self.sets.setdefault(user_id, {})[connection] = now + ttl_seconds()
         return before == 0
 
+    async def alive_many(self, entries: list[tuple[int, str]], now: float) -> list[bool]:
+        return [await self.alive(user_id, connection, now) for user_id, connection in entries]
+
     async def gone(self, user_id: int, connection: str, now: float) -> bool:
         had = user_id in self.sets
         self.sets.get(user_id, {}).pop(connection, None)
@@ -201,36 +213,3 @@ class _LocalSets:
 
 
 _LOCAL = _LocalSets()
-
-
-class Sweeper:
-    """While this process (event loop) has sockets, sweep every heartbeat and announce who went offline.
-
-    Every process sweeps; a person swept by one is not returned to another, so each is announced once.
-    """
-
-    def __init__(self, announce_offline: Callable[[int], Awaitable[None]]):
-        self.announce_offline = announce_offline
-        self.sockets: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = weakref.WeakKeyDictionary()
-        self.tasks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task] = weakref.WeakKeyDictionary()
-
-    def join(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.sockets[loop] = self.sockets.get(loop, 0) + 1
-        if loop not in self.tasks:
-            self.tasks[loop] = loop.create_task(self.run())
-
-    def leave(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.sockets[loop] = self.sockets.get(loop, 1) - 1
-        if self.sockets[loop] <= 0 and loop in self.tasks:
-            self.tasks.pop(loop).cancel()
-
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(heartbeat_seconds())
-            try:
-                for user_id in await sweep():
-                    await self.announce_offline(user_id)
-            except Exception:
-                logger.exception("Presence sweep failed")

@@ -17,7 +17,6 @@ The protocol in short (for docs/API.md):
 
 import json
 import time
-from collections import deque
 from collections.abc import Callable
 
 MAX_FRAME_BYTES = 64 * 1024
@@ -44,17 +43,26 @@ def frame_too_big(frame: str | bytes) -> bool:
 
 
 class FloodGuard:
-    """Remembers the times of a socket's last FLOOD_FRAMES frames."""
+    """More than FLOOD_FRAMES frames within FLOOD_SECONDS?
+
+    A sliding window estimated from this window's count and the previous window's (weighted by how
+    much of it still overlaps): three numbers per socket rather than a timestamp per frame, which
+    an idle socket answering pings for hours would otherwise keep sixty of.
+    """
+
+    __slots__ = ("window", "count", "previous")
 
     def __init__(self):
-        self._times: deque[float] = deque(maxlen=FLOOD_FRAMES)
+        self.window = self.count = self.previous = 0
 
     def flooding(self) -> bool:
-        now = time.monotonic()
-        full = len(self._times) == FLOOD_FRAMES
-        oldest = self._times[0] if full else now
-        self._times.append(now)
-        return full and now - oldest < FLOOD_SECONDS
+        position = time.monotonic() / FLOOD_SECONDS
+        window = int(position)
+        if window != self.window:
+            self.previous = self.count if window == self.window + 1 else 0
+            self.window, self.count = window, 0
+        self.count += 1
+        return self.previous * (1 - (position - window)) + self.count > FLOOD_FRAMES
 
 
 def parse(text: str) -> dict:
