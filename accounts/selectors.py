@@ -64,6 +64,16 @@ def blocked_between(*, a_id: int, b_id: int) -> bool:
     return Block.objects.filter(Q(blocker_id=a_id, blocked_id=b_id) | Q(blocker_id=b_id, blocked_id=a_id)).exists()
 
 
+def blocked_pairs(*, pairs: set[tuple[int, int]]) -> set[frozenset[int]]:
+    """Which of these pairs of people are in a block (either way), in one query."""
+    people = {person for pair in pairs for person in pair}
+    if not people:
+        return set()
+    rows = Block.objects.filter(blocker_id__in=people, blocked_id__in=people).values_list("blocker_id", "blocked_id")
+    wanted = {frozenset(pair) for pair in pairs}
+    return {frozenset(row) for row in rows} & wanted
+
+
 def has_blocked(*, blocker_id: int, blocked_id: int) -> bool:
     return Block.objects.filter(blocker_id=blocker_id, blocked_id=blocked_id).exists()
 

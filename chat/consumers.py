@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts.selectors import blocked_ids
 from chat import events, protocol, selectors, services, tickets
+from chat.batching import batcher
 from chat.db import in_db_thread
 from chat.fanout import fanout
 from chat.heartbeat import heart
@@ -222,8 +223,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_message_send(self, data):
         fields = {"room_id": data["room"], "body": data["body"], "client_id": data["client_id"]}
-        ack = await self.as_user(_message_send, **fields, reply_to_id=data["reply_to"])
-        await self.send_event(ack)
+        request = services.SendRequest(author=self.user, **fields, reply_to_id=data["reply_to"])
+        message = await batcher().send(request)
+        await self.send_event(events.message_ack(message, client_id=message.client_id))
 
     async def on_message_edit(self, data):
         await self.as_user(services.message_edit, message_id=data["message"], body=data["body"])
@@ -312,11 +314,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
 
 # The synchronous halves, run in a database thread: a service call and the payload it answers with.
-
-
-def _message_send(*, user, **fields) -> dict:
-    message = services.message_send(author=user, **fields)
-    return events.message_ack(message, client_id=message.client_id)
 
 
 def _resume(*, user, positions: dict[int, int]) -> list[str]:

@@ -266,6 +266,16 @@ def publish(group: str | Iterable[str], event: dict) -> None:
     async_to_sync(apublish)(group, event)
 
 
+def publish_each(items: list[tuple[str, Callable[[], dict]]]) -> None:
+    """Build and publish many events, each to its group, in order, with one hop to the event loop."""
+    async_to_sync(_apublish_each)(items)
+
+
+async def _apublish_each(items: list[tuple[str, Callable[[], dict]]]) -> None:
+    for group, build in items:
+        await apublish(group, build())
+
+
 async def apublish(group: str | Iterable[str], event: dict) -> None:
     """publish() for async code (consumers)."""
     groups = [group] if isinstance(group, str) else list(group)

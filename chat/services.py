@@ -5,6 +5,7 @@ Every change is announced on commit by chat.events, never before.
 """
 
 import uuid
+from dataclasses import dataclass
 from functools import partial
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,7 +14,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import blocked_between
+from accounts.selectors import blocked_between, blocked_pairs
 from chat import events, limits, selectors, tasks
 from chat.limits import RateLimited
 from chat.models import Message, Reaction
@@ -94,13 +95,19 @@ def _membership_and_original(*, user, room_id: int, client_id: uuid.UUID) -> tup
     return row
 
 
+DIRECT_CLOSED = "You can't send messages in this conversation."
+
+
 def _require_direct_open(*, author, direct_key: str) -> None:
     """A direct conversation is read-only for both once either blocked the other; worded so as not
     to say who. ("Friends only" decides who may start one, not who may answer in it.)
     """
-    peer_id = next((int(part) for part in direct_key.split(":") if int(part) != author.pk), author.pk)
-    if blocked_between(a_id=author.pk, b_id=peer_id):
-        raise PermissionDenied("You can't send messages in this conversation.")
+    if blocked_between(a_id=author.pk, b_id=_direct_peer(direct_key, author.pk)):
+        raise PermissionDenied(DIRECT_CLOSED)
+
+
+def _direct_peer(direct_key: str, user_id: int) -> int:
+    return next((int(part) for part in direct_key.split(":") if int(part) != user_id), user_id)
 
 
 def _message_for(*, user, message_id: int, lock: bool = False) -> tuple[Message, Membership]:
@@ -196,6 +203,169 @@ def _message_insert(message: Message, *, member_id: int) -> None:
         raise RoomNotVisible()
     message.pk, message.seq = row
     message._state.adding, message._state.db = False, connection.alias
+
+
+# Many sends at once: the WebSocket path under load (chat.batching)
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    author: User
+    room_id: int
+    body: str
+    client_id: uuid.UUID | str
+    reply_to_id: int | None = None
+
+
+# What message_send refuses a single request with; anything else fails the whole batch.
+_REFUSALS = (ValidationError, PermissionDenied, RateLimited)
+
+
+def message_send_many(*, requests: list[SendRequest]) -> list[Message | Exception]:
+    """message_send for many requests at once, by the same rules: in one transaction with a fixed
+    handful of statements however many there are (500 people sending at the same moment otherwise
+    queue up as 500 transactions). Each request gets its message (the original for a retry) or the
+    exception message_send would have raised. Should the batch fail as a whole (a retry committed
+    by another process in the meantime), each request is sent on its own instead.
+    """
+    if connection.vendor != "postgresql" or len(requests) == 1:
+        return [_send_one(request) for request in requests]
+    try:
+        with transaction.atomic():
+            return _store_many(requests)
+    except IntegrityError:
+        return [_send_one(request) for request in requests]
+
+
+def _send_one(request: SendRequest) -> Message | Exception:
+    try:
+        return message_send(
+            author=request.author,
+            room_id=request.room_id,
+            body=request.body,
+            client_id=request.client_id,
+            reply_to_id=request.reply_to_id,
+        )
+    except _REFUSALS as error:
+        return error
+
+
+def _store_many(requests: list[SendRequest]) -> list[Message | Exception]:
+    outcomes: list[Message | Exception | None] = [None] * len(requests)
+    checked = _checked(requests, outcomes)
+    stored = _stored_client_ids(checked)
+    blocked = blocked_pairs(pairs={pair for *_, pair in checked if pair})
+    fresh: dict[tuple, int] = {}  # a client_id sent twice in one batch: the second is a retry
+    messages, member_ids, now = [], [], timezone.now()
+    for index, request, client_id, member_id, direct_pair in checked:
+        key = (request.room_id, request.author.pk, client_id)
+        if key in stored or key in fresh:
+            continue
+        try:
+            if direct_pair is not None and frozenset(direct_pair) in blocked:
+                raise PermissionDenied(DIRECT_CLOSED)
+            body = _clean_body(request.body)
+            reply_to = _reply_target(room_id=request.room_id, reply_to_id=request.reply_to_id)
+            limits.message_rate_take(user_id=request.author.pk)
+        except _REFUSALS as error:
+            outcomes[index] = error
+            continue
+        message = Message(room_id=request.room_id, author=request.author, body=body, reply_to=reply_to)
+        message.client_id, message.created_at, message.prefetched_reactions = client_id, now, []
+        fresh[key] = index
+        outcomes[index] = message
+        messages.append(message)
+        member_ids.append(member_id)
+    if messages:
+        _insert_many(messages, member_ids=member_ids)
+    for index, request, client_id, *_ in checked:
+        key = (request.room_id, request.author.pk, client_id)
+        if outcomes[index] is None:  # A retry: of a stored message, or of one earlier in this batch.
+            outcomes[index] = _already_sent(room_id=request.room_id, author=request.author, client_id=client_id)
+            if outcomes[index] is None:
+                outcomes[index] = outcomes[fresh[key]]
+    return outcomes
+
+
+def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
+    """(index, request, client_id, membership id, direct pair or None) of every request from a member
+    with a valid client_id; the refusals of the others go into `outcomes`. One query."""
+    room_ids = {request.room_id for request in requests}
+    author_ids = {request.author.pk for request in requests}
+    rows = Membership.objects.filter(room_id__in=room_ids, user_id__in=author_ids)
+    members = {
+        (room, user): (pk, key)
+        for pk, room, user, key in rows.values_list("pk", "room_id", "user_id", "room__direct_key")
+    }
+    checked = []
+    for index, request in enumerate(requests):
+        try:
+            require_verified(request.author)
+            client_id = _clean_client_id(request.client_id)
+            member = members.get((request.room_id, request.author.pk))
+            if member is None:
+                raise RoomNotVisible()
+        except _REFUSALS as error:
+            outcomes[index] = error
+            continue
+        member_id, direct_key = member
+        pair = (request.author.pk, _direct_peer(direct_key, request.author.pk)) if direct_key else None
+        checked.append((index, request, client_id, member_id, pair))
+    return checked
+
+
+def _stored_client_ids(checked: list[tuple]) -> set[tuple]:
+    if not checked:
+        return set()
+    found = Message.objects.filter(
+        room_id__in={request.room_id for _, request, *_ in checked},
+        author_id__in={request.author.pk for _, request, *_ in checked},
+        client_id__in={client_id for _, _, client_id, *_ in checked},
+    ).values_list("room_id", "author_id", "client_id")
+    return set(found)
+
+
+# Lock the rooms in id order (two batches sharing rooms then queue instead of deadlocking), take
+# each room's seqs in one UPDATE, and move each author's read position past their own messages.
+_LOCK_ROOMS_SQL = "SELECT id FROM rooms_room WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
+_TAKE_SEQS_SQL = """
+UPDATE rooms_room SET last_seq = last_seq + taken.count, last_message_at = %s
+FROM unnest(%s::bigint[], %s::bigint[]) AS taken(id, count)
+WHERE rooms_room.id = taken.id RETURNING rooms_room.id, rooms_room.last_seq
+"""
+_READ_OWN_SQL = """
+UPDATE rooms_membership SET last_read_seq = own.seq
+FROM unnest(%s::bigint[], %s::bigint[]) AS own(id, seq)
+WHERE rooms_membership.id = own.id AND rooms_membership.last_read_seq < own.seq
+"""
+
+
+def _insert_many(messages: list[Message], *, member_ids: list[int]) -> None:
+    counts: dict[int, int] = {}
+    for message in messages:
+        counts[message.room_id] = counts.get(message.room_id, 0) + 1
+    rooms = sorted(counts)
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_ROOMS_SQL, [rooms])
+        cursor.execute(_TAKE_SEQS_SQL, [messages[0].created_at, rooms, [counts[room] for room in rooms]])
+        next_seq = {room: last - counts[room] + 1 for room, last in cursor.fetchall()}
+        for message in messages:  # In request order: the order people's messages arrived in.
+            message.seq = next_seq[message.room_id]
+            next_seq[message.room_id] += 1
+        Message.objects.bulk_create(messages)
+        read = {}
+        for message, member_id in zip(messages, member_ids, strict=True):
+            read[member_id] = max(read.get(member_id, 0), message.seq)
+        cursor.execute(_READ_OWN_SQL, [list(read), list(read.values())])
+    transaction.on_commit(
+        partial(
+            events.publish_each, [(events.room_group(m.room_id), partial(events.message_new, m)) for m in messages]
+        ),
+        robust=True,
+    )
+    for message in messages:
+        if "@" in message.body:
+            transaction.on_commit(partial(tasks.message_mentions_notify.delay, message.pk), robust=True)
 
 
 @transaction.atomic
