@@ -256,7 +256,7 @@ def _store_many(requests: list[SendRequest]) -> list[Message | Exception]:
     stored = _stored_client_ids(checked)
     blocked = blocked_pairs(pairs={pair for *_, pair in checked if pair})
     fresh: dict[tuple, int] = {}  # a client_id sent twice in one batch: the second is a retry
-    messages, member_ids, now = [], [], timezone.now()
+    candidates, messages, member_ids, now = [], [], [], timezone.now()
     for index, request, client_id, member_id, direct_pair in checked:
         key = (request.room_id, request.author.pk, client_id)
         if key in stored or key in fresh:
@@ -266,16 +266,19 @@ def _store_many(requests: list[SendRequest]) -> list[Message | Exception]:
                 raise PermissionDenied(DIRECT_CLOSED)
             body = _clean_body(request.body)
             reply_to = _reply_target(room_id=request.room_id, reply_to_id=request.reply_to_id)
-            limits.message_rate_take(user_id=request.author.pk)
         except _REFUSALS as error:
             outcomes[index] = error
             continue
         message = Message(room_id=request.room_id, author=request.author, body=body, reply_to=reply_to)
         message.client_id, message.created_at, message.prefetched_reactions = client_id, now, []
         fresh[key] = index
-        outcomes[index] = message
-        messages.append(message)
-        member_ids.append(member_id)
+        candidates.append((index, message, member_id))
+    limited = limits.message_rate_take_many(user_ids=[message.author_id for _, message, _ in candidates])
+    for (index, message, member_id), refusal in zip(candidates, limited, strict=True):
+        outcomes[index] = refusal or message
+        if refusal is None:
+            messages.append(message)
+            member_ids.append(member_id)
     if messages:
         _insert_many(messages, member_ids=member_ids)
     for index, request, client_id, *_ in checked:
