@@ -1,6 +1,8 @@
 """One error body for every 4xx from the API: {"code", "detail", and "fields" when input was bad}."""
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -21,6 +23,11 @@ class ErrorSerializer(serializers.Serializer):
 
 
 def exception_handler(exc, context):
+    # DRF converts these two itself, but too late for _body to see the right code.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
     if isinstance(exc, DjangoValidationError):
         # Services raise Django's ValidationError; the API answers it like a serializer error.
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

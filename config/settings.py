@@ -114,6 +114,8 @@ USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql
 # Threads per server process that run WebSocket database work in parallel (chat.db); each holds
 # at most one pooled connection, so keep it below DATABASE_POOL_MAX.
 DATABASE_THREADS = env.int("DATABASE_THREADS", default=8)
+# How many batches of WebSocket sends a process stores at once (chat.batching); at most DATABASE_THREADS.
+MESSAGE_SEND_WORKERS = env.int("MESSAGE_SEND_WORKERS", default=2)
 
 # REDIS: cache, channel layer and Celery broker
 REDIS_URL = env.str("REDIS_URL", default="")

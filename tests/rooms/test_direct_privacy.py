@@ -54,6 +54,7 @@ def test_an_existing_direct_room_becomes_read_only_for_both(ann, ben, api_as):
         f"/api/rooms/{direct.pk}/messages/", {"body": "hello?", "client_id": str(uuid.uuid4())}, format="json"
     )
     assert response.status_code == 403 and "blocked" not in response.json()["detail"]
+    assert response.json()["code"] == "permission_denied"
     # The history stays, and so does the room.
     assert list(Message.objects.filter(room=direct).values_list("body", flat=True)) == ["before"]
     assert services.direct_room_get_or_create(user=ann, other=ben) == (direct, False)
@@ -83,3 +84,9 @@ def test_friends_only_people_can_be_messaged_by_friends_alone(ann, ben, bob):
 def test_group_rooms_are_not_affected_by_blocks(ann, ben, room):
     account_services.block_create(blocker=ann, blocked=ben)
     assert send(ben, room).seq == 1
+
+
+def test_a_person_in_a_block_is_not_found_by_id(ann, ben, api_as):
+    account_services.block_create(blocker=ann, blocked=ben)
+    response = api_as(ben).get(f"/api/users/{ann.pk}/")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
