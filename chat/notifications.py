@@ -179,7 +179,7 @@ def dm_away_notify(*, now: datetime | None = None) -> int:
         message__seq__gt=OuterRef("last_read_seq"),
     )
     # Only rooms active lately (the indexed last_message_at), so the scan does not grow with history.
-    candidates = list(
+    due = (
         Membership.objects.filter(
             room__kind=Room.Kind.DIRECT,
             room__last_message_at__gte=now - DM_AWAY_WINDOW,
@@ -189,8 +189,18 @@ def dm_away_notify(*, now: datetime | None = None) -> int:
         )
         .exclude(Exists(stretch_notified))
         .select_related("user", "room")
-        .order_by("pk")[:SCAN_BATCH]
+        .order_by("pk")
     )
+    # Batches by pk: people skipped (online now, nothing notifiable) stay due, and must not keep
+    # the people after them from ever being reached.
+    count, after = 0, 0
+    while batch := list(due.filter(pk__gt=after)[:SCAN_BATCH]):
+        after = batch[-1].pk
+        count += _dm_away_batch(batch)
+    return count
+
+
+def _dm_away_batch(candidates: list[Membership]) -> int:
     online = _online_among({membership.user_id for membership in candidates})
     count = 0
     for membership in candidates:
@@ -408,7 +418,9 @@ def _mail_item(notification: Notification) -> dict:
 
 def _mail_subject(notifications: list[Notification]) -> str:
     if len(notifications) == 1:
-        return f"{notification_text(notifications[0])} on {settings.SITE_NAME}"
+        # People's names and room titles go into it: one line, whatever they contain (a newline
+        # would make Django refuse the header, and the mail would never go).
+        return " ".join(f"{notification_text(notifications[0])} on {settings.SITE_NAME}".split())
     return f"{len(notifications)} things you missed on {settings.SITE_NAME}"
 
 

@@ -17,7 +17,9 @@ class SearchQuerySerializer(serializers.Serializer):
         max_length=search.QUERY_MAX_CHARS,
         help_text='What to find: words, "a quoted phrase", `or`, `-word` to leave out (web search syntax).',
     )
-    room = serializers.IntegerField(required=False, min_value=1, help_text="Only this room (one of mine).")
+    room = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Only this room (one of mine)."
+    )
     cursor = serializers.CharField(required=False, help_text="From the `next` link.")
     limit = serializers.IntegerField(
         required=False,

@@ -45,7 +45,8 @@ def search_page(request):
         data = form.cleaned_data
         page = search.message_search(user=request.user, query=data["q"], room_id=data["room"], after=data["cursor"])
         for hit in page.hits:
-            hit.room_label, hit.url = labels[hit.room_id], search.message_url(hit)
+            # .get: a room joined between the two queries has no label yet.
+            hit.room_label, hit.url = labels.get(hit.room_id, ""), search.message_url(hit)
         if page.next is not None:
             more = request.GET.copy()
             more["cursor"] = page.next.encode()

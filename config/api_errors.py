@@ -23,8 +23,9 @@ class ErrorSerializer(serializers.Serializer):
 
 
 def exception_handler(exc, context):
-    # DRF converts these two itself, but too late for _body to see the right code.
-    if isinstance(exc, Http404):
+    # DRF converts these two itself, but too late for _body to see the right code. An id in the
+    # path beyond what the database's integers hold (SQLite raises) names nothing either.
+    if isinstance(exc, Http404 | OverflowError):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)

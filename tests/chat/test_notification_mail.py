@@ -121,6 +121,16 @@ def test_the_scan_walks_every_batch_past_people_still_waiting(ann, ben, bob, roo
     assert notifications.users_due_for_mail(batch=1) == [bob.pk]
 
 
+def test_a_name_with_a_line_break_still_gets_one_line_of_subject(ann, ben, room):
+    ann.display_name = "Ann\nBcc: someone@example.com"
+    ann.save(update_fields=["display_name"])
+    mention(ann, ben, room)
+    assert tasks.notification_mail_send(ben.pk) == 1
+    [sent] = mail.outbox
+    assert "\n" not in sent.subject and sent.subject.startswith("Ann Bcc: someone@example.com")
+    assert sent.to == [ben.email] and not sent.bcc
+
+
 # Who is not mailed
 
 

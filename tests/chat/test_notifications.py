@@ -225,6 +225,19 @@ def test_nobody_online_or_on_mentions_only_hears_of_direct_messages(ann, bob, di
     assert not Notification.objects.exists()
 
 
+def test_people_skipped_by_one_batch_do_not_keep_the_next_from_being_reached(
+    ann, bob, direct, online, make_user, monkeypatch
+):
+    monkeypatch.setattr(notifications, "SCAN_BATCH", 1)
+    online(bob)  # first by pk, and skipped on every scan while he is online
+    send(ann, direct, "hi bob")
+    cat = make_user("cat")
+    other, _ = room_services.direct_room_get_or_create(user=ann, other=cat)
+    send(ann, other, "hi cat")
+    assert notifications.dm_away_notify() == 1
+    assert Notification.objects.get().user == cat
+
+
 def test_the_scan_ignores_group_rooms_and_quiet_old_rooms(ann, ben, bob, room, direct):
     send(ann, room, "group chatter")
     send(ann, direct, "old news")
