@@ -257,6 +257,24 @@ class TransferView(RoomScopedView):
         return Response(MemberPayload(membership).data)
 
 
+class NotificationLevelSerializer(serializers.Serializer):
+    notification_level = serializers.ChoiceField(choices=Membership.Notify.choices)
+
+
+class MyMembershipView(RoomScopedView):
+    @extend_schema(
+        request=NotificationLevelSerializer,
+        responses=MembershipStateSerializer,
+        summary="Set how much of a room notifies me: all, mentions or nothing (mute)",
+    )
+    def patch(self, request, room_id: int):
+        serializer = NotificationLevelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        level = serializer.validated_data["notification_level"]
+        membership = services.membership_notifications_set(user=request.user, room_id=room_id, level=level)
+        return Response(MembershipStateSerializer(membership).data)
+
+
 class InviteListView(RoomScopedView):
     @extend_schema(responses=InvitePayload(many=True), summary="My pending invitations")
     def get(self, request):

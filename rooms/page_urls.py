@@ -9,5 +9,6 @@ urlpatterns = [
     path("rooms/<int:room_id>/", views.room_page, name="room"),
     path("rooms/<int:room_id>/send/", views.room_send, name="room-send"),
     path("rooms/<int:room_id>/join/", views.room_join, name="room-join"),
+    path("rooms/<int:room_id>/notifications/", views.room_notifications, name="room-notifications"),
     path("u/<str:handle>/message/", views.direct_message, name="direct-message"),
 ]

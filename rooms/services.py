@@ -289,6 +289,18 @@ def ownership_transfer(*, by, room_id: int, user_id: int) -> Membership:
     return target
 
 
+def membership_notifications_set(*, user, room_id: int, level: str) -> Membership:
+    """How much of a room reaches me as notifications and mail: all | mentions | nothing (mute)."""
+    if level not in Membership.Notify.values:
+        choices = ", ".join(Membership.Notify.values)
+        raise ValidationError({"notification_level": [f"Choose one of: {choices}."]}, code="invalid_choice")
+    membership = selectors.membership_access(user=user, room_id=room_id)
+    if membership.notification_level != level:
+        membership.notification_level = level
+        membership.save(update_fields=["notification_level"])
+    return membership
+
+
 @transaction.atomic
 def room_update(*, by, room_id: int, **changes) -> Room:
     """Rename a group room, or change its description, category or visibility (owners and admins)."""

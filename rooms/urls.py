@@ -8,6 +8,7 @@ urlpatterns = [
     path("rooms/", api.RoomListView.as_view(), name="api-rooms"),
     path("rooms/direct/", api.DirectRoomView.as_view(), name="api-room-direct"),
     path("rooms/<int:room_id>/", api.RoomDetailView.as_view(), name="api-room"),
+    path("rooms/<int:room_id>/membership/", api.MyMembershipView.as_view(), name="api-room-membership"),
     path("rooms/<int:room_id>/members/", api.MemberListView.as_view(), name="api-room-members"),
     path("rooms/<int:room_id>/members/<int:user_id>/", api.MemberView.as_view(), name="api-room-member"),
     path("rooms/<int:room_id>/transfer/", api.TransferView.as_view(), name="api-room-transfer"),

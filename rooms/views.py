@@ -13,7 +13,7 @@ from chat import services as chat_services
 from chat.limits import RateLimited
 from rooms import selectors, services
 from rooms.forms import MessageForm, RoomCreateForm
-from rooms.models import Room
+from rooms.models import Membership, Room
 
 
 @verified_required
@@ -58,6 +58,8 @@ def _room_context(request, room: Room, form: MessageForm) -> dict:
         "highlight": int(request.GET["around"]) if around else None,
         "newer_hidden": bool(around and around.newer),
         "members": room.member_list,
+        "mine": next((member for member in room.member_list if member.user_id == request.user.pk), None),
+        "notify_choices": Membership.Notify.choices,
         "online": chat_selectors.online_visible_to(
             viewer_id=request.user.pk, user_ids=[member.user_id for member in room.member_list]
         ),
@@ -108,6 +110,20 @@ def room_join(request, room_id):
     try:
         services.room_join(user=request.user, room_id=room_id)
     except (PermissionDenied, ValidationError) as error:
+        raise Http404("No such room.") from error
+    return redirect("room", room_id=room_id)
+
+
+@verified_required
+@require_POST
+def room_notifications(request, room_id):
+    try:
+        services.membership_notifications_set(
+            user=request.user, room_id=room_id, level=request.POST.get("notification_level", "")
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    except PermissionDenied as error:
         raise Http404("No such room.") from error
     return redirect("room", room_id=room_id)
 
