@@ -51,6 +51,9 @@ class PeerSerializer(UserPayload):
         source="is_online", default=False, help_text="Looked up for the rooms list; false in other answers."
     )
 
+    def to_representation(self, user) -> dict:
+        return {**super().to_representation(user), "online": getattr(user, "is_online", False)}
+
 
 class MyRoomSerializer(serializers.Serializer):
     """One of my rooms, serialized from my Membership of it (`peer` and `room.last_message` come from
@@ -94,7 +97,7 @@ class MyRoomSerializer(serializers.Serializer):
                 "notification_level": membership.notification_level,
             },
             "unread": self.get_unread(membership),
-            "peer": None if peer is None else {**_user_summary(peer), "online": getattr(peer, "is_online", False)},
+            "peer": None if peer is None else self.fields["peer"].to_representation(peer),
             "last_message": None
             if last is None
             else {
@@ -108,14 +111,7 @@ class MyRoomSerializer(serializers.Serializer):
         }
 
 
-def _user_summary(user) -> dict:
-    """chat.events.UserPayload, built directly for MyRoomSerializer."""
-    return {
-        "id": user.pk,
-        "handle": user.handle,
-        "display_name": user.display_name,
-        "avatar_thumbnail_url": user.avatar_thumbnail.url if user.avatar_thumbnail else None,
-    }
+_user_summary = UserPayload().to_representation
 
 
 class RoomDetailSerializer(RoomPayload):
