@@ -14,6 +14,7 @@ for member and typing events, `room_id` and `user_id`, so a consumer acts withou
 
 import json
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -23,6 +24,17 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 REPLY_PREVIEW_CHARS = 100
+
+
+def moment(value: datetime | None) -> str | None:
+    """A time as the API writes every time: ISO 8601 in UTC ("...Z"), as DRF's DateTimeField does
+    with TIME_ZONE = "UTC", without its per-value look-up of the active time zone (a fifth of a
+    500-room list's time). Tests hold the payloads built with it equal to DRF's own.
+    """
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 # Groups
@@ -97,7 +109,6 @@ class MessagePayload(serializers.Serializer):
 
     def to_representation(self, message) -> dict:
         # Built directly, like UserPayload's; tests hold it equal to the fields' own walk.
-        moment = self.fields["created_at"].to_representation
         author, reply = message.author, message.reply_to
         return {
             "id": message.pk,
@@ -108,7 +119,7 @@ class MessagePayload(serializers.Serializer):
             "reply_to": None if reply is None else self.fields["reply_to"].to_representation(reply),
             "client_id": str(message.client_id),
             "created_at": moment(message.created_at),
-            "edited_at": None if message.edited_at is None else moment(message.edited_at),
+            "edited_at": moment(message.edited_at),
             "deleted": message.is_deleted,
             "reactions": self.get_reactions(message),
         }
