@@ -19,6 +19,7 @@ Scenarios:
 """
 
 import argparse
+import gc
 import os
 import shlex
 import subprocess
@@ -428,6 +429,8 @@ def main() -> int:
     else:
         log(f"{cfg['db']} is filled already ({cfg['messages']:,} messages, {cfg['rooms']} rooms): no refill")
     install_urls()
+    # As config/asgi.py does in every server process: what is loaded by now is never scanned again.
+    gc.freeze()
     rows = measure(messages=cfg["messages"], reps=cfg["reps"], warmup=cfg["warmup"])
     print()
     print(report(rows, command))
