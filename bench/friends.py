@@ -32,11 +32,11 @@ import time
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import HOST, ROOT, log, parley_environment, percentile, psql  # noqa: E402
+
 REDIS_URL = "redis://127.0.0.1:6379/15"
 PREFIX = "parleybenchfriends"
-SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789abcdef"
 HUB = "hub"
 ONLINE_EVERY = 10
 
@@ -49,39 +49,9 @@ TARGET_P50_MS = 10.0
 
 def environment(db: str) -> dict[str, str]:
     """What config.settings reads, for this process and the servers it starts."""
-    return dict(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=f"postgres://postgres@{HOST}:5432/{db}",
-        REDIS_URL=REDIS_URL,
-        CHANNEL_PREFIX=PREFIX,
-        CACHE_KEY_PREFIX=PREFIX,
-        CELERY_TASK_ALWAYS_EAGER="true",
-        DEBUG="False",
-        SECRET_KEY=SECRET_KEY,
-        ALLOWED_HOSTS=f"testserver,{HOST}",
-        SECURE_SSL_REDIRECT="False",
-        LOG_LEVEL="WARNING",
-        JWT_ACCESS_MINUTES="600",
-    )
-
-
-def psql(sql: str, db: str = "postgres") -> str:
-    out = subprocess.run(
-        ["psql", "-h", HOST, "-p", "5432", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-tAc", sql],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
-
-
-def log(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+    hosts = f"testserver,{HOST}"
+    env = parley_environment(db=db, redis_url=REDIS_URL, prefix=PREFIX, settings="config.settings", allowed_hosts=hosts)
+    return {**env, "JWT_ACCESS_MINUTES": "600"}
 
 
 # Data: a hub with `friends` friends, a Friendship row each way

@@ -22,17 +22,16 @@ import argparse
 import gc
 import os
 import shlex
-import subprocess
 import sys
 import time
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import ROOT, log, parley_environment, percentile, psql  # noqa: E402
+
 REDIS_URL = "redis://127.0.0.1:6379/13"
 PREFIX = "parleybenchhistory"
-SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789abcdef"
 BIG_ROOM = "bench: a million messages"
 AUTHORS = 5
 PAGE = 50
@@ -50,39 +49,11 @@ TARGETS = {"history": (15.0, 40.0), "rooms": (50.0, None), "search": (100.0, Non
 def configure(db: str) -> None:
     """The environment config.settings reads, set before Django starts."""
     sys.path.insert(0, str(ROOT))
+    settings = "bench.parley_settings"
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="bench.parley_settings",
-        DATABASE_URL=f"postgres://postgres@{HOST}:5432/{db}",
-        REDIS_URL=REDIS_URL,
-        CHANNEL_PREFIX=PREFIX,
-        CACHE_KEY_PREFIX=PREFIX,
-        CELERY_TASK_ALWAYS_EAGER="true",
-        DEBUG="False",
-        SECRET_KEY=SECRET_KEY,
-        ALLOWED_HOSTS="testserver",
-        SECURE_SSL_REDIRECT="False",
-        LOG_LEVEL="WARNING",
+        parley_environment(db=db, redis_url=REDIS_URL, prefix=PREFIX, settings=settings, allowed_hosts="testserver"),
         JWT_ACCESS_MINUTES="600",
     )
-
-
-def psql(sql: str, db: str = "postgres") -> str:
-    out = subprocess.run(
-        ["psql", "-h", HOST, "-p", "5432", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-tAc", sql],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
-
-
-def log(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 # Data: one big room by INSERT ... SELECT generate_series, and a reader of many rooms

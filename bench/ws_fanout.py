@@ -41,16 +41,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import websockets
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import HOST, ROOT, log, parley_environment, percentile, psql  # noqa: E402
+
 BIN = ROOT / ".venv" / "bin"
-HOST = "127.0.0.1"
 DB_NAME = "parley_bench"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 PREFIX = "parleybench"
 REF_PREFIX = "benchref"
-SECRET_KEY = "bench-only-secret-key-not-for-production-0123456789abcdef"
 PER_SENDER_MAX_RATE = 10.0  # frames/s; Parley's flood guard closes at 60 frames in 5 s
 CONNECT_CONCURRENCY = 50  # Twisted listens with a backlog of 50
 
@@ -65,22 +65,9 @@ PROFILES = {
 
 
 def parley_env() -> dict:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="bench.parley_settings",
-        DATABASE_URL=f"postgres://postgres@{HOST}:5432/{DB_NAME}",
-        REDIS_URL=REDIS_URL,
-        CHANNEL_PREFIX=PREFIX,
-        CACHE_KEY_PREFIX=PREFIX,
-        CELERY_TASK_ALWAYS_EAGER="true",
-        DEBUG="False",
-        SECRET_KEY=SECRET_KEY,
-        ALLOWED_HOSTS=HOST,
-        SECURE_SSL_REDIRECT="False",
-        LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
-    )
-    return env
+    settings = "bench.parley_settings"
+    env = parley_environment(db=DB_NAME, redis_url=REDIS_URL, prefix=PREFIX, settings=settings, allowed_hosts=HOST)
+    return {**os.environ, **env, "PYTHONPATH": str(ROOT)}
 
 
 def reference_env() -> dict:
@@ -145,16 +132,6 @@ class Server:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
         self.log.close()
-
-
-def psql(sql: str, db: str = "postgres") -> str:
-    out = subprocess.run(
-        ["psql", "-h", HOST, "-p", "5432", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-tAc", sql],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip()
 
 
 # Data: users, rooms, memberships and sessions, straight through the ORM
@@ -272,17 +249,6 @@ async def mark_online(user_ids: list[int]) -> None:
 
 
 # Measurements
-
-
-def log(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 @dataclass
