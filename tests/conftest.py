@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,32 @@ def celery_worker_process(settings, tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture
+def online():
+    """online(user, ...): each person has an open socket (a presence entry) until the test ends."""
+    from asgiref.sync import async_to_sync
+
+    from chat import presence
+
+    opened = []
+
+    def mark(*users):
+        for person in users:
+            connection = f"test-{uuid.uuid4().hex}"
+            async_to_sync(presence.connection_alive)(user_id=person.pk, connection=connection)
+            opened.append((person.pk, connection))
+
+    yield mark
+    for user_id, connection in opened:
+        async_to_sync(presence.connection_gone)(user_id=user_id, connection=connection)
+
+
+@pytest.fixture
+def direct(ann, bob):
+    """The direct room of ann and bob."""
+    from rooms import services as room_services
+
+    room, _ = room_services.direct_room_get_or_create(user=ann, other=bob)
+    return room

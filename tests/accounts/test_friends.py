@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts import selectors, services
 from accounts.api import PublicUserSerializer
 from accounts.models import FriendRequest, FriendRequestPolicy, Friendship, User
-from tests.accounts.social import befriend, online_fixture, request_between  # noqa: F401 - a fixture
+from tests.accounts.social import befriend, request_between
 
 pytestmark = pytest.mark.django_db
 

@@ -7,13 +7,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import EmailNotifications as EmailPreference
-from chat import notifications, presence, services, tasks
+from chat import notifications, services, tasks
 from chat.models import Notification
 from rooms import services as room_services
 from rooms.models import Membership
@@ -38,26 +37,6 @@ def mention(author, recipient, room, body=None) -> Notification:
 
 def later(minutes: float):
     return timezone.now() + timedelta(minutes=minutes)
-
-
-@pytest.fixture
-def direct(ann, bob):
-    room, _ = room_services.direct_room_get_or_create(user=ann, other=bob)
-    return room
-
-
-@pytest.fixture
-def online():
-    connections = []
-
-    def connect(user):
-        connection = uuid.uuid4().hex
-        async_to_sync(presence.connection_alive)(user_id=user.pk, connection=connection)
-        connections.append((user.pk, connection))
-
-    yield connect
-    for user_id, connection in connections:
-        async_to_sync(presence.connection_gone)(user_id=user_id, connection=connection)
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Block, EmailVerification
-from chat import events, notifications, presence, services, tasks
+from chat import events, notifications, services, tasks
 from chat.models import Message, Notification
 from chat.notification_api import cursor_encode
 from chat.templatetags.mentions import mentions
@@ -41,27 +40,6 @@ def browser_for(user) -> Client:
     browser = Client()
     browser.force_login(user)
     return browser
-
-
-@pytest.fixture
-def direct(ann, bob):
-    room, _ = room_services.direct_room_get_or_create(user=ann, other=bob)
-    return room
-
-
-@pytest.fixture
-def online():
-    """online(user): that person has an open socket until the test ends."""
-    connections = []
-
-    def connect(user):
-        connection = uuid.uuid4().hex
-        async_to_sync(presence.connection_alive)(user_id=user.pk, connection=connection)
-        connections.append((user.pk, connection))
-
-    yield connect
-    for user_id, connection in connections:
-        async_to_sync(presence.connection_gone)(user_id=user_id, connection=connection)
 
 
 # Who is told

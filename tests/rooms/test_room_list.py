@@ -1,7 +1,6 @@
 import uuid
 
 import pytest
-from asgiref.sync import async_to_sync
 
 from accounts import services as account_services
 from chat import presence
@@ -25,21 +24,6 @@ def my_rooms(client) -> dict[int, dict]:
     response = client.get("/api/rooms/")
     assert response.status_code == 200
     return {item["room"]["id"]: item for item in response.json()}
-
-
-@pytest.fixture
-def online():
-    """online(user) marks a person online (one open socket) until the test ends."""
-    connections = []
-
-    def mark(user):
-        connection = f"test-{uuid.uuid4()}"
-        async_to_sync(presence.connection_alive)(user_id=user.pk, connection=connection)
-        connections.append((user.pk, connection))
-
-    yield mark
-    for user_id, connection in connections:
-        async_to_sync(presence.connection_gone)(user_id=user_id, connection=connection)
 
 
 def test_each_room_shows_its_newest_message_as_a_short_preview(ann, ben, room, api_as):
