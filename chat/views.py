@@ -57,7 +57,7 @@ def search_page(request):
 def _room_label(membership: Membership) -> str:
     room = membership.room
     if room.kind == Room.Kind.DIRECT:
-        return room.peers[0].user.name if room.peers else "Direct message"
+        return membership.peer.name if membership.peer else "Direct message"
     return f"# {room.title}"
 
 

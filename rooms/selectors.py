@@ -34,7 +34,7 @@ def room_ids_of_user(*, user_id: int) -> list[int]:
 def memberships_of_user(*, user) -> list[Membership]:
     """The person's rooms, most recently active first, each room with its newest message in
     `last_message` (None in a room without one) and each membership with the other person of a
-    direct room in `peer` (None elsewhere; also as `room.peers`, the one-item list pages read).
+    direct room in `peer` (None elsewhere).
 
     Three queries whatever the number of rooms: memberships with their rooms, direct peers, and the
     newest messages, found by joining each room to its message with seq = room.last_seq (a lookup
@@ -64,7 +64,6 @@ def memberships_of_user(*, user) -> list[Membership]:
         room = membership.room
         room.last_message = last_of.get(room.pk)
         membership.peer = peer_of.get(room.pk)
-        room.peers = [Membership(room=room, user=membership.peer)] if membership.peer else []
     return memberships
 
 
