@@ -30,26 +30,20 @@ class RateLimited(Exception):
 
 
 def message_rate_take(*, user_id: int) -> None:
-    """Spend one token of the person's bucket, or raise RateLimited with the wait for the next one.
-
-    If Redis is unreachable the message goes through: PostgreSQL, the record, is what a send
-    needs, and refusing every message during a Redis outage would be worse than a brief window
-    without a limit.
-    """
-    burst = getattr(settings, "MESSAGE_RATE_BURST", DEFAULT_BURST)
-    per_second = getattr(settings, "MESSAGE_RATE_PER_SECOND", DEFAULT_PER_SECOND)
-    try:
-        wait = _take(key=f"rate:message:{user_id}", burst=burst, per_second=per_second)
-    except RedisError:
-        logger.warning("Message rate limit skipped: Redis is unreachable", exc_info=True)
-        return
-    if wait > 0:
-        raise RateLimited(retry_after=wait)
+    """Spend one token of the person's bucket, or raise RateLimited with the wait for the next one."""
+    [refusal] = message_rate_take_many(user_ids=[user_id])
+    if refusal is not None:
+        raise refusal
 
 
 def message_rate_take_many(*, user_ids: list[int]) -> list[RateLimited | None]:
     """message_rate_take for several sends at once, in order (one Redis round trip): for each, None
-    when it may go, else the RateLimited to answer it with."""
+    when it may go, else the RateLimited to answer it with.
+
+    If Redis is unreachable the messages go through: PostgreSQL, the record, is what a send
+    needs, and refusing every message during a Redis outage would be worse than a brief window
+    without a limit.
+    """
     burst = getattr(settings, "MESSAGE_RATE_BURST", DEFAULT_BURST)
     per_second = getattr(settings, "MESSAGE_RATE_PER_SECOND", DEFAULT_PER_SECOND)
     try:
@@ -58,11 +52,6 @@ def message_rate_take_many(*, user_ids: list[int]) -> list[RateLimited | None]:
         logger.warning("Message rate limit skipped: Redis is unreachable", exc_info=True)
         return [None] * len(user_ids)
     return [RateLimited(retry_after=wait) if wait > 0 else None for wait in waits]
-
-
-def _take(*, key: str, burst: int, per_second: float) -> float:
-    """Seconds until a token is available (0: one was spent)."""
-    return _take_many(keys=[key], burst=burst, per_second=per_second)[0]
 
 
 def _take_many(*, keys: list[str], burst: int, per_second: float) -> list[float]:

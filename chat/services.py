@@ -165,8 +165,7 @@ def _message_store(*, author, room_id: int, body: str, client_id: uuid.UUID, rep
     _message_insert(message, member_id=member_id)
     message.prefetched_reactions = []
     events.publish_on_commit(events.room_group(room_id), partial(events.message_new, message))
-    if "@" in body:
-        transaction.on_commit(partial(tasks.message_mentions_notify.delay, message.pk), robust=True)
+    _mentions_on_commit(message)
     return message
 
 
@@ -367,8 +366,13 @@ def _insert_many(messages: list[Message], *, member_ids: list[int]) -> None:
         robust=True,
     )
     for message in messages:
-        if "@" in message.body:
-            transaction.on_commit(partial(tasks.message_mentions_notify.delay, message.pk), robust=True)
+        _mentions_on_commit(message)
+
+
+def _mentions_on_commit(message: Message) -> None:
+    # Parsing mentions and looking people up is a Celery task's work, queued only when there may be one.
+    if "@" in message.body:
+        transaction.on_commit(partial(tasks.message_mentions_notify.delay, message.pk), robust=True)
 
 
 @transaction.atomic
