@@ -3,9 +3,10 @@ import uuid
 
 import pytest
 
-from chat import services
+from chat import limits, redis_sync, services
 from chat.limits import RateLimited, message_rate_take
 from chat.models import Message
+from tests.conftest import free_port
 from tests.rooms.factories import group_room
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +65,22 @@ def test_the_defaults_are_a_burst_of_ten(settings):
     with pytest.raises(RateLimited) as caught:
         message_rate_take(user_id=1)
     assert caught.value.retry_after == pytest.approx(0.5, abs=0.05)
+
+
+@pytest.mark.services
+def test_with_redis_unreachable_messages_go_through_unlimited(settings, make_user):
+
+    settings.MESSAGE_RATE_BURST = 1
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    redis_sync.client.cache_clear()
+    limits._redis_take.cache_clear()
+    try:
+        ann = make_user("ann")
+        room = group_room(ann)
+        for _ in range(3):
+            services.message_send(author=ann, room_id=room.pk, body="hi", client_id=uuid.uuid4())
+        assert limits.message_rate_take_many(user_ids=[ann.pk, ann.pk]) == [None, None]
+    finally:
+        redis_sync.client.cache_clear()
+        limits._redis_take.cache_clear()
+    assert Message.objects.count() == 3
