@@ -25,7 +25,7 @@ from chat.heartbeat import heart
 from chat.limits import RateLimited
 from chat.presence import connection_alive, connection_gone
 from chat.protocol import BadEvent
-from rooms.selectors import RoomNotVisible, room_ids_of_user
+from rooms.selectors import RoomNotVisible, room_ids_of_user, room_member_ids
 
 logger = logging.getLogger(__name__)
 
@@ -250,6 +250,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if await cache.aadd(f"typing:{self.user.pk}:{room_id}", 1, timeout=TYPING_INTERVAL_SECONDS):
             await events.apublish(events.room_group(room_id), events.typing(user=self.user, room_id=room_id))
 
+    async def on_presence_query(self, data):
+        # A page's snapshot of who is online is taken before its socket listens; whoever came
+        # online in between is only in this answer.
+        online = await self.as_user(_online_in_room, room_id=data["room"])
+        await self.send_event(events.presence_snapshot(room_id=data["room"], online=online))
+
     async def on_resume(self, data):
         for text in await self.as_user(_resume, positions=data["rooms"]):
             await self.send(text_data=text)
@@ -314,6 +320,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
 
 # The synchronous halves, run in a database thread: a service call and the payload it answers with.
+
+
+def _online_in_room(*, user, room_id: int) -> list[int]:
+    members = room_member_ids(user=user, room_id=room_id)
+    return sorted(selectors.online_visible_to(viewer_id=user.pk, user_ids=members))
 
 
 def _resume(*, user, positions: dict[int, int]) -> list[str]:

@@ -274,6 +274,11 @@ def presence(*, user_id: int, online: bool) -> dict:
     return {"type": "presence", "user": user_id, "online": online}
 
 
+def presence_snapshot(*, room_id: int, online: list[int]) -> dict:
+    """The answer to presence.query: which members of the room are online now."""
+    return {"type": "presence.snapshot", "room": room_id, "online": online}
+
+
 def blocks_changed() -> dict:
     """To both people of a block or unblock: their sockets reload whom to hide. Never forwarded."""
     return {"type": "blocks.changed"}

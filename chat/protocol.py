@@ -137,6 +137,7 @@ EVENTS: dict[str, dict[str, Callable]] = {
     "reaction.remove": {"message": _id, "emoji": _text},
     "read": {"room": _id, "seq": _seq},
     "typing": {"room": _id},
+    "presence.query": {"room": _id},
     "resume": {"rooms": _positions},
 }
 

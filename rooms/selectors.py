@@ -31,6 +31,14 @@ def room_ids_of_user(*, user_id: int) -> list[int]:
     return list(Membership.objects.filter(user_id=user_id).order_by("room_id").values_list("room_id", flat=True))
 
 
+def room_member_ids(*, user, room_id: int) -> list[int]:
+    """The ids of a room's members, for one of them; RoomNotVisible for anyone else. One query."""
+    ids = list(Membership.objects.filter(room_id=room_id).values_list("user_id", flat=True))
+    if user.pk not in ids:
+        raise RoomNotVisible()
+    return ids
+
+
 def memberships_of_user(*, user) -> list[Membership]:
     """The person's rooms, most recently active first, each room with its newest message in
     `last_message` (None in a room without one) and each membership with the other person of a

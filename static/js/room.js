@@ -32,6 +32,8 @@ function connect() {
     connection.textContent = "";
     root.classList.remove("offline");
     socket.send(JSON.stringify({ type: "resume", rooms: { [roomId]: lastSeq } }));
+    // The page's dots were drawn before this socket listened: ask who is online now.
+    socket.send(JSON.stringify({ type: "presence.query", room: roomId }));
     for (const [clientId, item] of pending) sendMessage(clientId, item.body);
     markRead();
   });
@@ -56,12 +58,13 @@ const handlers = {
     typers.set(user.handle, setTimeout(() => { typers.delete(user.handle); renderTyping(); }, 3000));
     renderTyping();
   },
-  presence: ({ user, online }) => {
-    const dot = document.querySelector(`.members li[data-user-id="${Number(user)}"] .presence`);
-    if (!dot) return;
-    dot.classList.toggle("online", online);
-    dot.title = online ? "online" : "offline";
-    dot.setAttribute("aria-label", dot.title);
+  presence: ({ user, online }) => showPresence(user, online),
+  "presence.snapshot": ({ room, online }) => {
+    if (room !== roomId) return;
+    const now = new Set(online.map(Number));
+    for (const item of document.querySelectorAll(".members li[data-user-id]")) {
+      showPresence(item.dataset.userId, now.has(Number(item.dataset.userId)));
+    }
   },
   resync: ({ room }) => { if (room === roomId) location.reload(); },
   error: ({ message, id }) => {
@@ -71,6 +74,14 @@ const handlers = {
   },
   ping: () => socket.send(JSON.stringify({ type: "pong" })),
 };
+
+function showPresence(user, online) {
+  const dot = document.querySelector(`.members li[data-user-id="${Number(user)}"] .presence`);
+  if (!dot) return;
+  dot.classList.toggle("online", online);
+  dot.title = online ? "online" : "offline";
+  dot.setAttribute("aria-label", dot.title);
+}
 
 function handle(event) {
   handlers[event.type]?.(event);

@@ -5,6 +5,7 @@ from channels.db import database_sync_to_async
 
 from accounts import services as account_services
 from tests.chat.sockets import connected
+from tests.rooms.factories import group_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,3 +43,15 @@ async def test_blocking_while_connected_hides_presence_from_then_on(ann, ben, ro
         await database_sync_to_async(account_services.block_remove)(blocker=ann, blocked_id=ben.pk)
         async with connected(ann, skip={"ping"}):
             assert await ben_ws.expect("presence") == {"type": "presence", "user": ann.pk, "online": True}
+
+
+async def test_a_presence_query_answers_who_of_the_room_is_online_except_people_in_a_block(ann, ben, bob, room):
+    await database_sync_to_async(room.memberships.create)(user=bob)
+    await database_sync_to_async(account_services.block_create)(blocker=bob, blocked=ann)
+    async with connected(ben) as ben_ws, connected(bob), connected(ann) as ann_ws:
+        snapshot = await ben_ws.request("presence.query", room=room.pk)
+        assert snapshot == {"type": "presence.snapshot", "room": room.pk, "online": sorted([ann.pk, ben.pk, bob.pk])}
+        snapshot = await ann_ws.request("presence.query", room=room.pk)
+        assert snapshot["online"] == sorted([ann.pk, ben.pk])
+        other = await database_sync_to_async(group_room)(bob, title="Not ann's")
+        assert (await ann_ws.request("presence.query", room=other.pk))["code"] == "not_found"
