@@ -272,6 +272,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=message["text"])
 
     message_new = message_edited = message_deleted = reaction_added = reaction_removed = forward
+    message_preview = forward
     read = room_updated = room_invited = member_updated = forward
     notification_new = notification_read = forward
 

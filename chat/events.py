@@ -4,7 +4,7 @@ REST answers with the same serializers, so a message looks identical over HTTP a
 An event's "type" maps to a consumer handler by Channels' rule ("message.new" -> message_new);
 the consumer forwards `event["text"]`, which is serialized once here for every receiver.
 
-Handlers a consumer needs: message_new, message_edited, message_deleted, reaction_added,
+Handlers a consumer needs: message_new, message_edited, message_deleted, message_preview, reaction_added,
 reaction_removed, read, room_updated, room_invited, member_joined, member_updated, member_left,
 typing, presence, blocks_changed and session_close.
 Member events also reach `user_group(user_id)` with the room id, so that person's sockets can
@@ -94,6 +94,23 @@ class ReactionSummaryPayload(serializers.Serializer):
     user_ids = serializers.ListField(child=serializers.IntegerField())
 
 
+class LinkPreviewPayload(serializers.Serializer):
+    url = serializers.CharField(help_text="The link, normalized (http or https).")
+    title = serializers.CharField()
+    description = serializers.CharField()
+    image_url = serializers.CharField(allow_null=True, help_text="An http(s) URL on the linked site's side, or null.")
+    site_name = serializers.CharField()
+
+    def to_representation(self, preview) -> dict:
+        return {
+            "url": preview.url,
+            "title": preview.title,
+            "description": preview.description,
+            "image_url": preview.image_url or None,
+            "site_name": preview.site_name,
+        }
+
+
 class MessagePayload(serializers.Serializer):
     id = serializers.IntegerField()
     room = serializers.IntegerField(source="room_id")
@@ -106,6 +123,7 @@ class MessagePayload(serializers.Serializer):
     edited_at = serializers.DateTimeField(allow_null=True)
     deleted = serializers.BooleanField(source="is_deleted")
     reactions = serializers.SerializerMethodField()
+    preview = LinkPreviewPayload(allow_null=True, help_text="The card of the first link; null until fetched.")
 
     def to_representation(self, message) -> dict:
         # Built directly, like UserPayload's; tests hold it equal to the fields' own walk.
@@ -122,6 +140,7 @@ class MessagePayload(serializers.Serializer):
             "edited_at": moment(message.edited_at),
             "deleted": message.is_deleted,
             "reactions": self.get_reactions(message),
+            "preview": None if message.preview_id is None else link_preview_payload(message.preview),
         }
 
     @extend_schema_field(ReactionSummaryPayload(many=True))
@@ -189,6 +208,7 @@ class NotificationPayload(serializers.Serializer):
 # which cost more than the serializing itself on the path of every message. to_representation
 # keeps no state between calls, so the database threads can share them.
 message_payload = MessagePayload().to_representation
+link_preview_payload = LinkPreviewPayload().to_representation
 room_payload = RoomPayload().to_representation
 member_payload = MemberPayload().to_representation
 invite_payload = InvitePayload().to_representation
@@ -213,6 +233,17 @@ def message_edited(message) -> dict:
 
 def message_deleted(message) -> dict:
     return {"type": "message.deleted", "message": message_payload(message)}
+
+
+def message_preview(message) -> dict:
+    """The card of the message's first link, fetched after it was sent or edited (chat.previews)."""
+    return {
+        "type": "message.preview",
+        "room": message.room_id,
+        "message_id": message.pk,
+        "seq": message.seq,
+        "preview": link_preview_payload(message.preview),
+    }
 
 
 def reaction_added(reaction) -> dict:

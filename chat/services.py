@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import blocked_between, blocked_pairs
-from chat import events, limits, selectors, tasks
+from chat import events, limits, link_previews, selectors, tasks
 from chat.limits import RateLimited
 from chat.models import Message, Reaction
 from rooms.models import Membership
@@ -166,6 +167,7 @@ def _message_store(*, author, room_id: int, body: str, client_id: uuid.UUID, rep
     message.prefetched_reactions = []
     events.publish_on_commit(events.room_group(room_id), partial(events.message_new, message))
     _mentions_on_commit(message)
+    _preview_on_commit(message)
     return message
 
 
@@ -367,12 +369,19 @@ def _insert_many(messages: list[Message], *, member_ids: list[int]) -> None:
     )
     for message in messages:
         _mentions_on_commit(message)
+        _preview_on_commit(message)
 
 
 def _mentions_on_commit(message: Message) -> None:
     # Parsing mentions and looking people up is a Celery task's work, queued only when there may be one.
     if "@" in message.body:
         transaction.on_commit(partial(tasks.message_mentions_notify.delay, message.pk), robust=True)
+
+
+def _preview_on_commit(message: Message) -> None:
+    # Fetching a page is a Celery task's work (chat.previews), queued only when the body has a link.
+    if settings.LINK_PREVIEWS_ENABLED and link_previews.first_url(message.body):
+        transaction.on_commit(partial(tasks.message_preview_fetch.delay, message.pk), robust=True)
 
 
 @transaction.atomic
@@ -386,10 +395,16 @@ def message_edit(*, user, message_id: int, body: str) -> Message:
     body = _clean_body(body)
     if body == message.body:
         return message
+    # Another first link (or none now): the old card goes with this edit, and a new one is fetched.
+    relinked = link_previews.first_url(body) != link_previews.first_url(message.body)
     message.body = body
     message.edited_at = timezone.now()
-    message.save(update_fields=["body", "edited_at"])
+    if relinked:
+        message.preview = None
+    message.save(update_fields=["body", "edited_at", *(["preview"] if relinked else [])])
     events.publish_on_commit(events.room_group(message.room_id), partial(events.message_edited, message))
+    if relinked:
+        _preview_on_commit(message)
     return message
 
 
@@ -403,7 +418,8 @@ def message_delete(*, user, message_id: int) -> Message:
         return message
     message.body = ""
     message.deleted_at = timezone.now()
-    message.save(update_fields=["body", "deleted_at"])
+    message.preview = None
+    message.save(update_fields=["body", "deleted_at", "preview"])
     Reaction.objects.filter(message=message).delete()
     message.prefetched_reactions = []
     events.publish_on_commit(events.room_group(message.room_id), partial(events.message_deleted, message))

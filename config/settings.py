@@ -172,6 +172,20 @@ NOTIFICATION_DIGEST_INTERVAL = timedelta(hours=env.int("NOTIFICATION_DIGEST_HOUR
 # Read notifications are deleted this many days after they were read.
 NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=30)
 
+# LINK PREVIEWS (chat.link_previews fetches, chat.previews stores; docs/API.md "Link previews")
+LINK_PREVIEWS_ENABLED = env.bool("LINK_PREVIEWS_ENABLED", default=True)
+# Per fetch, redirects included: the whole time, the most bytes read, and how many redirects are followed.
+LINK_PREVIEW_TIMEOUT = env.float("LINK_PREVIEW_TIMEOUT_SECONDS", default=5.0)
+LINK_PREVIEW_MAX_BYTES = env.int("LINK_PREVIEW_MAX_BYTES", default=5 * 1024 * 1024)
+LINK_PREVIEW_MAX_REDIRECTS = env.int("LINK_PREVIEW_MAX_REDIRECTS", default=3)
+# A fetched card is refreshed after this; a failed or refused link is tried again after the second.
+LINK_PREVIEW_TTL = timedelta(hours=env.int("LINK_PREVIEW_TTL_HOURS", default=7 * 24))
+LINK_PREVIEW_FAILURE_TTL = timedelta(minutes=env.int("LINK_PREVIEW_FAILURE_TTL_MINUTES", default=60))
+# "host:port" pairs fetched although they resolve to private addresses (and whatever their port).
+# For tests, which serve pages on 127.0.0.1: deliberately not read from the environment, so that no
+# deployment opens its internal network to anyone who can post a link.
+LINK_PREVIEW_ALLOWED_HOSTS: list[str] = []
+
 # STORAGE
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
