@@ -152,8 +152,6 @@ def _allowed(host: str, port: int) -> bool:
 def vetted_address(host: str, port: int) -> str:
     """The one address to connect to for host:port, resolved once; Refused when it may not be fetched."""
     allowed = _allowed(host, port)
-    if port not in DEFAULT_PORTS.values() and not allowed:
-        raise Refused(f"port {port} is not fetched")
     try:
         answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as error:
@@ -164,6 +162,8 @@ def vetted_address(host: str, port: int) -> str:
     # Every answer is checked, not only the first: a name may mix a public address with a private one.
     if not allowed and not all(is_public(address) for address in addresses):
         raise Refused(f"{host} resolves to a private or reserved address")
+    if port not in DEFAULT_PORTS.values() and not allowed:
+        raise Refused(f"port {port} is not fetched")
     return str(addresses[0])
 
 
@@ -202,25 +202,38 @@ def _get(url: str, deadline: float):
         connection = http.client.HTTPSConnection(host, port, timeout=_left(deadline), context=context)
     else:
         connection = http.client.HTTPConnection(host, port, timeout=_left(deadline))
+    opened: list[socket.socket] = []
+
+    def connect(_where, timeout, source_address=None):
+        sock = socket.create_connection((address, port), timeout)
+        # A second handle on the same socket: http.client drops its own once the answer has no length,
+        # and TLS replaces it; this one still reaches the socket when the deadline comes.
+        opened.append(sock.dup())
+        return sock
+
     # http.client opens its socket through this hook (HTTPS wraps it afterwards, with SNI and the
     # certificate check for `host`): the connection goes to the vetted address, never resolved again.
-    connection._create_connection = lambda _where, timeout, source_address=None: socket.create_connection(
-        (address, port), timeout
-    )
+    connection._create_connection = connect
     # Socket timeouts bound each wait, not their sum (a server can trickle a byte at a time): at the
     # deadline the socket is shut, which ends whatever read is in progress.
-    watchdog = threading.Timer(_left(deadline), _shut, args=(connection,))
+    watchdog = threading.Timer(_left(deadline), _shut, args=(opened,))
     watchdog.daemon = True
     watchdog.start()
+    response = None
     try:
         path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
         connection.request("GET", path, headers=_HEADERS)
-        yield connection.getresponse()
+        response = connection.getresponse()
+        yield response
     except (OSError, http.client.HTTPException) as error:
         raise Refused(_late(deadline) or f"fetch failed: {error!r}") from error
     finally:
         watchdog.cancel()
+        if response is not None:
+            response.close()
         connection.close()
+        for sock in opened:
+            sock.close()
 
 
 # Uncompressed: the size cap counts the bytes parsed, and no compression bomb can grow past it.
@@ -238,9 +251,8 @@ def _late(deadline: float) -> str | None:
     return "took longer than LINK_PREVIEW_TIMEOUT" if time.monotonic() >= deadline else None
 
 
-def _shut(connection: http.client.HTTPConnection) -> None:
-    sock = connection.sock
-    if sock is not None:
+def _shut(opened: list[socket.socket]) -> None:
+    for sock in opened:
         with suppress(OSError):  # Closed already: the fetch ended as the deadline came.
             sock.shutdown(socket.SHUT_RDWR)
 
@@ -360,8 +372,11 @@ def image_url(image: str, *, page: str) -> str:
     url = normalize(urljoin(page, image.strip())) if image else None
     if url is None:
         return ""
-    address = _ip(urlsplit(url).hostname or "")
-    return "" if address is not None and not is_public(address) else url
+    parts = urlsplit(url)
+    address = _ip(parts.hostname or "")
+    if address is None or is_public(address) or _allowed(parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme]):
+        return url
+    return ""
 
 
 def _first(meta: dict[str, str], *keys: str) -> str:
