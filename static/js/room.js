@@ -1,6 +1,7 @@
 // The room page, live: one WebSocket, messages in seq order, pending sends, typing and presence.
 // Every piece of user text goes through textContent, never innerHTML.
 import { appendWithMentions, notificationEvent } from "./notifications.js";
+import { showPreview } from "./link_preview.js";
 
 const root = document.getElementById("room");
 const roomId = Number(root.dataset.roomId);
@@ -52,6 +53,10 @@ const handlers = {
   "message.ack": ({ message }) => { settle(message); showMessage(message); },
   "message.edited": ({ message }) => showMessage(message),
   "message.deleted": ({ message }) => showMessage(message),
+  "message.preview": ({ room, message_id, preview }) => {
+    const item = room === roomId ? document.getElementById(`m-${message_id}`) : null;
+    if (item) showPreview(item, preview);
+  },
   typing: ({ room, user }) => {
     if (room !== roomId || user.id === myId) return;
     clearTimeout(typers.get(user.handle));
@@ -156,6 +161,7 @@ function renderMessage(message) {
     appendWithMentions(body, message.body, root.dataset.handle);
   }
   item.append(body);
+  if (!message.deleted) showPreview(item, message.preview);
   return item;
 }
 
