@@ -182,9 +182,9 @@ LINK_PREVIEW_MAX_REDIRECTS = env.int("LINK_PREVIEW_MAX_REDIRECTS", default=3)
 LINK_PREVIEW_TTL = timedelta(hours=env.int("LINK_PREVIEW_TTL_HOURS", default=7 * 24))
 LINK_PREVIEW_FAILURE_TTL = timedelta(minutes=env.int("LINK_PREVIEW_FAILURE_TTL_MINUTES", default=60))
 # "host:port" pairs fetched although they resolve to private addresses (and whatever their port).
-# For tests, which serve pages on 127.0.0.1: deliberately not read from the environment, so that no
+# For tests, which serve pages on 127.0.0.1: read from the environment only with DEBUG, so that no
 # deployment opens its internal network to anyone who can post a link.
-LINK_PREVIEW_ALLOWED_HOSTS: list[str] = []
+LINK_PREVIEW_ALLOWED_HOSTS = env.list("LINK_PREVIEW_ALLOWED_HOSTS", default=[]) if DEBUG else []
 
 # STORAGE
 STATIC_URL = "/static/"

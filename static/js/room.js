@@ -122,6 +122,7 @@ function showMessage(message) {
   const existing = document.getElementById(`m-${message.id}`);
   const element = renderMessage(message);
   if (existing) {
+    keepCard(existing, element, message);
     existing.replaceWith(element);
     return;
   }
@@ -133,12 +134,22 @@ function showMessage(message) {
   markRead();
 }
 
+// An ack or message.new built before the link's card was fetched says `preview: null`; only an edit
+// (a new edited_at) or a delete takes a card away.
+function keepCard(existing, element, message) {
+  const card = existing.querySelector(".link-preview");
+  if (card && !message.preview && !message.deleted && existing.dataset.edited === element.dataset.edited) {
+    element.querySelector(".body").after(card);
+  }
+}
+
 function renderMessage(message) {
   const item = document.createElement("li");
   item.className = "message" + (message.author?.id === myId ? " mine" : "");
   item.id = `m-${message.id}`;
   item.dataset.seq = message.seq;
   item.dataset.id = message.id;
+  item.dataset.edited = message.edited_at || "";
   const meta = document.createElement("div");
   meta.className = "meta";
   const author = document.createElement("span");
