@@ -213,3 +213,17 @@ async def test_the_card_reaches_a_connected_socket_after_the_message(ann, ben, r
         event = await ws.expect("message.preview")
         assert (event["room"], event["message_id"], event["seq"]) == (room.pk, message.pk, message.seq)
         assert event["preview"]["title"] == "Live card"
+
+
+@pytest.mark.django_db
+def test_staff_browse_the_cards_and_deleting_one_takes_it_off_its_messages(ann, room, site, admin_browser, committed):
+    site.routes["/a"] = page(card_page(title="Cached card"))
+    with committed():
+        message = send(ann, room, site.url("/a"))
+    preview = LinkPreview.objects.get()
+    listing = admin_browser.get("/admin/chat/linkpreview/", {"q": "Cached"})
+    assert list(listing.context["cl"].result_list) == [preview]
+    assert admin_browser.get(f"/admin/chat/linkpreview/{preview.pk}/change/").status_code == 200
+    assert admin_browser.get(f"/admin/chat/message/{message.pk}/change/").status_code == 200
+    admin_browser.post(f"/admin/chat/linkpreview/{preview.pk}/delete/", {"post": "yes"})
+    assert not LinkPreview.objects.exists() and Message.objects.get(pk=message.pk).preview is None
