@@ -6,7 +6,7 @@ import pytest
 
 from chat import link_previews
 from chat.link_previews import Refused, fetch, first_url, normalize
-from tests.chat.web import card_page, page, redirect, silent, slow
+from tests.chat.web import Site, card_page, page, redirect, silent, slow, tls_server_context
 
 # Reading links
 
@@ -258,3 +258,41 @@ def test_a_refused_answer_is_for_every_address_of_a_name(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
     with pytest.raises(Refused, match="private or reserved"):
         fetch("http://mixed.example/")
+
+
+@pytest.fixture
+def resolve_to_loopback(monkeypatch):
+    """resolve_to_loopback(name): DNS answers 127.0.0.1 for that name (there is no DNS server to configure here)."""
+    real = socket.getaddrinfo
+
+    def pin(name):
+        def resolve(host, port, *args, **kwargs):
+            if host != name:
+                return real(host, port, *args, **kwargs)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+        monkeypatch.setattr(socket, "getaddrinfo", resolve)
+
+    return pin
+
+
+@pytest.mark.parametrize(("certified", "fetched"), [("secure.example", True), ("other.example", False)])
+def test_https_names_the_host_in_sni_and_checks_its_certificate_while_connecting_to_the_vetted_address(
+    tmp_path, settings, monkeypatch, resolve_to_loopback, certified, fetched
+):
+    site = Site(tls=tls_server_context(tmp_path, ca_name="Test CA", server_name=certified))
+    try:
+        site.routes["/"] = page(card_page(title="Over TLS"))
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))  # OpenSSL's trust store, read per context
+        resolve_to_loopback("secure.example")
+        settings.LINK_PREVIEW_ALLOWED_HOSTS = [f"secure.example:{site.port}"]
+        if fetched:
+            assert fetch(f"https://secure.example:{site.port}/").title == "Over TLS"
+            assert site.requests == [("/", f"secure.example:{site.port}")]
+        else:
+            with pytest.raises(Refused, match="CERTIFICATE_VERIFY_FAILED"):
+                fetch(f"https://secure.example:{site.port}/")
+            assert site.requests == []
+        assert site.server_names == ["secure.example"]
+    finally:
+        site.stop()
