@@ -14,7 +14,8 @@ Whoever can post a message can make the server fetch a URL (server-side request 
   closing the socket when it passes; at most LINK_PREVIEW_MAX_BYTES are read (a bigger page is
   refused, reading stops there); only uncompressed text/html is parsed.
 LINK_PREVIEW_ALLOWED_HOSTS ("host:port", for tests) skips the address and port refusals only.
-DNS resolution itself is bounded by the system resolver's own timeout, not by the deadline.
+The deadline covers DNS too: a look-up that outlives it is abandoned (its thread ends when the system
+resolver gives up).
 """
 
 import http.client
@@ -24,6 +25,8 @@ import socket
 import ssl
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -149,11 +152,18 @@ def _allowed(host: str, port: int) -> bool:
     return f"{host}:{port}" in settings.LINK_PREVIEW_ALLOWED_HOSTS
 
 
-def vetted_address(host: str, port: int) -> str:
+# getaddrinfo cannot be given a timeout: it runs here, and the fetch waits for it only until its deadline.
+_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="link-preview-dns")
+
+
+def vetted_address(host: str, port: int, *, deadline: float) -> str:
     """The one address to connect to for host:port, resolved once; Refused when it may not be fetched."""
     allowed = _allowed(host, port)
+    lookup = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        answers = lookup.result(timeout=_left(deadline))
+    except FuturesTimeout as error:
+        raise Refused(f"resolving {host} took longer than LINK_PREVIEW_TIMEOUT") from error
     except (OSError, UnicodeError) as error:
         raise Refused(f"{host} does not resolve: {error}") from error
     addresses = [_ip(sockaddr[0]) for *_, sockaddr in answers]
@@ -196,7 +206,7 @@ def _redirect_target(url: str, location: str | None) -> str:
 def _get(url: str, deadline: float):
     parts = urlsplit(url)
     host, port = parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme]
-    address = vetted_address(host, port)
+    address = vetted_address(host, port, deadline=deadline)
     if parts.scheme == "https":
         context = ssl.create_default_context()
         connection = http.client.HTTPSConnection(host, port, timeout=_left(deadline), context=context)

@@ -1,6 +1,7 @@
 """The link-preview fetcher against a real local web server, and what it refuses to reach."""
 
 import socket
+import time
 
 import pytest
 
@@ -132,6 +133,20 @@ def test_a_server_that_does_not_answer_runs_into_the_deadline(site, settings):
     site.routes["/silent"] = silent(3)
     with pytest.raises(Refused, match="LINK_PREVIEW_TIMEOUT"):
         fetch(site.url("/silent"))
+
+
+def test_a_name_whose_look_up_hangs_runs_into_the_deadline(settings, monkeypatch):
+    settings.LINK_PREVIEW_TIMEOUT = 0.3
+    real = socket.getaddrinfo
+
+    def hanging(host, port, *args, **kwargs):
+        if host == "slow-dns.example":
+            time.sleep(2)  # A resolver that waits on a server that does not answer.
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    with pytest.raises(Refused, match="resolving slow-dns.example took longer"):
+        fetch("http://slow-dns.example/")
 
 
 def test_three_redirects_are_followed_and_a_fourth_is_refused(site):
