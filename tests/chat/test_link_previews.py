@@ -227,3 +227,22 @@ def test_staff_browse_the_cards_and_deleting_one_takes_it_off_its_messages(ann, 
     assert admin_browser.get(f"/admin/chat/message/{message.pk}/change/").status_code == 200
     admin_browser.post(f"/admin/chat/linkpreview/{preview.pk}/delete/", {"post": "yes"})
     assert not LinkPreview.objects.exists() and Message.objects.get(pk=message.pk).preview is None
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_celery_worker_process_fetches_the_card_and_the_room_hears_of_it(
+    ann, room, site, settings, celery_worker_process
+):
+    site.routes["/worker"] = page(card_page(title="Fetched by the worker"))
+    # The worker is another process: it reads the allow-list (DEBUG) and the test's channel prefix from its environment.
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    celery_worker_process(LINK_PREVIEW_ALLOWED_HOSTS=site.host, CHANNEL_PREFIX=prefix)
+
+    received = published(
+        events.room_group(room.pk), lambda: send(ann, room, f"worker: {site.url('/worker')}"), expect=2, timeout=45
+    )
+
+    assert [event["type"] for event in received] == ["message.new", "message.preview"]
+    assert received[1]["preview"]["title"] == "Fetched by the worker"
+    assert Message.objects.get(room=room).preview.title == "Fetched by the worker"
