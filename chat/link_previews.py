@@ -156,8 +156,8 @@ def _allowed(host: str, port: int) -> bool:
 _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="link-preview-dns")
 
 
-def vetted_address(host: str, port: int, *, deadline: float) -> str:
-    """The one address to connect to for host:port, resolved once; Refused when it may not be fetched."""
+def vetted_addresses(host: str, port: int, *, deadline: float) -> list[str]:
+    """The addresses to connect to for host:port, resolved once; Refused when it may not be fetched."""
     allowed = _allowed(host, port)
     lookup = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
@@ -174,7 +174,7 @@ def vetted_address(host: str, port: int, *, deadline: float) -> str:
         raise Refused(f"{host} resolves to a private or reserved address")
     if port not in DEFAULT_PORTS.values() and not allowed:
         raise Refused(f"port {port} is not fetched")
-    return str(addresses[0])
+    return list(dict.fromkeys(str(address) for address in addresses))
 
 
 # Fetching
@@ -206,24 +206,9 @@ def _redirect_target(url: str, location: str | None) -> str:
 def _get(url: str, deadline: float):
     parts = urlsplit(url)
     host, port = parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme]
-    address = vetted_address(host, port, deadline=deadline)
-    if parts.scheme == "https":
-        context = ssl.create_default_context()
-        connection = http.client.HTTPSConnection(host, port, timeout=_left(deadline), context=context)
-    else:
-        connection = http.client.HTTPConnection(host, port, timeout=_left(deadline))
+    addresses = vetted_addresses(host, port, deadline=deadline)
     opened: list[socket.socket] = []
-
-    def connect(_where, timeout, source_address=None):
-        sock = socket.create_connection((address, port), timeout)
-        # A second handle on the same socket: http.client drops its own once the answer has no length,
-        # and TLS replaces it; this one still reaches the socket when the deadline comes.
-        opened.append(sock.dup())
-        return sock
-
-    # http.client opens its socket through this hook (HTTPS wraps it afterwards, with SNI and the
-    # certificate check for `host`): the connection goes to the vetted address, never resolved again.
-    connection._create_connection = connect
+    connection = _pinned_connection(parts.scheme, host, port, addresses, opened=opened, deadline=deadline)
     # Socket timeouts bound each wait, not their sum (a server can trickle a byte at a time): at the
     # deadline the socket is shut, which ends whatever read is in progress.
     watchdog = threading.Timer(_left(deadline), _shut, args=(opened,))
@@ -244,6 +229,36 @@ def _get(url: str, deadline: float):
         connection.close()
         for sock in opened:
             sock.close()
+
+
+def _pinned_connection(
+    scheme: str, host: str, port: int, addresses: list[str], *, opened: list, deadline: float
+) -> http.client.HTTPConnection:
+    """An HTTP(S) connection to `host` whose socket goes to the first of `addresses` that answers."""
+    if scheme == "https":
+        context = ssl.create_default_context()
+        connection = http.client.HTTPSConnection(host, port, timeout=_left(deadline), context=context)
+    else:
+        connection = http.client.HTTPConnection(host, port, timeout=_left(deadline))
+
+    def connect(_where, _timeout, source_address=None):
+        error = None
+        for address in addresses:  # In the resolver's order, as socket.create_connection would.
+            try:
+                sock = socket.create_connection((address, port), _left(deadline))
+            except OSError as failure:
+                error = failure
+                continue
+            # A second handle on the same socket: http.client drops its own once the answer has no
+            # length, and TLS replaces it; this one still reaches the socket when the deadline comes.
+            opened.append(sock.dup())
+            return sock
+        raise error
+
+    # http.client opens its socket through this hook (HTTPS wraps it afterwards, with SNI and the
+    # certificate check for `host`): the connection goes to a vetted address, never resolved again.
+    connection._create_connection = connect
+    return connection
 
 
 # Uncompressed: the size cap counts the bytes parsed, and no compression bomb can grow past it.

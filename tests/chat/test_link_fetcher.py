@@ -311,3 +311,15 @@ def test_https_names_the_host_in_sni_and_checks_its_certificate_while_connecting
         assert site.server_names == ["secure.example"]
     finally:
         site.stop()
+
+
+def test_when_the_first_vetted_address_refuses_the_next_one_is_tried(site, settings, monkeypatch):
+    # 127.0.0.2 is loopback too, but the site listens on 127.0.0.1 only: the first connection is refused.
+    def resolve(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)) for address in ("127.0.0.2", "127.0.0.1")]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    settings.LINK_PREVIEW_ALLOWED_HOSTS = [f"two.example:{site.port}"]
+    site.routes["/"] = page(card_page())
+    assert fetch(f"http://two.example:{site.port}/").title == "A title"
+    assert site.requests == [("/", f"two.example:{site.port}")]
