@@ -139,6 +139,17 @@ class TestTheFlow:
         assert tasks.message_preview_fetch(message.pk) is False
         assert site.requests == [] and not LinkPreview.objects.exists()
 
+    def test_messages_stored_in_one_batch_each_get_their_card(self, ann, ben, room, site, committed):
+        site.routes |= {"/a": page(card_page(title="A")), "/b": page(card_page(title="B"))}
+        requests = [
+            services.SendRequest(author=author, room_id=room.pk, body=body, client_id=uuid.uuid4())
+            for author, body in [(ann, site.url("/a")), (ben, "no link"), (ben, f"and {site.url('/b')}")]
+        ]
+        with committed():
+            sent = services.message_send_many(requests=requests)
+        cards = [Message.objects.get(pk=message.pk).preview for message in sent]
+        assert [card.title if card else None for card in cards] == ["A", None, "B"]
+
     def test_only_a_body_with_a_link_queues_the_task(self, ann, room, committed):
         with committed(execute=False) as callbacks:
             send(ann, room, "no link, just words: example.com")
