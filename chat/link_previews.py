@@ -6,16 +6,15 @@ Whoever can post a message can make the server fetch a URL (server-side request 
 - the host is resolved here, once, and refused when any of its addresses is not public (private,
   loopback, link-local, multicast, reserved, unspecified, shared, or one of those inside an IPv6
   address: IPv4-mapped, 6to4, NAT64);
-- the connection goes to that vetted address while the Host header and TLS SNI (and certificate
+- the connection goes to those vetted addresses while the Host header and TLS SNI (and certificate
   check) name the host: a DNS answer that changes between the check and the connection (rebinding)
   changes nothing;
 - every redirect (at most LINK_PREVIEW_MAX_REDIRECTS) is a new URL checked the same way;
-- one deadline (LINK_PREVIEW_TIMEOUT) covers the whole fetch, redirects included, enforced by
-  closing the socket when it passes; at most LINK_PREVIEW_MAX_BYTES are read (a bigger page is
+- one deadline (LINK_PREVIEW_TIMEOUT) covers the whole fetch, DNS look-ups and redirects included,
+  enforced by shutting the socket when it passes (a look-up that outlives it is abandoned; its thread
+  ends when the system resolver gives up); at most LINK_PREVIEW_MAX_BYTES are read (a bigger page is
   refused, reading stops there); only uncompressed text/html is parsed.
 LINK_PREVIEW_ALLOWED_HOSTS ("host:port", for tests) skips the address and port refusals only.
-The deadline covers DNS too: a look-up that outlives it is abandoned (its thread ends when the system
-resolver gives up).
 """
 
 import http.client

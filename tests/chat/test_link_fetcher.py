@@ -1,5 +1,6 @@
 """The link-preview fetcher against a real local web server, and what it refuses to reach."""
 
+import ipaddress
 import socket
 import time
 
@@ -204,7 +205,7 @@ def test_private_loopback_link_local_and_reserved_addresses_are_refused(host):
 
 def test_public_addresses_pass_the_address_check():
     for address in ("93.184.216.34", "8.8.8.8", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:8.8.8.8"):
-        assert link_previews.is_public(link_previews._ip(address)), address
+        assert link_previews.is_public(ipaddress.ip_address(address)), address
 
 
 def test_a_server_on_a_private_address_is_not_contacted_unless_allow_listed(unlisted_site):
