@@ -43,7 +43,9 @@ async def test_two_people_joining_are_both_told_of_their_match_and_can_talk_in_i
         assert ann_found["peer"]["handle"] == "ben" and ben_found["peer"]["handle"] == "ann"
         # Both sockets now follow the room: a message reaches the other.
         room_id = ann_found["room"]["id"]
-        await ann_ws.send("message.send", room=room_id, body="hi stranger", client_id="c0ffee00-0000-4000-8000-000000000001")
+        await ann_ws.send(
+            "message.send", room=room_id, body="hi stranger", client_id="c0ffee00-0000-4000-8000-000000000001"
+        )
         assert (await ben_ws.expect("message.new"))["message"]["body"] == "hi stranger"
 
 

@@ -178,9 +178,7 @@ def test_joining_and_next_are_rate_limited_per_person(people, settings):
     assert matching.lobby_join(user=ben).room is None  # ben's bucket is his own (ann wants chess).
 
 
-@pytest.mark.parametrize(
-    "tags", [["one", "two", "three", "four", "five", "six"], ["no spaces"], ["x" * 31], ["émoji"]]
-)
+@pytest.mark.parametrize("tags", [["one", "two", "three", "four", "five", "six"], ["no spaces"], ["x" * 31], ["émoji"]])
 def test_bad_tags_are_refused_with_a_field_error(people, tags):
     (ann,) = people(1)
     with pytest.raises(ValidationError) as caught:
