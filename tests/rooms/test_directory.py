@@ -210,3 +210,8 @@ def test_reports_show_in_the_admin(chat, ann, ben, admin_browser):
 def test_a_closed_lobby_chat_stays_readable_to_both(chat, ann):
     Room.objects.filter(pk=chat.pk).update(closed_at=timezone.now())
     assert browser_for(ann).get(f"/api/rooms/{chat.pk}/messages/").status_code == 200
+
+
+def test_a_lobby_chat_is_named_as_such_in_my_rooms(chat, ann):
+    content = browser_for(ann).get("/rooms/").content.decode()
+    assert "Lobby chat" in content and f'href="/rooms/{chat.pk}/"' in content
