@@ -162,3 +162,12 @@ async def test_nobody_outside_a_lobby_chat_can_read_it(ann, ben, bob, api_as):
         assert response.status_code == 404, path
     joined = await database_sync_to_async(outsider.post)(f"/api/rooms/{room_id}/members/", {}, format="json")
     assert joined.status_code == 404
+
+
+async def test_someone_whose_process_died_is_taken_out_of_the_queue_by_the_sweep(ann):
+    from chat.consumers import _announce_offline
+    from rooms import matching
+
+    await database_sync_to_async(matching.lobby_join)(user=ann)  # As if through a socket on a process now dead.
+    await _announce_offline(ann.pk)  # What any process's presence sweep does for people whose sockets all expired.
+    assert not await waiting(ann)
