@@ -6,7 +6,8 @@ the consumer forwards `event["text"]`, which is serialized once here for every r
 
 Handlers a consumer needs: message_new, message_edited, message_deleted, message_preview, reaction_added,
 reaction_removed, read, room_updated, room_invited, member_joined, member_updated, member_left,
-typing, presence, blocks_changed and session_close.
+typing, presence, blocks_changed and session_close; for the lobby (rooms.lobby) lobby_counts,
+match_found and match_ended.
 Member events also reach `user_group(user_id)` with the room id, so that person's sockets can
 join or drop the room's group; the channel-layer message carries the group it was sent to and,
 for member and typing events, `room_id` and `user_id`, so a consumer acts without decoding text.
@@ -46,6 +47,11 @@ def room_group(room_id: int) -> str:
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+def lobby_group() -> str:
+    """The sockets of lobby pages: live counts of people online and waiting, and of public rooms' members."""
+    return "lobby"
 
 
 # Payloads (also the REST representations)
@@ -331,6 +337,45 @@ def notification_new(notification, *, unread: int) -> dict:
 def notification_read(*, unread: int, ids: list[int] | None = None) -> dict:
     """To the recipient's own group: these notifications (all, when `ids` is null) were read."""
     return {"type": "notification.read", "unread": unread, "ids": ids}
+
+
+# The lobby (rooms.lobby): counts on lobby_group(), matches on each person's own group.
+
+
+class LobbyRoomCountPayload(serializers.Serializer):
+    id = serializers.IntegerField()
+    members = serializers.IntegerField()
+
+
+class LobbyCountsPayload(serializers.Serializer):
+    online = serializers.IntegerField(help_text="People with at least one open socket.")
+    waiting = serializers.IntegerField(help_text="People in the queue to talk to a stranger.")
+    rooms = LobbyRoomCountPayload(many=True, help_text="The largest public rooms and their member counts.")
+
+
+def lobby_counts(*, online: int, waiting: int, rooms: list[dict]) -> dict:
+    """Pushed to the lobby group when a count changed (at most once per LOBBY_TICK_SECONDS)."""
+    return {"type": "lobby.counts", "online": online, "waiting": waiting, "rooms": rooms}
+
+
+def lobby_queued(*, tags: list[str]) -> dict:
+    """To the socket that joined: it waits in the queue (a match.found follows when someone fits)."""
+    return {"type": "lobby.queued", "tags": tags}
+
+
+def lobby_left() -> dict:
+    """To the socket that asked: it is out of the queue, and any lobby chat of its person is closed."""
+    return {"type": "lobby.left"}
+
+
+def match_found(*, room, peer) -> dict:
+    """To each of the two people paired, on their own group: the new random room and who is in it."""
+    return {"type": "match.found", "room": room_payload(room), "peer": UserPayload(peer).data}
+
+
+def match_ended(*, room_id: int, by: int) -> dict:
+    """To both people of a lobby chat: one of them (`by`) left it, and it is read-only from now on."""
+    return {"type": "match.ended", "room": room_id, "by": by}
 
 
 # Publishing

@@ -83,17 +83,23 @@ def _already_sent(*, room_id: int, author, client_id: uuid.UUID) -> Message | No
     return original
 
 
+ROOM_CLOSED = "This conversation has ended."
+
+
 def _membership_and_original(*, user, room_id: int, client_id: uuid.UUID) -> tuple[int, int | None, str | None]:
     """The sender's membership id, the id of a message already stored for this client_id, and the
     room's direct key (None for other rooms), in one query (the common answer is "no original":
-    the details are loaded only for a real retry).
+    the details are loaded only for a real retry). A closed lobby chat refuses new messages.
     """
     stored = Message.objects.filter(room_id=room_id, author=user, client_id=client_id).values("pk")[:1]
     memberships = Membership.objects.filter(user=user, room_id=room_id)
-    row = memberships.values_list("pk", Subquery(stored), "room__direct_key").first()
+    row = memberships.values_list("pk", Subquery(stored), "room__direct_key", "room__closed_at").first()
     if row is None:
         raise RoomNotVisible()
-    return row
+    member_id, original_id, direct_key, closed_at = row
+    if closed_at is not None and original_id is None:
+        raise PermissionDenied(ROOM_CLOSED)
+    return member_id, original_id, direct_key
 
 
 DIRECT_CLOSED = "You can't send messages in this conversation."
@@ -298,8 +304,10 @@ def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
     author_ids = {request.author.pk for request in requests}
     rows = Membership.objects.filter(room_id__in=room_ids, user_id__in=author_ids)
     members = {
-        (room, user): (pk, key)
-        for pk, room, user, key in rows.values_list("pk", "room_id", "user_id", "room__direct_key")
+        (room, user): (pk, key, closed)
+        for pk, room, user, key, closed in rows.values_list(
+            "pk", "room_id", "user_id", "room__direct_key", "room__closed_at"
+        )
     }
     checked = []
     for index, request in enumerate(requests):
@@ -312,7 +320,10 @@ def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
         except _REFUSALS as error:
             outcomes[index] = error
             continue
-        member_id, direct_key = member
+        member_id, direct_key, closed_at = member
+        if closed_at is not None:
+            outcomes[index] = PermissionDenied(ROOM_CLOSED)
+            continue
         pair = (request.author.pk, _direct_peer(direct_key, request.author.pk)) if direct_key else None
         checked.append((index, request, client_id, member_id, pair))
     return checked

@@ -186,6 +186,20 @@ LINK_PREVIEW_FAILURE_TTL = timedelta(minutes=env.int("LINK_PREVIEW_FAILURE_TTL_M
 # deployment opens its internal network to anyone who can post a link.
 LINK_PREVIEW_ALLOWED_HOSTS = env.list("LINK_PREVIEW_ALLOWED_HOSTS", default=[]) if DEBUG else []
 
+# LOBBY (rooms.lobby: talk to a stranger; the purge of its rooms is a Celery beat task, config/celery.py)
+# Someone with interest tags waits this long for a person sharing one, then anyone will do.
+LOBBY_TAG_WAIT_SECONDS = env.float("LOBBY_TAG_WAIT_SECONDS", default=5.0)
+# Two people just paired are not paired again for this long (also after "Next").
+LOBBY_RECENT_PAIR_SECONDS = env.int("LOBBY_RECENT_PAIR_SECONDS", default=300)
+# Lobby rooms (and their messages) are deleted this long after they closed, or after their last
+# message when nobody closed them; a room whose two people became friends is kept as their DM.
+LOBBY_ROOM_TTL = timedelta(seconds=env.int("LOBBY_ROOM_TTL", default=24 * 3600))
+# Joining the queue and "Next" share one token bucket per person: a burst, then a steady rate.
+LOBBY_RATE_BURST = env.int("LOBBY_RATE_BURST", default=5)
+LOBBY_RATE_PER_SECOND = env.float("LOBBY_RATE_PER_SECOND", default=0.5)
+# Live counts (online, waiting, public rooms' members) go to the lobby page at most this often.
+LOBBY_TICK_SECONDS = env.float("LOBBY_TICK_SECONDS", default=0.5)
+
 # STORAGE
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
@@ -267,6 +281,7 @@ REST_FRAMEWORK = {
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
         "verify": env.str("THROTTLE_VERIFY", default="30/hour"),
         "resend": env.str("THROTTLE_RESEND", default="5/hour"),
+        "report": env.str("THROTTLE_REPORT", default="30/hour"),
     },
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

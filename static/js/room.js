@@ -91,7 +91,13 @@ function showPresence(user, online) {
 function handle(event) {
   handlers[event.type]?.(event);
   notificationEvent(event);
+  // Other modules of the page (stranger.js in a lobby chat) see every event, and send through this socket.
+  document.dispatchEvent(new CustomEvent("parley:event", { detail: event }));
 }
+
+document.addEventListener("parley:send", ({ detail }) => {
+  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(detail));
+});
 
 // My message's ack and its message.new travel separate paths and come in either order:
 // whichever is first replaces the pending copy.
