@@ -5,7 +5,7 @@ phrases", `or`, `-excluded`) and never fails on odd input, so quotes, operators 
 are just words. The text search configuration is 'simple': chat is written in any language, and
 'simple' lowercases words without stemming or dropping stop words, so it is the same for all of them
 (the price: "running" does not find "run"). The body's tsvector is stored in Message.search_vector
-(a generated column, GIN-indexed by migration chat/0004): matching and ranking read it instead of
+(a generated column, GIN-indexed by migration chat/0006): matching and ranking read it instead of
 parsing bodies, which is what keeps a query of common words fast, as PostgreSQL then finds the newest
 matches by walking the messages newest first and testing each one's stored vector.
 

@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
     # behind: drop it by hand (DROP INDEX CONCURRENTLY message_search_vector) and migrate again.
     atomic = False
 
-    dependencies = [("chat", "0003_notification")]
+    dependencies = [("chat", "0005_link_preview")]
 
     operations = [
         migrations.AddField(
