@@ -108,7 +108,7 @@ class RoomList:
     """
 
     rows: list[tuple]
-    peers: dict[int, tuple]
+    peers: dict[int, list]
     online: set[int]
 
 
