@@ -342,8 +342,9 @@ if AWS_STORAGE_BUCKET_NAME:
         env.str("AWS_S3_ENDPOINT_URL", default="").rstrip("/")
         or f"https://{AWS_STORAGE_BUCKET_NAME}.s3{f'.{_region}' if _region else ''}.amazonaws.com"
     ]
-# 'self' covers ws:/wss: of this host in current browsers; the hosts are named for older ones.
-_socket_origins = [f"{scheme}://{host}" for host in ALLOWED_HOSTS if host[0] not in ".*" for scheme in ("wss", "ws")]
+# 'self' covers ws:/wss: of this host in current browsers; the hosts are named for older ones (not
+# wildcards, nor IPv6 addresses, which CSP cannot name).
+_socket_origins = [f"{scheme}://{host}" for host in ALLOWED_HOSTS if host[0] not in ".*[" for scheme in ("wss", "ws")]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
