@@ -17,7 +17,8 @@ TABLES = (User, Friendship, Room, Membership, RoomInvite, Message, Reaction, Not
 
 def seed() -> str:
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    # pytest-django runs with DEBUG=False, as production does.
+    call_command("seed_demo", "--even-with-debug-off", stdout=out)
     return out.getvalue()
 
 
@@ -65,3 +66,13 @@ def test_a_real_person_s_handle_is_not_taken_over(make_user):
     make_user("ada")
     with pytest.raises(CommandError, match="@ada belongs to someone who is not a demo person"):
         seed()
+
+
+def test_it_refuses_a_production_like_installation_unless_told(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG is False"):
+        call_command("seed_demo", stdout=StringIO())
+    assert not User.objects.exists()
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=StringIO())
+    assert User.objects.count() == 6

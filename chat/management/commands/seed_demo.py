@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -19,8 +20,18 @@ class Command(BaseCommand):
             default=DEMO_PASSWORD,
             help=f"Password of newly created demo people (default {DEMO_PASSWORD}).",
         )
+        parser.add_argument(
+            "--even-with-debug-off",
+            action="store_true",
+            help="Seed although DEBUG is False (a production-like installation): people with a known password.",
+        )
 
-    def handle(self, *args, password, **options):
+    def handle(self, *args, password, even_with_debug_off, **options):
+        if not settings.DEBUG and not even_with_debug_off:
+            raise CommandError(
+                "DEBUG is False, so this looks like production, where accounts with a published password "
+                "do not belong. Pass --even-with-debug-off to seed anyway."
+            )
         try:
             report = demo_seed(password=password)
         except ValidationError as error:
