@@ -1,6 +1,10 @@
 """Security headers on pages, and templates that a strict Content Security Policy lets run."""
 
+import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -75,3 +79,23 @@ def test_the_scan_finds_what_it_looks_for():
     assert not INLINE_SCRIPT.search('<script type="module" src="/static/js/room.js"></script>')
     assert STYLE_ATTRIBUTE.search('<p class="x" style="color:red">')
     assert EVENT_HANDLER.search('<button onclick="go()">')
+
+
+def policy_with(**env) -> dict[str, list[str]]:
+    """The policy settings.py builds from this environment (settings are read once, at start)."""
+    code = "import json, django; django.setup(); from django.conf import settings; "
+    code += "print(json.dumps(settings.CONTENT_SECURITY_POLICY['DIRECTIVES']))"
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CSP_"))}
+    environment.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_images_and_media_may_come_from_the_s3_bucket_when_one_is_configured():
+    policy = policy_with(AWS_STORAGE_BUCKET_NAME="parley-media", AWS_S3_REGION_NAME="eu-west-1")
+    bucket = "https://parley-media.s3.eu-west-1.amazonaws.com"
+    assert bucket in policy["img-src"] and bucket in policy["media-src"]
+    minio = policy_with(AWS_STORAGE_BUCKET_NAME="parley-media", AWS_S3_ENDPOINT_URL="https://s3.example.com/")
+    assert "https://s3.example.com" in minio["media-src"]
+    assert policy_with()["media-src"] == ["'self'"]
