@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import avatars, tokens
-from accounts.models import Block, FriendRequest, Friendship, User
+from accounts.models import Block, FriendRequest, Friendship, Report, User
 from chat import events
 from chat.events import moment
 from chat.models import Message, Notification, Reaction
@@ -50,6 +50,12 @@ def user_export(*, user: User) -> dict:
             "received": _people(FriendRequest.objects.filter(to_user=user), "from_user", since="created_at"),
         },
         "blocks": _people(Block.objects.filter(blocker=user), "blocked", since="created_at"),
+        # Reports the person made; not those about them, which would name who reported them.
+        "reports": _rows(
+            Report.objects.filter(reporter=user).order_by("created_at"),
+            reported="reported__handle", room="room_id", message="message_id", reason="reason",
+            details="details", status="status", created_at="created_at",
+        ),
         "memberships": _rows(
             Membership.objects.filter(user=user).order_by("joined_at"),
             room="room_id", room_kind="room__kind", room_title="room__title", role="role",

@@ -64,11 +64,6 @@ async def online_among(user_ids: list[int]) -> set[int]:
     return await _backend().online_among(list(user_ids), time.time()) if user_ids else set()
 
 
-async def online_count() -> int:
-    """How many people are online now, across every process (one ZCOUNT of the index)."""
-    return await _backend().online_count(time.time())
-
-
 def online_among_now(user_ids: list[int]) -> set[int]:
     """online_among for synchronous code (views, selectors, tasks), without an event loop."""
     if not user_ids:
@@ -164,9 +159,6 @@ class _RedisSets:
     async def online_among(self, user_ids: list[int], now: float) -> set[int]:
         return _online(user_ids, await _client().zmscore(self._index(), user_ids), now)
 
-    async def online_count(self, now: float) -> int:
-        return await _client().zcount(self._index(), f"({now}", "+inf")
-
     async def sweep(self, now: float) -> list[int]:
         gone = await _client().eval(_SWEEP, 1, self._index(), now, self._key(""), SWEEP_BATCH)
         return [int(user_id) for user_id in gone]
@@ -226,9 +218,6 @@ class _LocalSets:
 
     async def online_among(self, user_ids: list[int], now: float) -> set[int]:
         return {user_id for user_id in user_ids if await self.count(user_id, now)}
-
-    async def online_count(self, now: float) -> int:
-        return len(await self.online_among(list(self.sets), now))
 
     async def sweep(self, now: float) -> list[int]:
         expired = [user_id for user_id, entries in self.sets.items() if max(entries.values(), default=0) <= now]

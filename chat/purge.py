@@ -1,13 +1,13 @@
 """`manage.py purge`: a registry of steps, each deleting one kind of data nobody needs any more.
 
 A step counts what it would delete (for `--dry-run`) and deletes it; both take the same `now`, so a
-dry run and the real run that follows agree. The steps here are the data of accounts and chat;
-another app adds its own with `register()`, from its AppConfig.ready() for instance:
+dry run and the real run that follows agree. The steps below cover accounts, rooms and chat
+(chat builds on both). Another app adds its own with `register()`, from its AppConfig.ready():
 
     from chat.purge import PurgeStep, register
-    register(PurgeStep("lobby_rooms", "temporary lobby rooms that ended",
-                       count=lambda now: lobby.rooms_ended(now=now).count(),
-                       delete=lambda now: lobby.rooms_purge(now=now)))
+    register(PurgeStep("uploads", "orphaned uploads",
+                       count=lambda now: orphans(now=now).count(),
+                       delete=lambda now: orphans_delete(now=now)))
 
 WebSocket tickets need no step: they live in the cache and expire there (chat.tickets).
 """
@@ -24,6 +24,7 @@ from django.utils import timezone
 from accounts import tokens
 from chat import notifications
 from chat.models import Message
+from rooms import services as room_services
 
 RETENTION_BATCH = 2000
 
@@ -107,6 +108,14 @@ register(
         "notifications read more than NOTIFICATION_RETENTION_DAYS ago",
         count=lambda now: notifications.old_read_notifications(now=now).count(),
         delete=lambda now: notifications.notifications_delete_old_read(now=now),
+    )
+)
+register(
+    PurgeStep(
+        "lobby_rooms",
+        "lobby chats LOBBY_ROOM_TTL after they ended, with their messages (not while a report is open)",
+        count=lambda now: room_services.random_rooms_expired(now=now).count(),
+        delete=lambda now: room_services.random_rooms_purge(now=now),
     )
 )
 register(

@@ -2,7 +2,6 @@
 
 from datetime import date, timedelta
 
-from asgiref.sync import async_to_sync
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -33,7 +32,7 @@ def chat_stats(*, days: int, today: date | None = None) -> dict:
         .order_by()
     )
     return {
-        "online": async_to_sync(presence.online_count)(),
+        "online": presence.online_count_now(),
         "people": people,
         "rooms": rooms,
         "messages_total": Message.objects.count(),

@@ -9,7 +9,7 @@ from axes.models import AccessAttempt
 from django.core.management import CommandError, call_command
 
 from accounts import services as account_services
-from accounts.models import Block, FriendRequest, Friendship, User
+from accounts.models import Block, FriendRequest, Friendship, Report, User
 from chat import services
 from chat.models import Message, Notification, Reaction
 from rooms.models import Membership, Room
@@ -30,6 +30,8 @@ def ann_s_world(ann, ben, bob, room, direct, make_user):
     account_services.friend_request_accept(request=FriendRequest.objects.get(from_user=ann, to_user=ben))
     Notification.objects.create(user=ann, kind="friend_accepted", actor=ben)
     carl = make_user("carl")
+    Report.objects.create(reporter=ann, reported=carl, reason=Report.Reason.SPAM, details="ads")
+    Report.objects.create(reporter=carl, reported=ann, reason=Report.Reason.OTHER)
     account_services.block_create(blocker=ann, blocked=carl)
     first = services.message_send(author=ann, room_id=room.pk, body="hello @ben", client_id=uuid.uuid4())
     services.message_send(author=ann, room_id=direct.pk, body="psst", client_id=uuid.uuid4())
@@ -59,6 +61,7 @@ def test_the_export_holds_the_person_s_data_and_no_secret(ann, ann_s_world):
     assert [m["body"] for m in data["messages"]] == ["hello @ben", "psst"]
     assert [(r["emoji"], r["message"]) for r in data["reactions"]] == [("👍", ann_s_world["reply"].pk)]
     assert {n["kind"] for n in data["notifications"]} == {"friend_accepted"}
+    assert [(r["reported"], r["details"]) for r in data["reports"]] == [("carl", "ads")]  # Not carl's about her.
     text = json.dumps(data)
     assert ann.password not in text and "password" not in text and "hash" not in text
 

@@ -10,9 +10,10 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import EmailVerification
+from accounts.models import EmailVerification, Report
 from chat import purge, services
 from chat.models import Message, Notification
+from rooms.models import Room
 
 pytestmark = pytest.mark.django_db
 DAY = timedelta(days=1)
@@ -43,6 +44,11 @@ def old_data(ann, ben, room, settings):
     Message.objects.filter(pk=old.pk).update(created_at=now - 400 * DAY)
     services.message_send(author=ben, room_id=room.pk, body="today", client_id=uuid.uuid4())
     settings.NOTIFICATION_RETENTION_DAYS = 30
+    settings.LOBBY_ROOM_TTL = DAY
+    for closed_at in (now - 2 * DAY, now - 2 * DAY, now):  # Ended long ago (one reported), or just now.
+        Room.objects.create(kind=Room.Kind.RANDOM, closed_at=closed_at)
+    reported = Room.objects.filter(kind=Room.Kind.RANDOM).first()
+    Report.objects.create(reporter=ann, reported=ben, room=reported, reason=Report.Reason.SPAM)
     return old
 
 
@@ -53,9 +59,11 @@ def test_a_dry_run_counts_and_deletes_nothing(old_data, settings):
     assert "refresh_tokens: would delete 1 " in output
     assert "read_notifications: would delete 1 " in output
     assert "messages: would delete 1 " in output
+    assert "lobby_rooms: would delete 1 " in output
     assert "nothing was deleted" in output
     assert (EmailVerification.objects.count(), OutstandingToken.objects.count()) == (2, 2)
     assert (Notification.objects.count(), Message.objects.count()) == (3, 2)
+    assert Room.objects.filter(kind=Room.Kind.RANDOM).count() == 3
 
 
 def test_purge_deletes_what_the_dry_run_counted(old_data, settings):
@@ -65,7 +73,8 @@ def test_purge_deletes_what_the_dry_run_counted(old_data, settings):
     assert EmailVerification.objects.count() == 1 and OutstandingToken.objects.count() == 1
     assert list(Notification.objects.values_list("read_at", flat=True).order_by("id"))[1:] == [None]
     assert list(Message.objects.values_list("body", flat=True)) == ["today"]
-    assert run("--dry-run").count("would delete 0 ") == 4
+    assert Room.objects.filter(kind=Room.Kind.RANDOM).count() == 2  # The reported one waits for its report.
+    assert run("--dry-run").count("would delete 0 ") == 5
 
 
 def test_messages_are_kept_forever_without_a_retention_period(old_data, settings):
@@ -90,12 +99,12 @@ def test_one_step_runs_alone_and_an_unknown_one_is_refused(old_data):
     ]
     assert EmailVerification.objects.count() == 2
     with pytest.raises(CommandError, match="No purge step called lobby"):
-        run("--step", "lobby")
+        run("--step", "lobby")  # lobby_rooms is its name.
 
 
 def test_another_app_plugs_in_a_step(monkeypatch):
     monkeypatch.setattr(purge, "_steps", dict(purge._steps))
     deleted = []
-    purge.register(purge.PurgeStep("lobby_rooms", "ended lobby rooms", count=lambda now: 3, delete=deleted.append))
-    assert purge.purge_run(dry_run=True, names=["lobby_rooms"]) == {"lobby_rooms": 3}
-    assert "lobby_rooms" in help_text("purge")
+    purge.register(purge.PurgeStep("uploads", "orphaned uploads", count=lambda now: 3, delete=deleted.append))
+    assert purge.purge_run(dry_run=True, names=["uploads"]) == {"uploads": 3}
+    assert "uploads" in help_text("purge")

@@ -6,7 +6,8 @@ from chat import purge
 class Command(BaseCommand):
     help = (
         "Delete data Parley no longer needs: expired e-mail verification codes and API refresh tokens, "
-        "notifications read more than NOTIFICATION_RETENTION_DAYS ago, and messages older than "
+        "notifications read more than NOTIFICATION_RETENTION_DAYS ago, lobby chats LOBBY_ROOM_TTL after they "
+        "ended (the beat also purges those every ten minutes), and messages older than "
         "MESSAGE_RETENTION_DAYS when that is set (unset keeps messages forever). With --dry-run nothing "
         "is deleted: the counts say what would be. Safe to run at any time, for instance daily from a "
         "timer (deploy/systemd/parley-purge.timer)."
