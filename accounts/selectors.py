@@ -29,6 +29,11 @@ def user_by_handle(handle: str) -> User | None:
     return active_users().filter(handle__iexact=handle).first()
 
 
+def anyone_by_handle(handle: str) -> User | None:
+    """For operators: the account with this handle, also when deactivated or never verified."""
+    return User.objects.filter(handle__iexact=handle.lstrip("@")).first()
+
+
 def user_search(*, query: str, viewer: User) -> QuerySet[User]:
     query = query.strip().lstrip("@")
     if not query:

@@ -464,17 +464,24 @@ def email_notifications_off(*, user_id: int) -> bool:
     )
 
 
-# Clean-ups
+# Clean-ups (the daily beat task, and `manage.py purge` through chat.purge, which counts them first)
+
+
+def old_read_notifications(*, now: datetime | None = None) -> QuerySet[Notification]:
+    days = getattr(settings, "NOTIFICATION_RETENTION_DAYS", 30)
+    return Notification.objects.filter(read_at__lt=(now or timezone.now()) - timedelta(days=days))
+
+
+def expired_verifications(*, now: datetime | None = None) -> QuerySet[EmailVerification]:
+    """E-mail verification codes a day past expiry (the day keeps the resend limit's recent history)."""
+    return EmailVerification.objects.filter(expires_at__lt=(now or timezone.now()) - timedelta(days=1))
 
 
 def notifications_delete_old_read(*, now: datetime | None = None) -> int:
-    days = getattr(settings, "NOTIFICATION_RETENTION_DAYS", 30)
-    cutoff = (now or timezone.now()) - timedelta(days=days)
-    deleted, _ = Notification.objects.filter(read_at__lt=cutoff).delete()
+    deleted, _ = old_read_notifications(now=now).delete()
     return deleted
 
 
 def verifications_delete_expired(*, now: datetime | None = None) -> int:
-    """E-mail verification codes a day past expiry (the day keeps the resend limit's recent history)."""
-    deleted, _ = EmailVerification.objects.filter(expires_at__lt=(now or timezone.now()) - timedelta(days=1)).delete()
+    deleted, _ = expired_verifications(now=now).delete()
     return deleted

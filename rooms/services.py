@@ -10,7 +10,7 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -413,20 +413,26 @@ def random_room_keep(*, first_id: int, second_id: int) -> Room | None:
     return room
 
 
-def random_rooms_purge(*, now=None, batch: int = 500) -> int:
-    """Delete lobby chats (their messages go with them) LOBBY_ROOM_TTL after they closed, or after
-    their last activity when nobody closed them. A room with an open report waits for its report.
-    Returns how many rooms were deleted; each batch is its own transaction.
+def random_rooms_expired(*, now=None) -> QuerySet[Room]:
+    """Lobby chats LOBBY_ROOM_TTL after they closed, or after their last activity when nobody closed
+    them; not those with an open report, which wait for it (`manage.py purge --dry-run` counts these).
     """
     cutoff = (now or timezone.now()) - settings.LOBBY_ROOM_TTL
     reported = Exists(Report.objects.filter(room=OuterRef("pk"), status=Report.Status.OPEN))
     idle = Q(closed_at__isnull=True) & Q(last_active__lt=cutoff)
-    expired = (
+    return (
         Room.objects.filter(kind=Room.Kind.RANDOM)
         .annotate(last_active=Coalesce("last_message_at", "created_at"))
         .filter(Q(closed_at__lt=cutoff) | idle)
         .exclude(reported)
     )
+
+
+def random_rooms_purge(*, now=None, batch: int = 500) -> int:
+    """Delete the expired lobby chats (their messages go with them); friends' chats were kept as DMs.
+    Returns how many rooms were deleted; each batch is its own transaction.
+    """
+    expired = random_rooms_expired(now=now)
     deleted = 0
     while ids := list(expired.order_by("pk").values_list("pk", flat=True)[:batch]):
         with transaction.atomic():
