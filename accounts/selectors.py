@@ -1,16 +1,18 @@
 import base64
 import binascii
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Upper
+from django.db import connection
+from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models.functions import Collate, Upper
 
 from accounts.models import Block, DmPolicy, FriendRequest, FriendRequestPolicy, Friendship, User
 from chat import presence
 
 USER_SEARCH_LIMIT = 20
 FRIENDS_PAGE_SIZE = 100
-# The user columns a friends list shows (PublicUserSerializer's).
+# The user columns a friends list shows (PublicUserSerializer's), in selectors.Friend's order.
 FRIEND_FIELDS = ("id", "handle", "display_name", "bio", "avatar", "avatar_thumbnail", "last_seen")
 
 
@@ -170,8 +172,20 @@ def relationship(*, viewer: User, other: User) -> Relationship:
 
 @dataclass(frozen=True)
 class Friend:
-    user: User
+    """One person of my friends list: the columns of their public profile, and whether they are online."""
+
+    id: int
+    handle: str
+    display_name: str
+    bio: str
+    avatar: str  # storage names, as the columns hold them ("" for none)
+    avatar_thumbnail: str
+    last_seen: datetime | None
     online: bool
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.handle
 
 
 @dataclass(frozen=True)
@@ -201,26 +215,36 @@ def friends_cursor_decode(token: str) -> tuple[int, str]:
 def friends_page(*, user: User, cursor: str | None = None, limit: int = FRIENDS_PAGE_SIZE) -> FriendsPage:
     """My friends, online first then by handle, one page after `cursor`.
 
-    Two queries and one Redis round trip whatever the number of friends: every friend's id and
-    handle (an index range scan joined to users), who of them is online, then the page's rows.
-    The order is recomputed per page from live presence, so someone who comes online between two
-    pages can be shown twice or not at all; a reload puts them right.
+    Two queries and one Redis round trip whatever the number of friends: every friend's id (from
+    the (user, friend) index alone), who of them is online, then the page itself, ordered and cut
+    by the database, which returns only the page's rows (as tuples: model instances cost more than
+    the query). The order is recomputed per page from live presence, so someone who comes online
+    between two pages can be shown twice or not at all; a reload puts them right.
     """
-    after = friends_cursor_decode(cursor) if cursor else None
-    # Handles are unique in any case, so (offline, upper(handle)) is a unique key. Sorted here rather
-    # than by the database, whose collation may order "_" differently from the cursor's comparison.
-    pairs = list(Friendship.objects.filter(user=user).values_list("friend_id", Upper("friend__handle")))
-    online = presence.online_among_now([friend_id for friend_id, _ in pairs])
-    ranked = sorted(((0 if friend_id in online else 1, key), friend_id) for friend_id, key in pairs)
-    if after is not None:
-        ranked = [item for item in ranked if item[0] > after]
-    page, more = ranked[:limit], len(ranked) > limit
-    # Only what the list shows: loading each datetime column costs more than the query itself.
-    users = User.objects.filter(pk__in=[friend_id for _, friend_id in page]).only(*FRIEND_FIELDS).in_bulk()
-    friends = [Friend(user=users[friend_id], online=friend_id in online) for _, friend_id in page if friend_id in users]
+    after = friends_cursor_decode(cursor) if cursor else (-1, "")
+    ids = list(Friendship.objects.filter(user_id=user.pk).values_list("friend_id", flat=True))
+    online = presence.online_among_now(ids)
+    rank = Case(When(friend_id__in=online, then=Value(0)), default=Value(1))
+    rows = list(
+        Friendship.objects.filter(user_id=user.pk)
+        .annotate(rank=rank, key=_handle_key("friend__handle"))
+        .filter(Q(rank__gt=after[0]) | Q(rank=after[0], key__gt=after[1]))
+        .order_by("rank", "key")
+        .values_list("rank", "key", *(f"friend__{field}" for field in FRIEND_FIELDS))[: limit + 1]
+    )
+    page = [Friend(*row[2:], online=row[0] == 0) for row in rows]
+    more = len(page) > limit
     return FriendsPage(
-        friends=friends,
-        next_cursor=friends_cursor_encode(page[-1][0]) if more else None,
-        total=len(pairs),
+        friends=page[:limit],
+        next_cursor=friends_cursor_encode((rows[limit - 1][0], rows[limit - 1][1])) if more else None,
+        total=len(ids),
         online=len(online),
     )
+
+
+def _handle_key(field: str):
+    # Handles are unique in any case, so (offline, upper(handle)) is a unique key. Compared byte by
+    # byte ("C"; SQLite's default) as Python compares the cursor's key: a language collation could
+    # order "_" elsewhere and make pages skip or repeat people.
+    key = Upper(field)
+    return Collate(key, "C") if connection.vendor == "postgresql" else key
