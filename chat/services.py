@@ -390,6 +390,9 @@ def message_edit(*, user, message_id: int, body: str) -> Message:
     message.edited_at = timezone.now()
     message.save(update_fields=["body", "edited_at"])
     events.publish_on_commit(events.room_group(message.room_id), partial(events.message_edited, message))
+    # A mention added by the edit notifies its person; whoever this message notified already is not
+    # told twice (one notification per person, kind and message: chat.notifications).
+    _mentions_on_commit(message)
     return message
 
 
