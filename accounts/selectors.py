@@ -105,13 +105,19 @@ def dm_allowed(*, sender: User, recipient: User) -> bool:
     """May sender open or write a direct conversation with recipient?
 
     No when either blocked the other, or when the recipient takes messages from friends only and
-    they are not friends. There is no message-requests inbox: such a DM is simply refused.
+    they are not friends. (Someone who takes strangers' messages as requests may be written to:
+    dm_is_request says whether the conversation waits among their requests.)
     """
     if sender.pk == recipient.pk:
         return True
     if blocked_between(a_id=sender.pk, b_id=recipient.pk):
         return False
     return recipient.dm_policy != DmPolicy.FRIENDS or are_friends(a_id=sender.pk, b_id=recipient.pk)
+
+
+def dm_is_request(*, sender: User, recipient: User) -> bool:
+    """Does a direct conversation sender starts wait among recipient's message requests?"""
+    return recipient.dm_policy == DmPolicy.REQUESTS and not are_friends(a_id=sender.pk, b_id=recipient.pk)
 
 
 def friend_request_allowed(*, sender: User, recipient: User) -> bool:

@@ -89,10 +89,22 @@ def _membership_and_original(*, user, room_id: int, client_id: uuid.UUID) -> tup
     """
     stored = Message.objects.filter(room_id=room_id, author=user, client_id=client_id).values("pk")[:1]
     memberships = Membership.objects.filter(user=user, room_id=room_id)
-    row = memberships.values_list("pk", Subquery(stored), "room__direct_key").first()
+    row = memberships.values_list("pk", Subquery(stored), "room__direct_key", "request").first()
     if row is None:
         raise RoomNotVisible()
-    return row
+    *found, request = row
+    _require_not_request(request)
+    return found
+
+
+REQUEST_UNANSWERED = "Accept this message request to reply."
+
+
+def _require_not_request(request: str) -> None:
+    # The recipient of a message request answers it first (accepting it); writing in it would
+    # otherwise leave a conversation they take part in out of their rooms.
+    if request:
+        raise PermissionDenied(REQUEST_UNANSWERED)
 
 
 DIRECT_CLOSED = "You can't send messages in this conversation."
@@ -296,8 +308,8 @@ def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
     author_ids = {request.author.pk for request in requests}
     rows = Membership.objects.filter(room_id__in=room_ids, user_id__in=author_ids)
     members = {
-        (room, user): (pk, key)
-        for pk, room, user, key in rows.values_list("pk", "room_id", "user_id", "room__direct_key")
+        (room, user): (pk, key, request)
+        for pk, room, user, key, request in rows.values_list("pk", "room_id", "user_id", "room__direct_key", "request")
     }
     checked = []
     for index, request in enumerate(requests):
@@ -307,10 +319,11 @@ def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
             member = members.get((request.room_id, request.author.pk))
             if member is None:
                 raise RoomNotVisible()
+            _require_not_request(member[2])
         except _REFUSALS as error:
             outcomes[index] = error
             continue
-        member_id, direct_key = member
+        member_id, direct_key, _ = member
         pair = (request.author.pk, _direct_peer(direct_key, request.author.pk)) if direct_key else None
         checked.append((index, request, client_id, member_id, pair))
     return checked

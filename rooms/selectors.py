@@ -28,7 +28,10 @@ def membership_access(*, user, room_id: int) -> Membership:
 
 def room_ids_of_user(*, user_id: int) -> list[int]:
     """Ids of every room the person is in (a socket subscribes to each one's group)."""
-    return list(Membership.objects.filter(user_id=user_id).order_by("room_id").values_list("room_id", flat=True))
+    # Not message requests: nothing in them reaches the person before they accept (rooms.message_requests).
+    return list(
+        Membership.objects.filter(user_id=user_id, request="").order_by("room_id").values_list("room_id", flat=True)
+    )
 
 
 def room_member_ids(*, user, room_id: int) -> list[int]:
@@ -49,7 +52,7 @@ def memberships_of_user(*, user) -> list[Membership]:
     in the unique (room, seq) index per room).
     """
     memberships = list(
-        Membership.objects.filter(user=user)
+        Membership.objects.filter(user=user, request="")  # message requests are listed apart
         .select_related("room")
         .defer("joined_at")
         .order_by(F("room__last_message_at").desc(nulls_last=True), "-room__created_at", "-room_id")

@@ -7,6 +7,17 @@ from rooms import api
 urlpatterns = [
     path("rooms/", api.RoomListView.as_view(), name="api-rooms"),
     path("rooms/direct/", api.DirectRoomView.as_view(), name="api-room-direct"),
+    path("rooms/requests/", api.MessageRequestListView.as_view(), name="api-message-requests"),
+    path(
+        "rooms/requests/<int:room_id>/accept/",
+        api.MessageRequestAcceptView.as_view(),
+        name="api-message-request-accept",
+    ),
+    path(
+        "rooms/requests/<int:room_id>/ignore/",
+        api.MessageRequestIgnoreView.as_view(),
+        name="api-message-request-ignore",
+    ),
     path("rooms/<int:room_id>/", api.RoomDetailView.as_view(), name="api-room"),
     path("rooms/<int:room_id>/membership/", api.MyMembershipView.as_view(), name="api-room-membership"),
     path("rooms/<int:room_id>/members/", api.MemberListView.as_view(), name="api-room-members"),

@@ -11,7 +11,7 @@ from accounts.decorators import verified_required
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.limits import RateLimited
-from rooms import selectors, services
+from rooms import message_requests, selectors, services
 from rooms.forms import MessageForm, RoomCreateForm
 from rooms.models import Membership, Room
 
@@ -27,7 +27,8 @@ def rooms_index(request):
         else:
             return redirect("room", room_id=room.pk)
     memberships = selectors.memberships_of_user(user=request.user)
-    return render(request, "rooms/index.html", {"memberships": memberships, "form": form})
+    requests = message_requests.message_requests_of(user=request.user)
+    return render(request, "rooms/index.html", {"memberships": memberships, "requests": requests, "form": form})
 
 
 @verified_required
@@ -140,3 +141,27 @@ def direct_message(request, handle):
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
         return redirect("profile", handle=handle)
     return redirect("room", room_id=room.pk)
+
+
+# Message requests: accepted, the conversation opens; ignored, back to the rooms (the sender is not told).
+
+
+@verified_required
+@require_POST
+def message_request_accept(request, room_id):
+    try:
+        services.message_request_accept(user=request.user, room_id=room_id)
+    except PermissionDenied as error:
+        raise Http404("No such message request.") from error
+    return redirect("room", room_id=room_id)
+
+
+@verified_required
+@require_POST
+def message_request_ignore(request, room_id):
+    try:
+        services.message_request_ignore(user=request.user, room_id=room_id)
+    except PermissionDenied as error:
+        raise Http404("No such message request.") from error
+    messages.info(request, "Message request ignored.")
+    return redirect("rooms")
