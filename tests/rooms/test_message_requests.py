@@ -4,6 +4,7 @@ accepted, tells its recipient nothing before, and tells its sender nothing at al
 import uuid
 
 import pytest
+from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied
 from django.test import Client
 
@@ -16,6 +17,7 @@ from rooms import message_requests, selectors, services
 from rooms.models import Membership
 from tests.accounts.social import befriend
 from tests.chat.realtime import published, run_all
+from tests.chat.sockets import connected
 
 pytestmark = pytest.mark.django_db
 PENDING, IGNORED = Membership.Request.PENDING, Membership.Request.IGNORED
@@ -242,3 +244,21 @@ def test_the_page_actions_need_a_post_with_the_csrf_token(ann, ben, asked):
     assert browser.get(f"/rooms/requests/{asked.pk}/accept/").status_code == 405
     assert browser.post(f"/rooms/requests/{asked.pk}/accept/").status_code == 403
     assert request_of(ben, asked) == PENDING
+
+
+# On the socket
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_on_the_socket_a_request_is_silent_until_accepted_then_followed(ann, ben, asked):
+    async with connected(ben) as ben_ws, connected(ann) as ann_ws:
+        await database_sync_to_async(send)(ann, asked, "still there?")
+        await ann_ws.expect("message.new")
+        assert await ben_ws.nothing()
+        refused = await ben_ws.request("message.send", room=asked.pk, body="hi", client_id=str(uuid.uuid4()))
+        assert refused["type"] == "error" and refused["code"] == "forbidden"
+
+        await database_sync_to_async(services.message_request_accept)(user=ben, room_id=asked.pk)
+        assert (await ben_ws.expect("member.joined"))["room"] == asked.pk
+        await database_sync_to_async(send)(ann, asked, "welcome")
+        assert (await ben_ws.expect("message.new"))["message"]["body"] == "welcome"
