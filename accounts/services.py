@@ -402,6 +402,7 @@ def _friendship_start(request: FriendRequest) -> Friendship:
         ],
         ignore_conflicts=True,
     )
+    _message_requests_befriended(request.from_user_id, request.to_user_id)
     return Friendship.objects.get(user_id=request.to_user_id, friend_id=request.from_user_id)
 
 
@@ -456,6 +457,12 @@ def _message_requests_drop(a_id: int, b_id: int) -> None:
     from rooms.services import message_requests_drop  # rooms builds on accounts, not the other way round
 
     message_requests_drop(a_id=a_id, b_id=b_id)
+
+
+def _message_requests_befriended(a_id: int, b_id: int) -> None:
+    from rooms.services import message_requests_befriended  # rooms builds on accounts
+
+    message_requests_befriended(a_id=a_id, b_id=b_id)
 
 
 def _blocks_changed(*user_ids: int) -> None:

@@ -219,6 +219,15 @@ def message_request_ignore(*, user, room_id: int) -> None:
     requests.filter(request=Membership.Request.PENDING).update(request=Membership.Request.IGNORED)
 
 
+def message_requests_befriended(*, a_id: int, b_id: int) -> None:
+    """Two people became friends: a request between them (waiting or ignored) is an ordinary conversation now."""
+    requests = Membership.objects.select_related("room").filter(room__direct_key=Room.direct_key_for(a_id, b_id))
+    for membership in requests.exclude(request=""):
+        membership.request = ""
+        membership.save(update_fields=["request"])
+        _announce_own_join(membership)
+
+
 def message_requests_drop(*, a_id: int, b_id: int) -> int:
     """A block between two people ends a request either sent the other (it becomes ignored)."""
     return Membership.objects.filter(

@@ -196,6 +196,21 @@ def test_only_the_recipient_of_a_request_can_answer_it(ann, ben, bob, asked, roo
     assert request_of(ben, asked) == PENDING
 
 
+@pytest.mark.parametrize("ignored_first", [False, True])
+def test_becoming_friends_turns_a_request_into_an_ordinary_conversation(
+    ann, ben, asked, api_as, ignored_first, django_capture_on_commit_callbacks
+):
+    if ignored_first:
+        services.message_request_ignore(user=ben, room_id=asked.pk)
+    with django_capture_on_commit_callbacks() as callbacks:
+        befriend(ann, ben)
+    joined = [
+        event for event in published(events.user_group(ben.pk), run_all(callbacks)) if event["type"] == "member.joined"
+    ]
+    assert request_of(ben, asked) == "" and [event["room"] for event in joined] == [asked.pk]
+    assert asked.pk in listed_room_ids(api_as(ben))
+
+
 def test_blocking_the_sender_removes_the_request(ann, ben, asked, api_as):
     account_services.block_create(blocker=ben, blocked=ann)
     assert api_as(ben).get("/api/rooms/requests/").json() == []
