@@ -14,7 +14,8 @@ from chat.events import (
     UserPayload,
     user_summary,
 )
-from rooms import matching, selectors, services
+from config.api_errors import ErrorSerializer
+from rooms import matching, message_requests, selectors, services
 from rooms.models import Membership
 from rooms.selectors import RoomNotVisible
 
@@ -149,6 +150,19 @@ class UserRefSerializer(serializers.Serializer):
 
 class OptionalUserRefSerializer(serializers.Serializer):
     user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False)
+
+
+class MessageRequestSerializer(serializers.Serializer):
+    room = serializers.IntegerField(source="room_id", help_text="The direct room; read it as any room of mine.")
+    sender = UserPayload(source="peer", allow_null=True)
+    last_message = LastMessageSerializer(
+        source="room.last_message", allow_null=True, help_text="The newest message; null in an empty room."
+    )
+    unread = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField(source="room.created_at")
+
+    def get_unread(self, membership) -> int:
+        return max(0, membership.room.last_seq - membership.last_read_seq)
 
 
 class RoleSerializer(serializers.Serializer):
@@ -345,3 +359,38 @@ class DirectoryView(RoomScopedView):
         page = rooms[params["offset"] : params["offset"] + params["limit"]]
         body = {"count": rooms.count(), "categories": selectors.public_categories(), "results": page}
         return Response(DirectorySerializer(body).data)
+
+
+class MessageRequestListView(RoomScopedView):
+    @extend_schema(
+        responses=MessageRequestSerializer(many=True),
+        summary="My waiting message requests",
+        description="Direct conversations started by people who are not my friends while my `dm_policy` is "
+        "`requests`, most recently active first. They are not in my rooms list and notify nothing until "
+        "accepted; ignored ones are not listed.",
+    )
+    def get(self, request):
+        requests = message_requests.message_requests_of(user=request.user)
+        return Response(MessageRequestSerializer(requests, many=True).data)
+
+
+class MessageRequestAcceptView(RoomScopedView):
+    @extend_schema(
+        request=None,
+        responses={200: MyRoomSerializer, 404: OpenApiResponse(ErrorSerializer, "No such request of mine")},
+        summary="Accept a message request (waiting or ignored): it becomes one of my rooms",
+    )
+    def post(self, request, room_id: int):
+        membership = services.message_request_accept(user=request.user, room_id=room_id)
+        return Response(MyRoomSerializer(membership).data)
+
+
+class MessageRequestIgnoreView(RoomScopedView):
+    @extend_schema(
+        request=None,
+        responses={204: None, 404: OpenApiResponse(ErrorSerializer, "No such request of mine")},
+        summary="Ignore a message request; the sender is not told",
+    )
+    def post(self, request, room_id: int):
+        services.message_request_ignore(user=request.user, room_id=room_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -53,7 +53,10 @@ def membership_access(*, user, room_id: int) -> Membership:
 
 def room_ids_of_user(*, user_id: int) -> list[int]:
     """Ids of every room the person is in (a socket subscribes to each one's group)."""
-    return list(Membership.objects.filter(user_id=user_id).order_by("room_id").values_list("room_id", flat=True))
+    # Not message requests: nothing in them reaches the person before they accept (rooms.message_requests).
+    return list(
+        Membership.objects.filter(user_id=user_id, request="").order_by("room_id").values_list("room_id", flat=True)
+    )
 
 
 def room_member_ids(*, user, room_id: int) -> list[int]:
@@ -74,7 +77,10 @@ def memberships_of_user(*, user) -> list[Membership]:
     in the unique (room, seq) index per room).
     """
     memberships = list(
-        Membership.objects.filter(user=user).select_related("room").defer("joined_at").order_by(*RECENT_FIRST)
+        Membership.objects.filter(user=user, request="")  # message requests are listed apart
+        .select_related("room")
+        .defer("joined_at")
+        .order_by(*RECENT_FIRST)
     )
     # The peers themselves, not their memberships through a prefetch: a fifth of the time for 500 rooms.
     peers = (
@@ -120,7 +126,7 @@ def room_list(*, user) -> RoomList:
     per room) and only its preview is read; times come as the API's text.
     """
     rows = list(
-        Membership.objects.filter(user=user)
+        Membership.objects.filter(user=user, request="")  # message requests are listed apart
         .annotate(
             last=FilteredRelation("room__messages", condition=Q(room__messages__seq=F("room__last_seq"))),
             last_preview=Left("last__body", REPLY_PREVIEW_CHARS),
