@@ -129,7 +129,12 @@ def _direct_peer(direct_key: str, user_id: int) -> int:
 
 
 def _message_for(*, user, message_id: int, lock: bool = False) -> tuple[Message, Membership]:
-    """The message and the person's membership of its room; RoomNotVisible when they are not in it."""
+    """The message and the person's membership of its room; RoomNotVisible when they are not in it.
+
+    Every change to a message (edit, delete, reactions) goes through here, so the rules of sending
+    hold for them too: nothing changes in an ended chat (a reported person cannot rewrite what was
+    reported).
+    """
     messages = selectors.messages_with_details()
     if lock:
         messages = messages.select_for_update(no_key=True, of=("self",))
@@ -137,9 +142,12 @@ def _message_for(*, user, message_id: int, lock: bool = False) -> tuple[Message,
     if message is None:
         raise RoomNotVisible("No such message.")
     try:
-        return message, membership_access(user=user, room_id=message.room_id)
+        membership = membership_access(user=user, room_id=message.room_id)
     except RoomNotVisible:
         raise RoomNotVisible("No such message.") from None
+    if membership.room.closed_at is not None:
+        raise PermissionDenied(ROOM_CLOSED)
+    return message, membership
 
 
 # Messages

@@ -1,0 +1,46 @@
+"""The rules of sending hold for every change to a message: nothing changes in an ended chat, nothing
+comes from the unanswered side of a message request, and a chat that ends while a send waits for
+its room takes no message (the check is made again under the room's lock)."""
+
+import uuid
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.utils import timezone
+
+from chat import services
+from chat.models import Message, Reaction
+from chat.services import ROOM_CLOSED
+from rooms.models import Room
+
+pytestmark = pytest.mark.django_db
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the batch path is PostgreSQL's")
+
+
+def send(author, room, body="hi", client_id=None) -> Message:
+    return services.message_send(author=author, room_id=room.pk, body=body, client_id=client_id or uuid.uuid4())
+
+
+def close(room) -> None:
+    Room.objects.filter(pk=room.pk).update(closed_at=timezone.now())
+
+
+def test_nothing_changes_in_a_chat_that_ended(ann, ben, room):
+    said = send(ann, room, "you are awful")
+    services.reaction_add(user=ben, message_id=said.pk, emoji="😠")
+    close(room)
+
+    changes = [
+        lambda: services.message_edit(user=ann, message_id=said.pk, body="you are lovely"),
+        lambda: services.message_delete(user=ann, message_id=said.pk),
+        lambda: services.reaction_add(user=ann, message_id=said.pk, emoji="❤️"),
+        lambda: services.reaction_remove(user=ben, message_id=said.pk, emoji="😠"),
+    ]
+    for change in changes:
+        with pytest.raises(PermissionDenied, match=ROOM_CLOSED):
+            change()
+
+    said.refresh_from_db()
+    assert (said.body, said.deleted_at, said.edited_at) == ("you are awful", None, None)
+    assert list(Reaction.objects.values_list("user_id", "emoji")) == [(ben.pk, "😠")]
