@@ -133,7 +133,7 @@ def _message_for(*, user, message_id: int, lock: bool = False) -> tuple[Message,
 
     Every change to a message (edit, delete, reactions) goes through here, so the rules of sending
     hold for them too: nothing changes in an ended chat (a reported person cannot rewrite what was
-    reported).
+    reported), and the recipient of a message request answers it before anything they do is seen.
     """
     messages = selectors.messages_with_details()
     if lock:
@@ -145,6 +145,7 @@ def _message_for(*, user, message_id: int, lock: bool = False) -> tuple[Message,
         membership = membership_access(user=user, room_id=message.room_id)
     except RoomNotVisible:
         raise RoomNotVisible("No such message.") from None
+    _require_not_request(membership.request)
     if membership.room.closed_at is not None:
         raise PermissionDenied(ROOM_CLOSED)
     return message, membership

@@ -12,7 +12,7 @@ from django.utils import timezone
 from chat import services
 from chat.models import Message, Reaction
 from chat.services import ROOM_CLOSED
-from rooms.models import Room
+from rooms.models import Membership, Room
 
 pytestmark = pytest.mark.django_db
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the batch path is PostgreSQL's")
@@ -44,3 +44,15 @@ def test_nothing_changes_in_a_chat_that_ended(ann, ben, room):
     said.refresh_from_db()
     assert (said.body, said.deleted_at, said.edited_at) == ("you are awful", None, None)
     assert list(Reaction.objects.values_list("user_id", "emoji")) == [(ben.pk, "😠")]
+
+
+def test_the_recipient_of_a_message_request_cannot_react_before_accepting(ann, ben, room):
+    said = send(ann, room, "hello stranger")
+    Membership.objects.filter(room=room, user=ben).update(request=Membership.Request.PENDING)
+
+    with pytest.raises(PermissionDenied, match=services.REQUEST_UNANSWERED):
+        services.reaction_add(user=ben, message_id=said.pk, emoji="👋")
+    Reaction.objects.create(message=said, user=ben, emoji="👋")  # One from before: not taken back either.
+    with pytest.raises(PermissionDenied, match=services.REQUEST_UNANSWERED):
+        services.reaction_remove(user=ben, message_id=said.pk, emoji="👋")
+    assert Reaction.objects.count() == 1
