@@ -281,14 +281,16 @@ def _store_many(requests: list[SendRequest]) -> list[Message | Exception]:
     outcomes: list[Message | Exception | None] = [None] * len(requests)
     checked = _checked(requests, outcomes)
     stored = _stored_client_ids(checked)
-    blocked = blocked_pairs(pairs={pair for *_, pair in checked if pair})
+    blocked = blocked_pairs(pairs={pair for *_, pair, _ in checked if pair})
     fresh: dict[tuple, int] = {}  # a client_id sent twice in one batch: the second is a retry
     candidates, messages, member_ids, now = [], [], [], timezone.now()
-    for index, request, client_id, member_id, direct_pair in checked:
+    for index, request, client_id, member_id, direct_pair, closed in checked:
         key = (request.room_id, request.author.pk, client_id)
         if key in stored or key in fresh:
-            continue
+            continue  # A retry gets its original, even in a chat that has ended since (as message_send).
         try:
+            if closed:
+                raise PermissionDenied(ROOM_CLOSED)
             if direct_pair is not None and frozenset(direct_pair) in blocked:
                 raise PermissionDenied(DIRECT_CLOSED)
             body = _clean_body(request.body)
@@ -318,8 +320,9 @@ def _store_many(requests: list[SendRequest]) -> list[Message | Exception]:
 
 
 def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
-    """(index, request, client_id, membership id, direct pair or None) of every request from a member
-    with a valid client_id; the refusals of the others go into `outcomes`. One query."""
+    """(index, request, client_id, membership id, direct pair or None, room closed) of every request
+    from a member with a valid client_id; the refusals of the others go into `outcomes`. One query.
+    A closed room is refused later, once it is known whether the request is a retry."""
     room_ids = {request.room_id for request in requests}
     author_ids = {request.author.pk for request in requests}
     rows = Membership.objects.filter(room_id__in=room_ids, user_id__in=author_ids)
@@ -342,11 +345,8 @@ def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
             outcomes[index] = error
             continue
         member_id, direct_key, closed_at, _ = member
-        if closed_at is not None:
-            outcomes[index] = PermissionDenied(ROOM_CLOSED)
-            continue
         pair = (request.author.pk, _direct_peer(direct_key, request.author.pk)) if direct_key else None
-        checked.append((index, request, client_id, member_id, pair))
+        checked.append((index, request, client_id, member_id, pair, closed_at is not None))
     return checked
 
 

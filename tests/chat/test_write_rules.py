@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from chat import services
 from chat.models import Message, Reaction
-from chat.services import ROOM_CLOSED
+from chat.services import ROOM_CLOSED, SendRequest
 from rooms.models import Membership, Room
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +56,16 @@ def test_the_recipient_of_a_message_request_cannot_react_before_accepting(ann, b
     with pytest.raises(PermissionDenied, match=services.REQUEST_UNANSWERED):
         services.reaction_remove(user=ben, message_id=said.pk, emoji="👋")
     assert Reaction.objects.count() == 1
+
+
+def test_a_batch_gives_a_retry_its_original_in_a_chat_that_ended_and_refuses_new_messages(ann, ben, room):
+    earlier = send(ann, room, "before it ended")
+    close(room)
+    retry = SendRequest(author=ann, room_id=room.pk, body="before it ended", client_id=earlier.client_id)
+    new = [SendRequest(author=person, room_id=room.pk, body="after", client_id=uuid.uuid4()) for person in (ann, ben)]
+
+    outcomes = services.message_send_many(requests=[retry, *new])
+
+    assert outcomes[0].pk == earlier.pk and outcomes[0].replayed  # As message_send answers the same retry.
+    assert [str(outcome.args[0]) for outcome in outcomes[1:]] == [ROOM_CLOSED, ROOM_CLOSED]
+    assert list(Message.objects.values_list("body", flat=True)) == ["before it ended"]
