@@ -133,10 +133,6 @@ class ReportAdmin(admin.ModelAdmin):
     list_editable = ("status",)
     search_fields = ("reported__handle", "reported__email", "reporter__handle", "details")
     raw_id_fields = ("reporter", "reported", "room", "message")
-    readonly_fields = ("created_at", "message_body")
+    readonly_fields = ("created_at", "message_body", "message_author_handle")
     ordering = ("-created_at",)
     show_full_result_count = False
-
-    @admin.display(description="reported message")
-    def message_body(self, report):
-        return report.message.body if report.message_id else ""

@@ -215,6 +215,10 @@ class Report(models.Model):
     reported = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reports_received")
     room = models.ForeignKey("rooms.Room", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
     message = models.ForeignKey("chat.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The message as it was reported: its author may edit or delete it later (or the chat be purged
+    # once the report is handled), and the moderator judges what the reporter saw.
+    message_body = models.TextField(blank=True)
+    message_author_handle = models.CharField(max_length=30, blank=True)
     reason = models.CharField(max_length=20, choices=Reason.choices)
     details = models.TextField(max_length=2000, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)

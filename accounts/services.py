@@ -503,12 +503,17 @@ def report_create(
         raise ValidationError({"user": ["You cannot report yourself."]}, code="self")
     if reason not in Report.Reason.values:
         raise ValidationError({"reason": [f"Choose one of: {', '.join(Report.Reason.values)}."]}, code="invalid_choice")
+    snapshot = {}
     if message_id is not None:
-        message = Message.objects.filter(pk=message_id, author=reported).only("room_id").first()
+        # Only among what the reporter can see, and one answer for every miss: otherwise the
+        # answers would tell who wrote which message in rooms the reporter is not in.
+        seen = Message.objects.filter(pk=message_id, author=reported, room__memberships__user=reporter)
+        message = seen.only("room_id", "body").first()
         if message is None or room_id not in (None, message.room_id):
             raise ValidationError({"message": ["No such message of this person."]}, code="not_found")
         room_id = message.room_id
-    if room_id is not None and not Membership.objects.filter(room_id=room_id, user=reporter).exists():
+        snapshot = {"message_body": message.body, "message_author_handle": reported.handle}
+    elif room_id is not None and not Membership.objects.filter(room_id=room_id, user=reporter).exists():
         raise ValidationError({"room": ["No such room."]}, code="not_found")
     return Report.objects.create(
         reporter=reporter,
@@ -517,4 +522,5 @@ def report_create(
         details=details.strip(),
         room_id=room_id,
         message_id=message_id,
+        **snapshot,
     )

@@ -154,11 +154,14 @@ class MessagePayload(serializers.Serializer):
     edited_at = serializers.DateTimeField(allow_null=True)
     deleted = serializers.BooleanField(source="is_deleted")
     reactions = serializers.SerializerMethodField()
-    preview = LinkPreviewPayload(allow_null=True, help_text="The card of the first link; null until fetched.")
+    preview = LinkPreviewPayload(
+        allow_null=True, help_text="The card of the first link; null until fetched, and for a deleted message."
+    )
 
     def to_representation(self, message) -> dict:
         # Built directly, like UserPayload's; tests hold it equal to the fields' own walk.
         author, reply = message.author, message.reply_to
+        card = message.preview_id is not None and not message.is_deleted  # A tombstone shows no card.
         return {
             "id": message.pk,
             "room": message.room_id,
@@ -171,7 +174,7 @@ class MessagePayload(serializers.Serializer):
             "edited_at": moment(message.edited_at),
             "deleted": message.is_deleted,
             "reactions": self.get_reactions(message),
-            "preview": None if message.preview_id is None else link_preview_payload(message.preview),
+            "preview": link_preview_payload(message.preview) if card else None,
         }
 
     @extend_schema_field(ReactionSummaryPayload(many=True))

@@ -162,9 +162,10 @@ def _messages_tombstone(user: User) -> int:
         Message.objects.filter(author=user, deleted_at__isnull=True).select_related("reply_to__author").order_by("pk")
     )
     Reaction.objects.filter(message__in=[message.pk for message in live]).delete()
-    Message.objects.filter(pk__in=[message.pk for message in live]).update(body="", deleted_at=now)
+    # The link card goes too, as with message_delete: it would say what the words linked to.
+    Message.objects.filter(pk__in=[message.pk for message in live]).update(body="", deleted_at=now, preview=None)
     for message in live:
-        message.body, message.deleted_at, message.author = "", now, None
+        message.body, message.deleted_at, message.author, message.preview = "", now, None, None
         message.prefetched_reactions = []
     # One hop for all the events; the payloads show what members will see: no author, no words.
     transaction.on_commit(

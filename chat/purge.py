@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts import tokens
 from chat import notifications
-from chat.models import Message
+from chat.models import LinkPreview, Message
 from rooms import services as room_services
 
 RETENTION_BATCH = 2000
@@ -86,6 +86,22 @@ def messages_delete_expired(*, now: datetime | None = None, batch: int = RETENTI
     return total
 
 
+# Link cards nobody shows
+
+
+def unused_link_previews(*, now: datetime | None = None) -> QuerySet[LinkPreview]:
+    """Cards no message points at any more (edited away, deleted, purged), once expired: until then
+    a row still answers for its URL, and a message sent meanwhile may take it up again."""
+    used = Message.objects.filter(preview=OuterRef("pk"))
+    return LinkPreview.objects.filter(~Exists(used), expires_at__lt=now or timezone.now())
+
+
+def link_previews_delete_unused(*, now: datetime | None = None) -> int:
+    # A message given the card between the query and the delete loses only the card (on_delete sets
+    # its link to null), never the message.
+    return unused_link_previews(now=now).delete()[0]
+
+
 register(
     PurgeStep(
         "verification_codes",
@@ -124,5 +140,13 @@ register(
         "messages older than MESSAGE_RETENTION_DAYS (kept forever when unset)",
         count=lambda now: expired_messages(now=now).count(),
         delete=lambda now: messages_delete_expired(now=now),
+    )
+)
+register(
+    PurgeStep(
+        "link_previews",
+        "link previews no message shows any more, once expired (LINK_PREVIEW_TTL)",
+        count=lambda now: unused_link_previews(now=now).count(),
+        delete=lambda now: link_previews_delete_unused(now=now),
     )
 )

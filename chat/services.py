@@ -19,7 +19,7 @@ from accounts.selectors import blocked_between, blocked_pairs
 from chat import events, limits, link_previews, selectors, tasks
 from chat.limits import RateLimited
 from chat.models import Message, Reaction
-from rooms.models import Membership
+from rooms.models import Membership, Room
 from rooms.selectors import RoomNotVisible, membership_access
 from rooms.services import require_verified, room_seq_next
 
@@ -129,7 +129,12 @@ def _direct_peer(direct_key: str, user_id: int) -> int:
 
 
 def _message_for(*, user, message_id: int, lock: bool = False) -> tuple[Message, Membership]:
-    """The message and the person's membership of its room; RoomNotVisible when they are not in it."""
+    """The message and the person's membership of its room; RoomNotVisible when they are not in it.
+
+    Every change to a message (edit, delete, reactions) goes through here, so the rules of sending
+    hold for them too: nothing changes in an ended chat (a reported person cannot rewrite what was
+    reported), and the recipient of a message request answers it before anything they do is seen.
+    """
     messages = selectors.messages_with_details()
     if lock:
         messages = messages.select_for_update(no_key=True, of=("self",))
@@ -137,9 +142,13 @@ def _message_for(*, user, message_id: int, lock: bool = False) -> tuple[Message,
     if message is None:
         raise RoomNotVisible("No such message.")
     try:
-        return message, membership_access(user=user, room_id=message.room_id)
+        membership = membership_access(user=user, room_id=message.room_id)
     except RoomNotVisible:
         raise RoomNotVisible("No such message.") from None
+    _require_not_request(membership.request)
+    if membership.room.closed_at is not None:
+        raise PermissionDenied(ROOM_CLOSED)
+    return message, membership
 
 
 # Messages
@@ -191,9 +200,12 @@ def _message_store(*, author, room_id: int, body: str, client_id: uuid.UUID, rep
 # Take the room's next seq (the UPDATE locks its row until commit: senders to one room queue here,
 # so seqs are gapless and commit in seq order), insert the message, and move the author's own
 # read position to it (your own message is never unread to you): one round trip on PostgreSQL.
+# closed_at is checked again here, under the lock: a chat that ended after the sender's first
+# check (and before this) takes no message, so nothing lands after the "ended" event.
 _INSERT_SQL = """
 WITH room AS (
-    UPDATE rooms_room SET last_seq = last_seq + 1, last_message_at = %(now)s WHERE id = %(room)s RETURNING last_seq
+    UPDATE rooms_room SET last_seq = last_seq + 1, last_message_at = %(now)s
+    WHERE id = %(room)s AND closed_at IS NULL RETURNING last_seq
 ), message AS (
     INSERT INTO chat_message (room_id, author_id, seq, body, reply_to_id, client_id, created_at)
     SELECT %(room)s, %(author)s, room.last_seq, %(body)s, %(reply_to)s, %(client_id)s, %(now)s FROM room
@@ -209,6 +221,7 @@ SELECT id, seq FROM message
 def _message_insert(message: Message, *, member_id: int) -> None:
     if connection.vendor != "postgresql":  # SQLite cannot write inside WITH: the same in three steps.
         message.seq = room_seq_next(room_id=message.room_id, now=message.created_at)
+        _require_open_now(message.room_id)  # The room is locked now (SQLite: the whole database).
         message.save(force_insert=True)
         Membership.objects.filter(pk=member_id, last_read_seq__lt=message.seq).update(last_read_seq=message.seq)
         return
@@ -218,9 +231,16 @@ def _message_insert(message: Message, *, member_id: int) -> None:
         cursor.execute(_INSERT_SQL, fields)
         row = cursor.fetchone()
     if row is None:
+        _require_open_now(message.room_id)
         raise RoomNotVisible()
     message.pk, message.seq = row
     message._state.adding, message._state.db = False, connection.alias
+
+
+def _require_open_now(room_id: int) -> None:
+    """ROOM_CLOSED when the room ended; called once its row is locked, so the answer holds until commit."""
+    if Room.objects.filter(pk=room_id, closed_at__isnull=False).exists():
+        raise PermissionDenied(ROOM_CLOSED)
 
 
 # Many sends at once: the WebSocket path under load (chat.batching)
@@ -272,14 +292,16 @@ def _store_many(requests: list[SendRequest]) -> list[Message | Exception]:
     outcomes: list[Message | Exception | None] = [None] * len(requests)
     checked = _checked(requests, outcomes)
     stored = _stored_client_ids(checked)
-    blocked = blocked_pairs(pairs={pair for *_, pair in checked if pair})
+    blocked = blocked_pairs(pairs={pair for *_, pair, _ in checked if pair})
     fresh: dict[tuple, int] = {}  # a client_id sent twice in one batch: the second is a retry
-    candidates, messages, member_ids, now = [], [], [], timezone.now()
-    for index, request, client_id, member_id, direct_pair in checked:
+    candidates, accepted, now = [], [], timezone.now()
+    for index, request, client_id, member_id, direct_pair, closed in checked:
         key = (request.room_id, request.author.pk, client_id)
         if key in stored or key in fresh:
-            continue
+            continue  # A retry gets its original, even in a chat that has ended since (as message_send).
         try:
+            if closed:
+                raise PermissionDenied(ROOM_CLOSED)
             if direct_pair is not None and frozenset(direct_pair) in blocked:
                 raise PermissionDenied(DIRECT_CLOSED)
             body = _clean_body(request.body)
@@ -292,13 +314,15 @@ def _store_many(requests: list[SendRequest]) -> list[Message | Exception]:
         fresh[key] = index
         candidates.append((index, message, member_id))
     limited = limits.message_rate_take_many(user_ids=[message.author_id for _, message, _ in candidates])
-    for (index, message, member_id), refusal in zip(candidates, limited, strict=True):
-        outcomes[index] = refusal or message
+    for candidate, refusal in zip(candidates, limited, strict=True):
+        outcomes[candidate[0]] = refusal or candidate[1]
         if refusal is None:
-            messages.append(message)
-            member_ids.append(member_id)
-    if messages:
-        _insert_many(messages, member_ids=member_ids)
+            accepted.append(candidate)
+    if accepted:
+        closed_now = _insert_many([m for _, m, _ in accepted], member_ids=[member for *_, member in accepted])
+        for index, message, _ in accepted:
+            if message.room_id in closed_now:
+                outcomes[index] = PermissionDenied(ROOM_CLOSED)
     for index, request, client_id, *_ in checked:
         key = (request.room_id, request.author.pk, client_id)
         if outcomes[index] is None:  # A retry: of a stored message, or of one earlier in this batch.
@@ -309,8 +333,9 @@ def _store_many(requests: list[SendRequest]) -> list[Message | Exception]:
 
 
 def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
-    """(index, request, client_id, membership id, direct pair or None) of every request from a member
-    with a valid client_id; the refusals of the others go into `outcomes`. One query."""
+    """(index, request, client_id, membership id, direct pair or None, room closed) of every request
+    from a member with a valid client_id; the refusals of the others go into `outcomes`. One query.
+    A closed room is refused later, once it is known whether the request is a retry."""
     room_ids = {request.room_id for request in requests}
     author_ids = {request.author.pk for request in requests}
     rows = Membership.objects.filter(room_id__in=room_ids, user_id__in=author_ids)
@@ -333,11 +358,8 @@ def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
             outcomes[index] = error
             continue
         member_id, direct_key, closed_at, _ = member
-        if closed_at is not None:
-            outcomes[index] = PermissionDenied(ROOM_CLOSED)
-            continue
         pair = (request.author.pk, _direct_peer(direct_key, request.author.pk)) if direct_key else None
-        checked.append((index, request, client_id, member_id, pair))
+        checked.append((index, request, client_id, member_id, pair, closed_at is not None))
     return checked
 
 
@@ -354,7 +376,8 @@ def _stored_client_ids(checked: list[tuple]) -> set[tuple]:
 
 # Lock the rooms in id order (two batches sharing rooms then queue instead of deadlocking), take
 # each room's seqs in one UPDATE, and move each author's read position past their own messages.
-_LOCK_ROOMS_SQL = "SELECT id FROM rooms_room WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
+# The lock also tells which rooms ended since the first check: their messages are not stored.
+_LOCK_ROOMS_SQL = "SELECT id, closed_at IS NOT NULL FROM rooms_room WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
 _TAKE_SEQS_SQL = """
 UPDATE rooms_room SET last_seq = last_seq + taken.count, last_message_at = %s
 FROM unnest(%s::bigint[], %s::bigint[]) AS taken(id, count)
@@ -367,13 +390,23 @@ WHERE rooms_membership.id = own.id AND rooms_membership.last_read_seq < own.seq
 """
 
 
-def _insert_many(messages: list[Message], *, member_ids: list[int]) -> None:
+def _insert_many(messages: list[Message], *, member_ids: list[int]) -> set[int]:
+    """Store the messages, but none to a room found closed once locked: returns those rooms' ids."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_ROOMS_SQL, [sorted({message.room_id for message in messages})])
+        closed = {room for room, is_closed in cursor.fetchall() if is_closed}
+    kept = [(m, member) for m, member in zip(messages, member_ids, strict=True) if m.room_id not in closed]
+    if kept:
+        _insert_locked([m for m, _ in kept], member_ids=[member for _, member in kept])
+    return closed
+
+
+def _insert_locked(messages: list[Message], *, member_ids: list[int]) -> None:
     counts: dict[int, int] = {}
     for message in messages:
         counts[message.room_id] = counts.get(message.room_id, 0) + 1
     rooms = sorted(counts)
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_ROOMS_SQL, [rooms])
         cursor.execute(_TAKE_SEQS_SQL, [messages[0].created_at, rooms, [counts[room] for room in rooms]])
         next_seq = {room: last - counts[room] + 1 for room, last in cursor.fetchall()}
         for message in messages:  # In request order: the order people's messages arrived in.

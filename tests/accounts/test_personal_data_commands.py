@@ -116,6 +116,26 @@ def test_delete_turns_the_messages_into_tombstones_and_keeps_seqs(ann, ben, ann_
     assert Message.objects.get(pk=ann_s_world["reply"].pk).reply_to_id == ann_s_world["first"].pk
 
 
+def test_delete_takes_the_link_cards_off_the_tombstones(ann, room, django_capture_on_commit_callbacks):
+    from chat import events
+    from chat.models import LinkPreview
+    from tests.chat.realtime import published, run_all
+
+    linked = services.message_send(author=ann, room_id=room.pk, body="https://a.example/", client_id=uuid.uuid4())
+    card = LinkPreview.objects.create(
+        url="https://a.example/", url_hash="a", title="A", status="ok", expires_at=linked.created_at
+    )
+    Message.objects.filter(pk=linked.pk).update(preview=card)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        command("delete_user", "ann", "--messages=delete", "--yes")
+    sent = published(events.room_group(room.pk), run_all(callbacks), expect=3)
+
+    assert Message.objects.get(pk=linked.pk).preview_id is None
+    [deleted] = [event["message"] for event in sent if event["type"] == "message.deleted"]
+    assert (deleted["id"], deleted["body"], deleted["preview"]) == (linked.pk, "", None)
+
+
 def test_without_yes_the_handle_must_be_typed(ann, monkeypatch):
     monkeypatch.setattr("builtins.input", lambda prompt: "someone else")
     with pytest.raises(CommandError, match="Nothing was deleted"):

@@ -73,3 +73,14 @@ def test_user_payloads_equal_the_walk_of_their_fields(ann, ben):
     ben.avatar_thumbnail = "avatars/ben-thumb.webp"
     for user in (ann, ben):
         assert UserPayload().to_representation(user) == walked(UserPayload(), user)
+
+
+def test_a_deleted_message_shows_no_link_card(ann, room):
+    linked = services.message_send(author=ann, room_id=room.pk, body="https://a.example/", client_id=uuid.uuid4())
+    card = LinkPreview.objects.create(
+        url="https://a.example/", url_hash="a", status=LinkPreview.Status.OK, expires_at=timezone.now()
+    )
+    Message.objects.filter(pk=linked.pk).update(preview=card, body="", deleted_at=timezone.now())
+
+    [message] = selectors.messages_recent(room_id=room.pk)
+    assert MessagePayload().to_representation(message)["preview"] is None

@@ -12,7 +12,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import EmailVerification, Report
 from chat import purge, services
-from chat.models import Message, Notification
+from chat.models import LinkPreview, Message, Notification
 from rooms.models import Room
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +74,7 @@ def test_purge_deletes_what_the_dry_run_counted(old_data, settings):
     assert list(Notification.objects.values_list("read_at", flat=True).order_by("id"))[1:] == [None]
     assert list(Message.objects.values_list("body", flat=True)) == ["today"]
     assert Room.objects.filter(kind=Room.Kind.RANDOM).count() == 2  # The reported one waits for its report.
-    assert run("--dry-run").count("would delete 0 ") == 5
+    assert run("--dry-run").count("would delete 0 ") == 6
 
 
 def test_messages_are_kept_forever_without_a_retention_period(old_data, settings):
@@ -90,6 +90,25 @@ def test_retention_deletes_in_batches(ann, room, settings):
     Message.objects.update(created_at=timezone.now() - 3 * DAY)
     assert purge.messages_delete_expired(batch=2) == 5
     assert not Message.objects.exists()
+
+
+def card(url: str, *, expires_in: timedelta) -> LinkPreview:
+    return LinkPreview.objects.create(
+        url=url, url_hash=url, title=url, status=LinkPreview.Status.OK, expires_at=timezone.now() + expires_in
+    )
+
+
+def test_link_previews_no_message_shows_go_once_expired(ann, room):
+    shown = services.message_send(author=ann, room_id=room.pk, body="https://a.example/", client_id=uuid.uuid4())
+    Message.objects.filter(pk=shown.pk).update(preview=card("https://a.example/", expires_in=-DAY))
+    card("https://edited-away.example/", expires_in=-DAY)
+    card("https://fresh.example/", expires_in=DAY)  # Still the answer for its URL: a new message reuses it.
+
+    assert "link_previews: would delete 1 " in run("--dry-run", "--step", "link_previews")
+    assert "link_previews: deleted 1 " in run("--step", "link_previews")
+
+    assert set(LinkPreview.objects.values_list("url", flat=True)) == {"https://a.example/", "https://fresh.example/"}
+    assert Message.objects.get(pk=shown.pk).preview.url == "https://a.example/"
 
 
 def test_one_step_runs_alone_and_an_unknown_one_is_refused(old_data):
