@@ -20,6 +20,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -94,6 +95,37 @@ class ReactionSummaryPayload(serializers.Serializer):
     user_ids = serializers.ListField(child=serializers.IntegerField())
 
 
+class AttachmentPayload(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(help_text="The file's name, cleaned; only what it is called when downloaded.")
+    size = serializers.IntegerField(help_text="In bytes.")
+    content_type = serializers.CharField(
+        help_text="What the bytes are (sniffed by the server, not the client's claim)."
+    )
+    width = serializers.IntegerField(allow_null=True, help_text="Images only: upright width in pixels.")
+    height = serializers.IntegerField(allow_null=True, help_text="Images only: upright height in pixels.")
+    url = serializers.SerializerMethodField(help_text="The file, for members of the room (or its uploader).")
+    preview_url = serializers.SerializerMethodField(help_text="Images only: a re-encoded WebP of at most 1280 px.")
+
+    def get_url(self, attachment) -> str:
+        return reverse("api-attachment-file", args=[attachment.pk])
+
+    def get_preview_url(self, attachment) -> str | None:
+        return reverse("api-attachment-preview", args=[attachment.pk]) if attachment.preview_name else None
+
+    def to_representation(self, attachment) -> dict:
+        return {
+            "id": attachment.pk,
+            "name": attachment.name,
+            "size": attachment.size,
+            "content_type": attachment.content_type,
+            "width": attachment.width,
+            "height": attachment.height,
+            "url": self.get_url(attachment),
+            "preview_url": self.get_preview_url(attachment),
+        }
+
+
 class MessagePayload(serializers.Serializer):
     id = serializers.IntegerField()
     room = serializers.IntegerField(source="room_id")
@@ -105,6 +137,7 @@ class MessagePayload(serializers.Serializer):
     created_at = serializers.DateTimeField()
     edited_at = serializers.DateTimeField(allow_null=True)
     deleted = serializers.BooleanField(source="is_deleted")
+    attachments = serializers.SerializerMethodField()
     reactions = serializers.SerializerMethodField()
 
     def to_representation(self, message) -> dict:
@@ -121,8 +154,17 @@ class MessagePayload(serializers.Serializer):
             "created_at": moment(message.created_at),
             "edited_at": moment(message.edited_at),
             "deleted": message.is_deleted,
+            "attachments": self.get_attachments(message),
             "reactions": self.get_reactions(message),
         }
+
+    @extend_schema_field(AttachmentPayload(many=True))
+    def get_attachments(self, message) -> list[dict]:
+        # Like reactions: selectors prefetch them, message_send sets the ones it linked.
+        attachments = getattr(message, "prefetched_attachments", None)
+        if attachments is None:
+            attachments = message.attachments.order_by("id")
+        return [attachment_payload(attachment) for attachment in attachments]
 
     @extend_schema_field(ReactionSummaryPayload(many=True))
     def get_reactions(self, message) -> list[dict]:
@@ -188,6 +230,7 @@ class NotificationPayload(serializers.Serializer):
 # One instance of each, reused: DRF deep-copies a serializer's fields for every new instance,
 # which cost more than the serializing itself on the path of every message. to_representation
 # keeps no state between calls, so the database threads can share them.
+attachment_payload = AttachmentPayload().to_representation
 message_payload = MessagePayload().to_representation
 room_payload = RoomPayload().to_representation
 member_payload = MemberPayload().to_representation

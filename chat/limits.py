@@ -46,10 +46,24 @@ def message_rate_take_many(*, user_ids: list[int]) -> list[RateLimited | None]:
     """
     burst = getattr(settings, "MESSAGE_RATE_BURST", DEFAULT_BURST)
     per_second = getattr(settings, "MESSAGE_RATE_PER_SECOND", DEFAULT_PER_SECOND)
+    return _refusals(kind="message", user_ids=user_ids, burst=burst, per_second=per_second)
+
+
+def upload_rate_take(*, user_id: int) -> None:
+    """One upload (chat.attachments), by the same rules: ATTACHMENT_RATE_BURST, then ATTACHMENT_RATE_PER_MINUTE."""
+    per_second = settings.ATTACHMENT_RATE_PER_MINUTE / 60
+    [refusal] = _refusals(
+        kind="upload", user_ids=[user_id], burst=settings.ATTACHMENT_RATE_BURST, per_second=per_second
+    )
+    if refusal is not None:
+        raise refusal
+
+
+def _refusals(*, kind: str, user_ids: list[int], burst: int, per_second: float) -> list[RateLimited | None]:
     try:
-        waits = _take_many(keys=[f"rate:message:{user_id}" for user_id in user_ids], burst=burst, per_second=per_second)
+        waits = _take_many(keys=[f"rate:{kind}:{user_id}" for user_id in user_ids], burst=burst, per_second=per_second)
     except RedisError:
-        logger.warning("Message rate limit skipped: Redis is unreachable", exc_info=True)
+        logger.warning("Rate limit (%s) skipped: Redis is unreachable", kind, exc_info=True)
         return [None] * len(user_ids)
     return [RateLimited(retry_after=wait) if wait > 0 else None for wait in waits]
 
