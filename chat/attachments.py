@@ -64,7 +64,10 @@ def attachment_upload(*, uploader, upload) -> Attachment:
     name = clean_name(getattr(upload, "name", "") or "")
     checked = _checked(upload, name=name)
     stem = f"attachments/{uuid.uuid4().hex}"
-    extension = mimetypes.guess_extension(checked.content_type) or ".bin"
+    # Never an extension a web server would serve as markup, should one ever serve the folder.
+    served_type = sniff.served_type(checked.content_type)
+    extension = mimetypes.guess_extension(served_type) if served_type != sniff.OCTET_STREAM else None
+    extension = extension or ".bin"
     upload.seek(0)
     stored = [default_storage.save(f"{stem}{extension}", upload)]
     try:
