@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
-from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from chat import services
 from chat.models import Attachment
