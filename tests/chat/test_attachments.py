@@ -402,3 +402,17 @@ def test_the_send_event_checks_the_shape_of_attachments():
     for bad in ("1", [0], [True], ["1"], list(range(1, protocol.MAX_IDS + 2))):
         with pytest.raises(protocol.BadEvent):
             protocol.clean({**event, "attachments": bad})
+
+
+# Admin
+
+
+def test_the_message_admin_shows_its_files_read_only(admin_browser, ann, room, api_as):
+    photo = upload_id(api_as(ann), image_bytes(), "cat <b>.png")
+    message_id = post_message(api_as(ann), room, "x", attachments=[photo]).json()["id"]
+    response = admin_browser.get(f"/admin/chat/message/{message_id}/change/")
+    assert response.status_code == 200
+    [formset] = [inline.formset for inline in response.context["inline_admin_formsets"]]
+    assert list(formset.queryset) == [Attachment.objects.get(pk=photo)]
+    assert "cat &lt;b&gt;.png" in response.content.decode() and "cat <b>.png" not in response.content.decode()
+    assert "attachments-0-name" not in response.content.decode()  # no editable field
