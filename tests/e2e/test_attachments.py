@@ -1,8 +1,9 @@
 import io
-import re
 
 from PIL import Image
 from playwright.sync_api import expect
+
+from tests.e2e.conftest import open_direct_room
 
 
 def png(size=(300, 200)) -> bytes:
@@ -14,10 +15,7 @@ def png(size=(300, 200)) -> bytes:
 def test_an_image_sent_by_one_person_appears_in_the_other_browser(server, signed_in):
     server.make_people("dora", "eli")
     dora, eli = signed_in("dora"), signed_in("eli")
-    dora.goto(f"{server.url}/u/eli/")
-    dora.get_by_role("button", name="Message").click()
-    expect(dora).to_have_url(re.compile(r"/rooms/\d+/$"))
-    eli.goto(dora.url)
+    eli.goto(open_direct_room(server, dora, "eli"))
 
     # A file that lies about being an image fails in the tray, and can be removed before sending.
     dora.set_input_files("#attach-input", files=[{"name": "fake.png", "mimeType": "image/png", "buffer": b"<html>"}])
