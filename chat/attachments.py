@@ -57,10 +57,14 @@ def attachment_upload(*, uploader, upload) -> Attachment:
     """Check, store and record one uploaded file (not yet part of any message).
 
     Raises ValidationError (field `file`) for an empty or too large file, a lie about its type,
-    an image that does not decode or has too many pixels; RateLimited when uploading too fast.
+    an image that does not decode or has too many pixels, or too many uploads waiting unsent;
+    RateLimited when uploading too fast.
     """
     require_verified(uploader)
     limits.upload_rate_take(user_id=uploader.pk)
+    if Attachment.objects.filter(uploader=uploader, message__isnull=True).count() >= settings.ATTACHMENT_MAX_UNSENT:
+        message = f"You have {settings.ATTACHMENT_MAX_UNSENT} files waiting to be sent: send or remove some first."
+        raise _invalid(message, "too_many_unsent")
     name = clean_name(getattr(upload, "name", "") or "")
     checked = _checked(upload, name=name)
     stem = f"attachments/{uuid.uuid4().hex}"

@@ -210,6 +210,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 # ATTACHMENTS (chat.attachments): files uploaded with POST /api/uploads/, then sent with a message.
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=25 * 1024 * 1024)
 ATTACHMENT_MAX_PER_MESSAGE = env.int("ATTACHMENT_MAX_PER_MESSAGE", default=10)
+# Uploads a person may hold unsent at once: storage cannot be filled with files nobody ever sends.
+ATTACHMENT_MAX_UNSENT = env.int("ATTACHMENT_MAX_UNSENT", default=50)
 # Images get a re-encoded preview that fits in this many pixels either way.
 ATTACHMENT_PREVIEW_SIZE = env.int("ATTACHMENT_PREVIEW_SIZE", default=1280)
 # Uploads never sent are deleted (a beat task, config/celery.py) once older than this.

@@ -165,6 +165,16 @@ def test_uploading_too_fast_is_a_429(ann, api_as, settings):
     assert codes == [201, 201, 429]
 
 
+def test_a_person_holds_a_limited_number_of_unsent_uploads(ann, room, api_as, settings):
+    settings.ATTACHMENT_MAX_UNSENT = 2
+    client = api_as(ann)
+    first, _ = upload_id(client, b"1", "1.txt", "text/plain"), upload_id(client, b"2", "2.txt", "text/plain")
+    refused = uploaded(client, b"3", "3.txt", "text/plain")
+    assert refused.status_code == 400 and "waiting to be sent" in refused.json()["fields"]["file"][0]
+    post_message(client, room, "", attachments=[first])  # sending one makes room for another
+    assert uploaded(client, b"3", "3.txt", "text/plain").status_code == 201
+
+
 def test_unverified_and_anonymous_people_cannot_upload(api, api_as, make_user):
     assert uploaded(api).status_code == 401
     assert uploaded(api_as(make_user("newbie", verified=False))).status_code == 403
