@@ -41,3 +41,27 @@ def test_an_image_sent_by_one_person_appears_in_the_other_browser(server, signed
     # Reloaded, the server renders the same image, at the same reserved size.
     eli.reload()
     expect(eli.locator(".message .attachments img")).to_have_attribute("width", "300")
+
+
+def test_images_dropped_on_the_room_or_pasted_into_the_message_are_uploaded(server, signed_in):
+    import base64
+
+    server.make_people("fay", "gus")
+    fay, gus = signed_in("fay"), signed_in("gus")
+    gus.goto(open_direct_room(server, fay, "gus"))
+    encoded = base64.b64encode(png((90, 60))).decode()
+    files = f"""() => {{
+        const bytes = Uint8Array.from(atob("{encoded}"), (c) => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], "shot.png", {{ type: "image/png" }}));
+        return transfer;
+    }}"""
+
+    fay.locator("#room").dispatch_event("drop", {"dataTransfer": fay.evaluate_handle(files)})
+    fay.evaluate(f"""() => document.querySelector("#composer textarea").dispatchEvent(
+        new ClipboardEvent("paste", {{ clipboardData: ({files})(), bubbles: true, cancelable: true }}))""")
+    expect(fay.locator(".upload.ready")).to_have_count(2)
+    fay.get_by_role("textbox", name="Message").press("Enter")
+
+    expect(gus.locator(".message .attachments img")).to_have_count(2)
+    expect(gus.locator(".message .attachments img").first).to_have_attribute("width", "90")
