@@ -195,5 +195,8 @@ def attachments_purge_unsent() -> int:
     """Delete uploads never sent that are older than ATTACHMENT_UNSENT_LIFETIME (their files follow)."""
     cutoff = timezone.now() - settings.ATTACHMENT_UNSENT_LIFETIME
     with transaction.atomic():
-        deleted, _ = Attachment.objects.filter(message__isnull=True, created_at__lt=cutoff).delete()
+        # Locked first: an upload being sent at this very moment (claimed, so locked) is skipped, and
+        # a send that comes after finds it gone, rather than this deleting it from its new message.
+        old = Attachment.objects.select_for_update(skip_locked=True).filter(message__isnull=True, created_at__lt=cutoff)
+        deleted, _ = Attachment.objects.filter(pk__in=list(old.values_list("pk", flat=True))).delete()
     return deleted

@@ -1,14 +1,18 @@
 """Attachments on the real paths: the WebSocket send, and a Celery worker process deleting files."""
 
+import threading
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import connection, transaction
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from chat import services
+from chat import attachments, services
 from chat.models import Attachment
 from tests.chat.attachments import stored, upload_id
 from tests.chat.sockets import connected
@@ -57,3 +61,28 @@ def test_a_celery_worker_deletes_the_files_of_a_deleted_message(ann, room, celer
         assert time.monotonic() < deadline, worker.log_path.read_text()[-2000:]
         time.sleep(0.2)
     assert "attachment_files_delete" in worker.log_path.read_text()
+
+
+@pytest.mark.services
+def test_the_purge_skips_an_old_upload_that_is_being_sent_at_that_moment(ann):
+    upload = upload_id(client_of(ann))
+    Attachment.objects.filter(pk=upload).update(created_at=timezone.now() - timedelta(days=2))
+    claimed, release = threading.Event(), threading.Event()
+
+    def send_in_progress():
+        with transaction.atomic():
+            attachments.attachments_claim_many(requests=[(ann.pk, [upload])])
+            claimed.set()
+            release.wait(10)
+        connection.close()
+
+    sender = threading.Thread(target=send_in_progress)
+    sender.start()
+    assert claimed.wait(10)
+    try:
+        assert attachments.attachments_purge_unsent() == 0
+    finally:
+        release.set()
+        sender.join()
+    assert Attachment.objects.filter(pk=upload).exists()
+    assert attachments.attachments_purge_unsent() == 1  # once nobody is sending it, it goes
