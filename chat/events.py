@@ -15,6 +15,7 @@ for member and typing events, `room_id` and `user_id`, so a consumer acts withou
 import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from functools import cache
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -95,6 +96,22 @@ class ReactionSummaryPayload(serializers.Serializer):
     user_ids = serializers.ListField(child=serializers.IntegerField())
 
 
+_URL_SENTINEL = "987654321"
+
+
+@cache
+def _url_parts(name: str) -> tuple[str, str]:
+    before, after = reverse(name, args=[_URL_SENTINEL]).split(_URL_SENTINEL)
+    return before, after
+
+
+def _url_of(name: str, pk: int) -> str:
+    """reverse(name, args=[pk]), built from the route's two halves: reverse() takes about 0.1 ms, and a
+    page of 50 messages with files asks for two URLs per file."""
+    before, after = _url_parts(name)
+    return f"{before}{pk}{after}"
+
+
 class AttachmentPayload(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField(help_text="The file's name, cleaned; only what it is called when downloaded.")
@@ -108,10 +125,10 @@ class AttachmentPayload(serializers.Serializer):
     preview_url = serializers.SerializerMethodField(help_text="Images only: a re-encoded WebP of at most 1280 px.")
 
     def get_url(self, attachment) -> str:
-        return reverse("api-attachment-file", args=[attachment.pk])
+        return _url_of("api-attachment-file", attachment.pk)
 
     def get_preview_url(self, attachment) -> str | None:
-        return reverse("api-attachment-preview", args=[attachment.pk]) if attachment.preview_name else None
+        return _url_of("api-attachment-preview", attachment.pk) if attachment.preview_name else None
 
     def to_representation(self, attachment) -> dict:
         return {
