@@ -107,9 +107,10 @@ def _checked(upload, *, name: str) -> _Checked:
     if sniffed not in sniff.INLINE_IMAGE_TYPES:
         return _Checked(content_type=content_type)
     upload.seek(0)
-    image = images.open_checked(upload.read(), field=FIELD)
+    image = images.open_checked(upload.read(), field=FIELD, fit=settings.ATTACHMENT_PREVIEW_SIZE)
     preview, _ = images.encoded(image, settings.ATTACHMENT_PREVIEW_SIZE)
-    return _Checked(content_type=_IMAGE_TYPES[image.format], width=image.width, height=image.height, preview=preview)
+    width, height = image.info["original_size"]
+    return _Checked(content_type=_IMAGE_TYPES[image.format], width=width, height=height, preview=preview)
 
 
 def clean_name(raw: str) -> str:

@@ -67,6 +67,12 @@ def test_the_preview_loses_exif_and_is_upright(ann, api_as):
     assert preview.size == (100, 300) and not preview.getexif()
 
 
+def test_a_big_photo_keeps_its_full_dimensions_while_its_preview_is_bounded(ann, api_as):
+    body = uploaded(api_as(ann), image_bytes("JPEG", size=(4000, 3000)), "big.jpg", "image/jpeg").json()
+    assert (body["width"], body["height"]) == (4000, 3000)
+    assert preview_of(Attachment.objects.get(pk=body["id"])).size == (1280, 960)
+
+
 def test_an_animated_gif_is_previewed_by_its_first_frame(ann, api_as):
     body = uploaded(api_as(ann), animated_gif(), "wave.gif", "image/gif").json()
     preview = preview_of(Attachment.objects.get(pk=body["id"])).convert("RGB")
