@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from accounts import services
-from accounts.models import Block, EmailVerification, FriendRequest, Friendship, User
+from accounts.models import Block, EmailVerification, FriendRequest, Friendship, Report, User
 
 
 class VerifiedFilter(admin.SimpleListFilter):
@@ -121,3 +121,22 @@ class BlockAdmin(admin.ModelAdmin):
     search_fields = ("blocker__handle", "blocker__email", "blocked__handle", "blocked__email")
     raw_id_fields = ("blocker", "blocked")
     show_full_result_count = False
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    """Reports, newest first; set the status once handled. The full moderation queue is the operations issue's."""
+
+    list_display = ("created_at", "reported", "reporter", "reason", "status", "room")
+    list_select_related = ("reported", "reporter", "room")
+    list_filter = ("status", "reason", "created_at")
+    list_editable = ("status",)
+    search_fields = ("reported__handle", "reported__email", "reporter__handle", "details")
+    raw_id_fields = ("reporter", "reported", "room", "message")
+    readonly_fields = ("created_at", "message_body")
+    ordering = ("-created_at",)
+    show_full_result_count = False
+
+    @admin.display(description="reported message")
+    def message_body(self, report):
+        return report.message.body if report.message_id else ""

@@ -12,7 +12,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView
 
 from accounts import selectors, services
 from accounts.lockout import lockout_response
-from accounts.models import User, handle_validator
+from accounts.models import Report, User, handle_validator
 from accounts.permissions import IsVerified
 from chat.events import moment
 from config.api_errors import ErrorSerializer
@@ -475,3 +475,55 @@ class BlockDetailView(APIView):
         if not services.block_remove(blocker=request.user, blocked_id=user_id):
             raise exceptions.NotFound("You have not blocked this person.")
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReportCreateSerializer(serializers.Serializer):
+    user = serializers.IntegerField(min_value=1, help_text="The id of the person reported.")
+    reason = serializers.ChoiceField(choices=Report.Reason.choices)
+    details = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    room = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    message = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+
+    def validate_user(self, value: int) -> User:
+        person = User.objects.filter(pk=value).first()
+        if person is None:
+            raise serializers.ValidationError("No one by that id here.")
+        return person
+
+
+class ReportSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    user = serializers.IntegerField(source="reported_id")
+    reason = serializers.CharField()
+    details = serializers.CharField()
+    room = serializers.IntegerField(source="room_id", allow_null=True)
+    message = serializers.IntegerField(source="message_id", allow_null=True)
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ReportsView(APIView):
+    permission_classes = [IsVerified]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "report"
+
+    @extend_schema(
+        summary="Report someone",
+        description="From a lobby chat or anywhere: optionally the room (one I am in) and a message of theirs "
+        "in it. Staff see reports in the admin. A lobby chat with an open report is not purged.",
+        request=ReportCreateSerializer,
+        responses={201: ReportSerializer, **ERRORS},
+    )
+    def post(self, request):
+        serializer = ReportCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        report = services.report_create(
+            reporter=request.user,
+            reported=data["user"],
+            reason=data["reason"],
+            details=data["details"],
+            room_id=data["room"],
+            message_id=data["message"],
+        )
+        return Response(ReportSerializer(report).data, status=status.HTTP_201_CREATED)

@@ -187,3 +187,41 @@ class Block(models.Model):
 
     def __str__(self):
         return f"{self.blocker_id} blocked {self.blocked_id}"
+
+
+class Report(models.Model):
+    """Someone reported a person (from a lobby chat, or anywhere else). The queue that handles
+    reports is the operations issue's; this stores them and shows them in the admin.
+
+    Room and message are kept by reference: a lobby room with an open report is not purged
+    (rooms.services.random_rooms_purge), so what was reported stays readable until it is handled.
+    """
+
+    class Reason(models.TextChoices):
+        SPAM = "spam", "Spam or advertising"
+        HARASSMENT = "harassment", "Harassment or hate"
+        SEXUAL = "sexual", "Unwanted sexual content"
+        OTHER = "other", "Something else"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACTIONED = "actioned", "Action taken"
+        DISMISSED = "dismissed", "Dismissed"
+
+    reporter = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reports_made")
+    reported = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reports_received")
+    room = models.ForeignKey("rooms.Room", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
+    message = models.ForeignKey("chat.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    details = models.TextField(max_length=2000, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(reporter=models.F("reported")), name="report_not_self"),
+        ]
+        indexes = [models.Index(fields=["status", "-created_at"])]
+
+    def __str__(self):
+        return f"report of {self.reported_id} by {self.reporter_id} ({self.status})"

@@ -21,7 +21,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts import avatars, selectors, tokens
-from accounts.models import Block, EmailVerification, FriendRequest, Friendship, User
+from accounts.models import Block, EmailVerification, FriendRequest, Friendship, Report, User
 
 PROFILE_FIELDS = ("display_name", "bio", "handle", "dm_policy", "friend_request_policy", "email_notifications")
 
@@ -402,6 +402,11 @@ def _friendship_start(request: FriendRequest) -> Friendship:
         ],
         ignore_conflicts=True,
     )
+    # Strangers from the lobby who become friends keep their conversation as their DM. Imported
+    # here: rooms builds on accounts, not the other way round.
+    from rooms.services import random_room_keep
+
+    random_room_keep(first_id=request.from_user_id, second_id=request.to_user_id)
     return Friendship.objects.get(user_id=request.to_user_id, friend_id=request.from_user_id)
 
 
@@ -455,3 +460,46 @@ def _blocks_changed(*user_ids: int) -> None:
     from chat import events  # chat builds on accounts, not the other way round
 
     events.publish_on_commit([events.user_group(user_id) for user_id in user_ids], events.blocks_changed)
+
+
+# Reports (the moderation queue that handles them is the operations issue's; admins see them)
+
+
+@transaction.atomic
+def report_create(
+    *,
+    reporter: User,
+    reported: User,
+    reason: str,
+    details: str = "",
+    room_id: int | None = None,
+    message_id: int | None = None,
+) -> Report:
+    """Report someone, optionally pointing at the room (a lobby chat, say) and a message of theirs.
+
+    The reporter must be in that room, and the message must be the reported person's, in it: a
+    report can only point at what its author could see. A room with an open report is kept until
+    the report is handled, even a lobby chat due to be purged.
+    """
+    from chat.models import Message  # chat builds on accounts, not the other way round
+    from rooms.models import Membership
+
+    if reporter.pk == reported.pk:
+        raise ValidationError({"user": ["You cannot report yourself."]}, code="self")
+    if reason not in Report.Reason.values:
+        raise ValidationError({"reason": [f"Choose one of: {', '.join(Report.Reason.values)}."]}, code="invalid_choice")
+    if message_id is not None:
+        message = Message.objects.filter(pk=message_id, author=reported).only("room_id").first()
+        if message is None or room_id not in (None, message.room_id):
+            raise ValidationError({"message": ["No such message of this person."]}, code="not_found")
+        room_id = message.room_id
+    if room_id is not None and not Membership.objects.filter(room_id=room_id, user=reporter).exists():
+        raise ValidationError({"room": ["No such room."]}, code="not_found")
+    return Report.objects.create(
+        reporter=reporter,
+        reported=reported,
+        reason=reason,
+        details=details.strip(),
+        room_id=room_id,
+        message_id=message_id,
+    )

@@ -71,4 +71,5 @@ api_urlpatterns = [
     ),
     path("blocks/", api.BlocksView.as_view(), name="api-blocks"),
     path("blocks/<int:user_id>/", api.BlockDetailView.as_view(), name="api-block"),
+    path("reports/", api.ReportsView.as_view(), name="api-reports"),
 ]

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from chat.models import Attachment, Message, Notification, Reaction
+from chat.models import Attachment, LinkPreview, Message, Notification, Reaction
 
 
 class AttachmentInline(admin.TabularInline):
@@ -25,7 +25,7 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ("room", "created_at", "deleted_at")
     list_select_related = ("room", "author")
     search_fields = ("body",)
-    raw_id_fields = ("room", "author", "reply_to")
+    raw_id_fields = ("room", "author", "reply_to", "preview")
     readonly_fields = ("room", "seq", "client_id", "created_at")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
@@ -60,4 +60,16 @@ class NotificationAdmin(admin.ModelAdmin):
     raw_id_fields = ("user", "actor", "room", "message")
     date_hierarchy = "created_at"
     ordering = ("-id",)
+    show_full_result_count = False
+
+
+@admin.register(LinkPreview)
+class LinkPreviewAdmin(admin.ModelAdmin):
+    """The cache of link cards. Deleting a row takes its card off every message that showed it."""
+
+    list_display = ("url", "status", "title", "fetched_at", "expires_at")
+    list_filter = ("status", "fetched_at")
+    search_fields = ("url", "title")
+    readonly_fields = ("url", "url_hash", "fetched_at")
+    ordering = ("-fetched_at",)
     show_full_result_count = False

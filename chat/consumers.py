@@ -25,7 +25,9 @@ from chat.heartbeat import heart
 from chat.limits import RateLimited
 from chat.presence import connection_alive, connection_gone
 from chat.protocol import BadEvent
+from rooms import matching
 from rooms.selectors import RoomNotVisible, room_ids_of_user, room_member_ids
+from rooms.ticker import ticker
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ TYPING_INTERVAL_SECONDS = 2
 
 async def _announce_offline(user_id: int) -> None:
     """For people whose last sockets died with their process (see chat.presence)."""
+    await in_db_thread(matching.lobby_gone)(user_id=user_id)
     room_ids = await in_db_thread(room_ids_of_user)(user_id=user_id)
     if room_ids:
         await events.apublish(
@@ -56,6 +59,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     hidden: frozenset[int] | set[int] = frozenset()  # People this person blocked or was blocked by.
     timer = None  # The ticket deadline of a socket signing in with a ticket.
     gone = False
+    in_lobby = False  # Follows the lobby's counts (lobby.subscribe).
+    queued = False  # Put its person in the lobby's queue: closing it takes them out.
 
     async def dispatch(self, message):
         # Channels' dispatch first runs close_old_connections in the one sync thread, for every event
@@ -106,6 +111,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.unlisten(group)
         if self.user is not None:
             heart(_announce_offline).leave(self)
+            ticker().leave(self)
+            if self.queued:
+                await self.guarded(in_db_thread(matching.lobby_gone)(user_id=self.user.pk))
             if await self.guarded(connection_gone(user_id=self.user.pk, connection=self.connection)):
                 await self.announce_presence(online=False)
             await in_db_thread(services.user_touch_last_seen)(user_id=self.user.pk)
@@ -121,7 +129,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     def groups_listened(self) -> list[str]:
         if self.user is None:
             return []
-        return [events.user_group(self.user.pk), *(events.room_group(room_id) for room_id in self.room_ids)]
+        lobby = [events.lobby_group()] if self.in_lobby else []
+        return [events.user_group(self.user.pk), *lobby, *(events.room_group(room_id) for room_id in self.room_ids)]
 
     async def deliver(self, message: dict) -> None:
         """A group event, handed over by this process's chat.fanout."""
@@ -262,6 +271,30 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for text in await self.as_user(_resume, positions=data["rooms"]):
             await self.send(text_data=text)
 
+    # The lobby (rooms.matching): counts for lobby pages, the queue, and lobby chats
+
+    async def on_lobby_subscribe(self, data):
+        self.in_lobby = True
+        ticker().join(self)
+        await self.listen(events.lobby_group())
+        await self.send_event(events.lobby_counts(**await in_db_thread(matching.lobby_counts)()))
+
+    async def on_lobby_join(self, data):
+        self.queued = True
+        ticker().join(self)  # Someone waiting for a shared tag needs the tick's fallback.
+        joined = await self.as_user(matching.lobby_join, tags=data["tags"])
+        if joined.room is None:
+            await self.send_event(events.lobby_queued(tags=joined.tags))
+        else:
+            self.queued = False
+
+    on_lobby_next = on_lobby_join  # Joining closes the person's open lobby chat first.
+
+    async def on_lobby_leave(self, data):
+        self.queued = False
+        await self.as_user(matching.lobby_leave)
+        await self.send_event(events.lobby_left())
+
     async def as_user(self, function, **fields):
         """Run a service (or a sync helper below) in a database thread, on behalf of this socket's person."""
         return await in_db_thread(function)(user=self.user, **fields)
@@ -274,8 +307,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=message["text"])
 
     message_new = message_edited = message_deleted = reaction_added = reaction_removed = forward
+    message_preview = forward
     read = room_updated = room_invited = member_updated = forward
     notification_new = notification_read = forward
+    lobby_counts = match_ended = forward
+
+    async def match_found(self, message: dict) -> None:
+        self.queued = False  # Out of the queue now: closing this socket must not take a new wait out.
+        await self.forward(message)
 
     async def typing(self, message: dict) -> None:
         if message["user_id"] != self.user.pk and message["user_id"] not in self.hidden:

@@ -4,9 +4,10 @@ REST answers with the same serializers, so a message looks identical over HTTP a
 An event's "type" maps to a consumer handler by Channels' rule ("message.new" -> message_new);
 the consumer forwards `event["text"]`, which is serialized once here for every receiver.
 
-Handlers a consumer needs: message_new, message_edited, message_deleted, reaction_added,
+Handlers a consumer needs: message_new, message_edited, message_deleted, message_preview, reaction_added,
 reaction_removed, read, room_updated, room_invited, member_joined, member_updated, member_left,
-typing, presence, blocks_changed and session_close.
+typing, presence, blocks_changed and session_close; for the lobby (rooms.lobby) lobby_counts,
+match_found and match_ended.
 Member events also reach `user_group(user_id)` with the room id, so that person's sockets can
 join or drop the room's group; the channel-layer message carries the group it was sent to and,
 for member and typing events, `room_id` and `user_id`, so a consumer acts without decoding text.
@@ -48,6 +49,11 @@ def room_group(room_id: int) -> str:
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+def lobby_group() -> str:
+    """The sockets of lobby pages: live counts of people online and waiting, and of public rooms' members."""
+    return "lobby"
 
 
 # Payloads (also the REST representations)
@@ -143,6 +149,23 @@ class AttachmentPayload(serializers.Serializer):
         }
 
 
+class LinkPreviewPayload(serializers.Serializer):
+    url = serializers.CharField(help_text="The link, normalized (http or https).")
+    title = serializers.CharField()
+    description = serializers.CharField()
+    image_url = serializers.CharField(allow_null=True, help_text="An http(s) URL on the linked site's side, or null.")
+    site_name = serializers.CharField()
+
+    def to_representation(self, preview) -> dict:
+        return {
+            "url": preview.url,
+            "title": preview.title,
+            "description": preview.description,
+            "image_url": preview.image_url or None,
+            "site_name": preview.site_name,
+        }
+
+
 class MessagePayload(serializers.Serializer):
     id = serializers.IntegerField()
     room = serializers.IntegerField(source="room_id")
@@ -156,6 +179,7 @@ class MessagePayload(serializers.Serializer):
     deleted = serializers.BooleanField(source="is_deleted")
     attachments = serializers.SerializerMethodField()
     reactions = serializers.SerializerMethodField()
+    preview = LinkPreviewPayload(allow_null=True, help_text="The card of the first link; null until fetched.")
 
     def to_representation(self, message) -> dict:
         # Built directly, like UserPayload's; tests hold it equal to the fields' own walk.
@@ -173,6 +197,7 @@ class MessagePayload(serializers.Serializer):
             "deleted": message.is_deleted,
             "attachments": self.get_attachments(message),
             "reactions": self.get_reactions(message),
+            "preview": None if message.preview_id is None else link_preview_payload(message.preview),
         }
 
     @extend_schema_field(AttachmentPayload(many=True))
@@ -249,6 +274,7 @@ class NotificationPayload(serializers.Serializer):
 # keeps no state between calls, so the database threads can share them.
 attachment_payload = AttachmentPayload().to_representation
 message_payload = MessagePayload().to_representation
+link_preview_payload = LinkPreviewPayload().to_representation
 room_payload = RoomPayload().to_representation
 member_payload = MemberPayload().to_representation
 invite_payload = InvitePayload().to_representation
@@ -273,6 +299,17 @@ def message_edited(message) -> dict:
 
 def message_deleted(message) -> dict:
     return {"type": "message.deleted", "message": message_payload(message)}
+
+
+def message_preview(message) -> dict:
+    """The card of the message's first link, fetched after it was sent or edited (chat.previews)."""
+    return {
+        "type": "message.preview",
+        "room": message.room_id,
+        "message_id": message.pk,
+        "seq": message.seq,
+        "preview": link_preview_payload(message.preview),
+    }
 
 
 def reaction_added(reaction) -> dict:
@@ -360,6 +397,45 @@ def notification_new(notification, *, unread: int) -> dict:
 def notification_read(*, unread: int, ids: list[int] | None = None) -> dict:
     """To the recipient's own group: these notifications (all, when `ids` is null) were read."""
     return {"type": "notification.read", "unread": unread, "ids": ids}
+
+
+# The lobby (rooms.lobby): counts on lobby_group(), matches on each person's own group.
+
+
+class LobbyRoomCountPayload(serializers.Serializer):
+    id = serializers.IntegerField()
+    members = serializers.IntegerField()
+
+
+class LobbyCountsPayload(serializers.Serializer):
+    online = serializers.IntegerField(help_text="People with at least one open socket.")
+    waiting = serializers.IntegerField(help_text="People in the queue to talk to a stranger.")
+    rooms = LobbyRoomCountPayload(many=True, help_text="The largest public rooms and their member counts.")
+
+
+def lobby_counts(*, online: int, waiting: int, rooms: list[dict]) -> dict:
+    """Pushed to the lobby group when a count changed (at most once per LOBBY_TICK_SECONDS)."""
+    return {"type": "lobby.counts", "online": online, "waiting": waiting, "rooms": rooms}
+
+
+def lobby_queued(*, tags: list[str]) -> dict:
+    """To the socket that joined: it waits in the queue (a match.found follows when someone fits)."""
+    return {"type": "lobby.queued", "tags": tags}
+
+
+def lobby_left() -> dict:
+    """To the socket that asked: it is out of the queue, and any lobby chat of its person is closed."""
+    return {"type": "lobby.left"}
+
+
+def match_found(*, room, peer) -> dict:
+    """To each of the two people paired, on their own group: the new random room and who is in it."""
+    return {"type": "match.found", "room": room_payload(room), "peer": UserPayload(peer).data}
+
+
+def match_ended(*, room_id: int, by: int) -> dict:
+    """To both people of a lobby chat: one of them (`by`) left it, and it is read-only from now on."""
+    return {"type": "match.ended", "room": room_id, "by": by}
 
 
 # Publishing

@@ -36,6 +36,14 @@ def message_rate_take(*, user_id: int) -> None:
         raise refusal
 
 
+def lobby_rate_take(*, user_id: int) -> None:
+    """The same for joining the lobby's queue and "Next" (one bucket for both), LOBBY_RATE_* settings."""
+    burst, per_second = settings.LOBBY_RATE_BURST, settings.LOBBY_RATE_PER_SECOND
+    [refusal] = _refusals(keys=[f"rate:lobby:{user_id}"], burst=burst, per_second=per_second)
+    if refusal is not None:
+        raise refusal
+
+
 def message_rate_take_many(*, user_ids: list[int]) -> list[RateLimited | None]:
     """message_rate_take for several sends at once, in order (one Redis round trip): for each, None
     when it may go, else the RateLimited to answer it with.
@@ -46,25 +54,23 @@ def message_rate_take_many(*, user_ids: list[int]) -> list[RateLimited | None]:
     """
     burst = getattr(settings, "MESSAGE_RATE_BURST", DEFAULT_BURST)
     per_second = getattr(settings, "MESSAGE_RATE_PER_SECOND", DEFAULT_PER_SECOND)
-    return _refusals(kind="message", user_ids=user_ids, burst=burst, per_second=per_second)
+    return _refusals(keys=[f"rate:message:{user_id}" for user_id in user_ids], burst=burst, per_second=per_second)
 
 
 def upload_rate_take(*, user_id: int) -> None:
     """One upload (chat.attachments), by the same rules: ATTACHMENT_RATE_BURST, then ATTACHMENT_RATE_PER_MINUTE."""
     per_second = settings.ATTACHMENT_RATE_PER_MINUTE / 60
-    [refusal] = _refusals(
-        kind="upload", user_ids=[user_id], burst=settings.ATTACHMENT_RATE_BURST, per_second=per_second
-    )
+    [refusal] = _refusals(keys=[f"rate:upload:{user_id}"], burst=settings.ATTACHMENT_RATE_BURST, per_second=per_second)
     if refusal is not None:
         raise refusal
 
 
-def _refusals(*, kind: str, user_ids: list[int], burst: int, per_second: float) -> list[RateLimited | None]:
+def _refusals(*, keys: list[str], burst: int, per_second: float) -> list[RateLimited | None]:
     try:
-        waits = _take_many(keys=[f"rate:{kind}:{user_id}" for user_id in user_ids], burst=burst, per_second=per_second)
+        waits = _take_many(keys=keys, burst=burst, per_second=per_second)
     except RedisError:
-        logger.warning("Rate limit (%s) skipped: Redis is unreachable", kind, exc_info=True)
-        return [None] * len(user_ids)
+        logger.warning("Rate limit skipped: Redis is unreachable", exc_info=True)
+        return [None] * len(keys)
     return [RateLimited(retry_after=wait) if wait > 0 else None for wait in waits]
 
 

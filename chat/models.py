@@ -21,6 +21,11 @@ class Message(models.Model):
     edited_at = models.DateTimeField(null=True, blank=True)
     # Soft delete: the body is blanked but the row stays, so seqs stay gapless and replies keep a target.
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The card of the body's first link, set by a Celery task once fetched (chat.previews); only ok ones.
+    # No plain index on the hottest table: the partial one below holds only messages that have a card.
+    preview = models.ForeignKey(
+        "LinkPreview", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
 
     # Not a column: True on the instance message_send returns for a retried client_id.
     replayed = False
@@ -32,6 +37,10 @@ class Message(models.Model):
         ]
         # No extra (room, -seq) index: PostgreSQL walks the unique (room, seq) index backwards for
         # "newest first", and a second index on the hottest table would only slow every insert.
+        indexes = [
+            # Deleting a preview sets its messages' link to null: found through this, not a table scan.
+            models.Index(fields=["preview"], condition=models.Q(preview__isnull=False), name="message_preview"),
+        ]
 
     def __str__(self):
         return f"message {self.room_id}#{self.seq}"
@@ -151,3 +160,40 @@ class Attachment(models.Model):
     @property
     def is_image(self) -> bool:
         return bool(self.preview_name)
+
+
+class LinkPreview(models.Model):
+    """What a link's page says about itself (OpenGraph, Twitter card or <title>), cached by URL.
+
+    One row per normalized URL, shared by every message that links to it; a failed fetch is kept
+    too, so that a dead or refused link is not fetched again before LINK_PREVIEW_FAILURE_TTL.
+    Messages only ever point at rows whose status is ok.
+    """
+
+    class Status(models.TextChoices):
+        OK = "ok", "Fetched"
+        FAILED = "failed", "Failed or refused"
+
+    url = models.TextField()
+    # URLs can outgrow what a B-tree index entry holds: uniqueness is on their SHA-256.
+    url_hash = models.CharField(max_length=64, unique=True)
+    title = models.CharField(max_length=300, blank=True)
+    description = models.CharField(max_length=1000, blank=True)
+    image_url = models.TextField(blank=True)
+    site_name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    fetched_at = models.DateTimeField(default=timezone.now)
+    # Until then the row is the answer for its URL: LINK_PREVIEW_TTL after a fetch, LINK_PREVIEW_FAILURE_TTL
+    # after a failure (a card that worked before is kept through a failed refresh).
+    expires_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.status} preview of {self.url}"
+
+    @property
+    def is_fresh(self) -> bool:
+        return self.expires_at > timezone.now()
+
+    @property
+    def is_ok(self) -> bool:
+        return self.status == self.Status.OK

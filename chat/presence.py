@@ -74,6 +74,20 @@ def online_among_now(user_ids: list[int]) -> set[int]:
     return async_to_sync(online_among)(user_ids)
 
 
+def online_count_now() -> int:
+    """How many people are online now (the lobby's live count): one Redis call, for synchronous code."""
+    now = time.time()
+    if getattr(settings, "REDIS_URL", ""):
+        return redis_sync.client().zcount(online_index_key(), f"({now}", "+inf")
+    return sum(1 for entries in list(_LOCAL.sets.values()) if max(entries.values(), default=0) > now)
+
+
+def online_index_key() -> str:
+    """The Redis sorted set of online people, scored by when their latest connection expires
+    (rooms.lobby's matcher reads it, so that nobody whose process died is paired)."""
+    return _RedisSets._index()
+
+
 def _online(user_ids: list[int], expiries: list[float | None], now: float) -> set[int]:
     # The index scores each online person by their latest connection's expiry.
     return {user_id for user_id, expiry in zip(user_ids, expiries, strict=True) if expiry and expiry > now}

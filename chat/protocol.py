@@ -10,7 +10,8 @@ The protocol in short (for docs/API.md):
   is answered with message.ack; everything else shows up as the group event it causes.
 - Server events: message.new|edited|deleted, reaction.added|removed, read, typing, presence,
   room.updated, room.invited, member.joined|updated|left, resync {room}, ping (answer with pong),
-  session.close, and error {code, message, id, retry_after?, fields?}.
+  session.close, lobby.counts|queued|left, match.found|ended, and error {code, message, id,
+  retry_after?, fields?}.
 - Close codes: 4001 session ended (logout, new password, deactivated), 4401 not signed in,
   4408 no pong for two heartbeats, 1008 flood, 1009 frame over 64 KB.
 """
@@ -122,6 +123,13 @@ def _optional(check: Callable):
     return optional
 
 
+def _tags(value):
+    strings = isinstance(value, list) and all(isinstance(tag, str) and len(tag) <= 100 for tag in value)
+    if not strings or len(value) > 20:
+        raise ValueError('a list of strings, like ["chess", "music"]')
+    return value
+
+
 def _positions(value):
     """{"<room id>": last seen seq, ...} -> {room id: seq}."""
     if not isinstance(value, dict) or len(value) > MAX_RESUME_ROOMS:
@@ -153,6 +161,10 @@ EVENTS: dict[str, dict[str, Callable]] = {
     "typing": {"room": _id},
     "presence.query": {"room": _id},
     "resume": {"rooms": _positions},
+    "lobby.subscribe": {},
+    "lobby.join": {"tags": _optional(_tags)},
+    "lobby.next": {"tags": _optional(_tags)},
+    "lobby.leave": {},
 }
 
 

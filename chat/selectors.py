@@ -21,6 +21,7 @@ SEQ_MAX = 2**63 - 1
 USER_SUMMARY_FIELDS = ("id", "handle", "display_name", "avatar_thumbnail")
 _MESSAGE_FIELDS = ("room", "author", "seq", "body", "reply_to", "client_id", "created_at", "edited_at", "deleted_at")
 _REPLY_PREVIEW_FIELDS = ("seq", "body", "deleted_at", "author")
+_LINK_PREVIEW_FIELDS = ("url", "title", "description", "image_url", "site_name")
 
 
 def user_summary_of(relation: str) -> list[str]:
@@ -30,9 +31,9 @@ def user_summary_of(relation: str) -> list[str]:
 
 def messages_with_details() -> QuerySet[Message]:
     """Messages with everything their payload shows: author, replied-to message and its author,
-    attachments, reactions."""
+    attachments, reactions, link preview."""
     reactions = Reaction.objects.order_by("created_at", "id")
-    return Message.objects.select_related("author", "reply_to__author").prefetch_related(
+    return Message.objects.select_related("author", "reply_to__author", "preview").prefetch_related(
         Prefetch("attachments", queryset=Attachment.objects.order_by("id"), to_attr="prefetched_attachments"),
         Prefetch("reactions", queryset=reactions, to_attr="prefetched_reactions"),
     )
@@ -45,6 +46,8 @@ def messages_for_lists() -> QuerySet[Message]:
         *user_summary_of("author"),
         *(f"reply_to__{field}" for field in _REPLY_PREVIEW_FIELDS),
         *user_summary_of("reply_to__author"),
+        "preview",
+        *(f"preview__{field}" for field in _LINK_PREVIEW_FIELDS),
     )
 
 

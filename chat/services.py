@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import blocked_between, blocked_pairs
-from chat import attachments, events, limits, selectors, tasks
+from chat import attachments, events, limits, link_previews, selectors, tasks
 from chat.limits import RateLimited
 from chat.models import Attachment, Message, Reaction
 from rooms.models import Membership
@@ -82,17 +83,23 @@ def _already_sent(*, room_id: int, author, client_id: uuid.UUID) -> Message | No
     return original
 
 
+ROOM_CLOSED = "This conversation has ended."
+
+
 def _membership_and_original(*, user, room_id: int, client_id: uuid.UUID) -> tuple[int, int | None, str | None]:
     """The sender's membership id, the id of a message already stored for this client_id, and the
     room's direct key (None for other rooms), in one query (the common answer is "no original":
-    the details are loaded only for a real retry).
+    the details are loaded only for a real retry). A closed lobby chat refuses new messages.
     """
     stored = Message.objects.filter(room_id=room_id, author=user, client_id=client_id).values("pk")[:1]
     memberships = Membership.objects.filter(user=user, room_id=room_id)
-    row = memberships.values_list("pk", Subquery(stored), "room__direct_key").first()
+    row = memberships.values_list("pk", Subquery(stored), "room__direct_key", "room__closed_at").first()
     if row is None:
         raise RoomNotVisible()
-    return row
+    member_id, original_id, direct_key, closed_at = row
+    if closed_at is not None and original_id is None:
+        raise PermissionDenied(ROOM_CLOSED)
+    return member_id, original_id, direct_key
 
 
 DIRECT_CLOSED = "You can't send messages in this conversation."
@@ -187,6 +194,7 @@ def _message_store(
     attachments.attachments_link([message])
     events.publish_on_commit(events.room_group(room_id), partial(events.message_new, message))
     _mentions_on_commit(message)
+    _preview_on_commit(message)
     return message
 
 
@@ -338,8 +346,10 @@ def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
     author_ids = {request.author.pk for request in requests}
     rows = Membership.objects.filter(room_id__in=room_ids, user_id__in=author_ids)
     members = {
-        (room, user): (pk, key)
-        for pk, room, user, key in rows.values_list("pk", "room_id", "user_id", "room__direct_key")
+        (room, user): (pk, key, closed)
+        for pk, room, user, key, closed in rows.values_list(
+            "pk", "room_id", "user_id", "room__direct_key", "room__closed_at"
+        )
     }
     checked = []
     for index, request in enumerate(requests):
@@ -352,7 +362,10 @@ def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
         except _REFUSALS as error:
             outcomes[index] = error
             continue
-        member_id, direct_key = member
+        member_id, direct_key, closed_at = member
+        if closed_at is not None:
+            outcomes[index] = PermissionDenied(ROOM_CLOSED)
+            continue
         pair = (request.author.pk, _direct_peer(direct_key, request.author.pk)) if direct_key else None
         checked.append((index, request, client_id, member_id, pair))
     return checked
@@ -409,12 +422,19 @@ def _insert_many(messages: list[Message], *, member_ids: list[int]) -> None:
     )
     for message in messages:
         _mentions_on_commit(message)
+        _preview_on_commit(message)
 
 
 def _mentions_on_commit(message: Message) -> None:
     # Parsing mentions and looking people up is a Celery task's work, queued only when there may be one.
     if "@" in message.body:
         transaction.on_commit(partial(tasks.message_mentions_notify.delay, message.pk), robust=True)
+
+
+def _preview_on_commit(message: Message) -> None:
+    # Fetching a page is a Celery task's work (chat.previews), queued only when the body has a link.
+    if settings.LINK_PREVIEWS_ENABLED and link_previews.first_url(message.body):
+        transaction.on_commit(partial(tasks.message_preview_fetch.delay, message.pk), robust=True)
 
 
 @transaction.atomic
@@ -428,10 +448,16 @@ def message_edit(*, user, message_id: int, body: str) -> Message:
     body = _clean_body(body, required=not message.prefetched_attachments)
     if body == message.body:
         return message
+    # Another first link (or none now): the old card goes with this edit, and a new one is fetched.
+    relinked = link_previews.first_url(body) != link_previews.first_url(message.body)
     message.body = body
     message.edited_at = timezone.now()
-    message.save(update_fields=["body", "edited_at"])
+    if relinked:
+        message.preview = None
+    message.save(update_fields=["body", "edited_at", *(["preview"] if relinked else [])])
     events.publish_on_commit(events.room_group(message.room_id), partial(events.message_edited, message))
+    if relinked:
+        _preview_on_commit(message)
     return message
 
 
@@ -445,7 +471,8 @@ def message_delete(*, user, message_id: int) -> Message:
         return message
     message.body = ""
     message.deleted_at = timezone.now()
-    message.save(update_fields=["body", "deleted_at"])
+    message.preview = None
+    message.save(update_fields=["body", "deleted_at", "preview"])
     Reaction.objects.filter(message=message).delete()
     Attachment.objects.filter(message=message).delete()  # Their files follow on commit (chat.signals).
     message.prefetched_reactions, message.prefetched_attachments = [], []

@@ -1,8 +1,8 @@
-"""Celery tasks of chat: each fetches ids and calls a service (chat.notifications, chat.attachments)."""
+"""Celery tasks of chat: each fetches ids and calls a service (chat.notifications, chat.previews, chat.attachments)."""
 
 from celery import shared_task
 
-from chat import attachments, notifications
+from chat import attachments, notifications, previews
 
 # SMTP errors are OSErrors: a mail that could not be handed over is retried, with a growing pause.
 MAIL_RETRY = {"autoretry_for": (OSError,), "retry_backoff": True, "max_retries": 5}
@@ -12,6 +12,12 @@ MAIL_RETRY = {"autoretry_for": (OSError,), "retry_backoff": True, "max_retries":
 def message_mentions_notify(message_id: int) -> int:
     """Queued on commit by message sends whose body contains "@"."""
     return len(notifications.mentions_notify(message_id=message_id))
+
+
+@shared_task
+def message_preview_fetch(message_id: int) -> bool:
+    """Queued on commit by message sends and edits whose body has a link."""
+    return previews.message_preview_update(message_id=message_id) is not None
 
 
 @shared_task

@@ -172,6 +172,34 @@ NOTIFICATION_DIGEST_INTERVAL = timedelta(hours=env.int("NOTIFICATION_DIGEST_HOUR
 # Read notifications are deleted this many days after they were read.
 NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=30)
 
+# LINK PREVIEWS (chat.link_previews fetches, chat.previews stores; docs/API.md "Link previews")
+LINK_PREVIEWS_ENABLED = env.bool("LINK_PREVIEWS_ENABLED", default=True)
+# Per fetch, redirects included: the whole time, the most bytes read, and how many redirects are followed.
+LINK_PREVIEW_TIMEOUT = env.float("LINK_PREVIEW_TIMEOUT_SECONDS", default=5.0)
+LINK_PREVIEW_MAX_BYTES = env.int("LINK_PREVIEW_MAX_BYTES", default=5 * 1024 * 1024)
+LINK_PREVIEW_MAX_REDIRECTS = env.int("LINK_PREVIEW_MAX_REDIRECTS", default=3)
+# A fetched card is refreshed after this; a failed or refused link is tried again after the second.
+LINK_PREVIEW_TTL = timedelta(hours=env.int("LINK_PREVIEW_TTL_HOURS", default=7 * 24))
+LINK_PREVIEW_FAILURE_TTL = timedelta(minutes=env.int("LINK_PREVIEW_FAILURE_TTL_MINUTES", default=60))
+# "host:port" pairs fetched although they resolve to private addresses (and whatever their port).
+# For tests, which serve pages on 127.0.0.1: read from the environment only with DEBUG, so that no
+# deployment opens its internal network to anyone who can post a link.
+LINK_PREVIEW_ALLOWED_HOSTS = env.list("LINK_PREVIEW_ALLOWED_HOSTS", default=[]) if DEBUG else []
+
+# LOBBY (rooms.lobby: talk to a stranger; the purge of its rooms is a Celery beat task, config/celery.py)
+# Someone with interest tags waits this long for a person sharing one, then anyone will do.
+LOBBY_TAG_WAIT_SECONDS = env.float("LOBBY_TAG_WAIT_SECONDS", default=5.0)
+# Two people just paired are not paired again for this long (also after "Next").
+LOBBY_RECENT_PAIR_SECONDS = env.int("LOBBY_RECENT_PAIR_SECONDS", default=300)
+# Lobby rooms (and their messages) are deleted this long after they closed, or after their last
+# message when nobody closed them; a room whose two people became friends is kept as their DM.
+LOBBY_ROOM_TTL = timedelta(seconds=env.int("LOBBY_ROOM_TTL", default=24 * 3600))
+# Joining the queue and "Next" share one token bucket per person: a burst, then a steady rate.
+LOBBY_RATE_BURST = env.int("LOBBY_RATE_BURST", default=5)
+LOBBY_RATE_PER_SECOND = env.float("LOBBY_RATE_PER_SECOND", default=0.5)
+# Live counts (online, waiting, public rooms' members) go to the lobby page at most this often.
+LOBBY_TICK_SECONDS = env.float("LOBBY_TICK_SECONDS", default=0.5)
+
 # STORAGE
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
@@ -268,6 +296,7 @@ REST_FRAMEWORK = {
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
         "verify": env.str("THROTTLE_VERIFY", default="30/hour"),
         "resend": env.str("THROTTLE_RESEND", default="5/hour"),
+        "report": env.str("THROTTLE_REPORT", default="30/hour"),
     },
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -5,8 +5,16 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.permissions import IsVerified
-from chat.events import REPLY_PREVIEW_CHARS, InvitePayload, MemberPayload, RoomPayload, UserPayload, moment
-from rooms import selectors, services
+from chat.events import (
+    REPLY_PREVIEW_CHARS,
+    InvitePayload,
+    LobbyCountsPayload,
+    MemberPayload,
+    RoomPayload,
+    UserPayload,
+    moment,
+)
+from rooms import matching, selectors, services
 from rooms.models import Membership
 from rooms.selectors import RoomNotVisible
 
@@ -282,3 +290,55 @@ class InviteAcceptView(RoomScopedView):
     def post(self, request, invite_id: int):
         membership = services.invite_accept(user=request.user, invite_id=invite_id)
         return Response(MyRoomSerializer(membership).data)
+
+
+# The lobby and the public room directory
+
+
+class LobbyView(RoomScopedView):
+    @extend_schema(
+        responses=LobbyCountsPayload,
+        summary="The lobby's counts: people online, people waiting for a stranger, the largest public rooms",
+        description="The same body as the `lobby.counts` WebSocket event, which lobby pages receive as the counts "
+        "change. Joining the queue itself happens on the WebSocket (`lobby.join`): a match arrives there.",
+    )
+    def get(self, request):
+        return Response(matching.lobby_counts())
+
+
+class PublicRoomSerializer(RoomPayload):
+    member_count = serializers.IntegerField()
+    joined = serializers.BooleanField(help_text="Whether I am a member already.")
+
+
+class DirectoryQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, default="", max_length=80, help_text="Part of a title.")
+    category = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
+    sort = serializers.ChoiceField(choices=list(selectors.PUBLIC_SORTS), required=False, default="activity")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
+    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+
+
+class DirectorySerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="How many rooms match, over all pages.")
+    categories = serializers.ListField(child=serializers.CharField(), help_text="Every category of public rooms.")
+    results = PublicRoomSerializer(many=True)
+
+
+class DirectoryView(RoomScopedView):
+    @extend_schema(
+        parameters=[DirectoryQuerySerializer],
+        responses=DirectorySerializer,
+        summary="The public room directory: browse by category, search titles, sort by activity or size",
+        description="Join one with `POST /api/rooms/<id>/members/` and an empty body.",
+    )
+    def get(self, request):
+        query = DirectoryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        rooms = selectors.public_rooms(
+            viewer=request.user, category=params["category"].strip(), query=params["q"].strip(), sort=params["sort"]
+        )
+        page = rooms[params["offset"] : params["offset"] + params["limit"]]
+        body = {"count": rooms.count(), "categories": selectors.public_categories(), "results": page}
+        return Response(DirectorySerializer(body).data)

@@ -1,5 +1,7 @@
 from django import forms
 
+from accounts.models import Report
+
 
 class RoomCreateForm(forms.Form):
     title = forms.CharField(max_length=80)
@@ -14,3 +16,15 @@ class MessageForm(forms.Form):
     # May be empty when files come with it; chat.services says when a message is empty.
     body = forms.CharField(max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     client_id = forms.UUIDField(widget=forms.HiddenInput)
+
+
+class DirectoryForm(forms.Form):
+    q = forms.CharField(label="Search titles", max_length=80, required=False)
+    category = forms.CharField(max_length=40, required=False)
+    sort = forms.ChoiceField(choices=[("activity", "Most active"), ("size", "Most members")], required=False)
+
+
+class ReportForm(forms.Form):
+    user = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    reason = forms.ChoiceField(choices=Report.Reason.choices)
+    details = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -25,6 +25,9 @@ class Room(models.Model):
     # "<lower user id>:<higher user id>": the unique index makes a pair's direct room exist once,
     # even when both people open it at the same moment.
     direct_key = models.CharField(max_length=41, unique=True, null=True, blank=True, editable=False)
+    # A lobby (random) room closes when either person leaves it: read-only from then on, and deleted
+    # LOBBY_ROOM_TTL later unless the two became friends (rooms.services.random_room_keep).
+    closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -33,6 +36,8 @@ class Room(models.Model):
                 name="room_direct_key_iff_direct",
             ),
         ]
+        # The purge of lobby rooms looks for old random rooms only; every other room is outside this index.
+        indexes = [models.Index(fields=["created_at"], condition=Q(kind="random"), name="room_random_created")]
 
     def __str__(self):
         if self.kind == self.Kind.DIRECT:

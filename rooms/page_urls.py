@@ -6,6 +6,10 @@ from rooms import views
 
 urlpatterns = [
     path("rooms/", views.rooms_index, name="rooms"),
+    path("rooms/directory/", views.directory, name="room-directory"),
+    path("lobby/", views.lobby, name="lobby"),
+    path("lobby/rooms/<int:room_id>/leave/", views.lobby_room_leave, name="lobby-room-leave"),
+    path("rooms/<int:room_id>/report/", views.room_report, name="room-report"),
     path("rooms/<int:room_id>/", views.room_page, name="room"),
     path("rooms/<int:room_id>/send/", views.room_send, name="room-send"),
     path("rooms/<int:room_id>/join/", views.room_join, name="room-join"),

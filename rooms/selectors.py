@@ -1,7 +1,7 @@
 """Reads for rooms. Each function fetches what its callers serialize, in a fixed number of queries."""
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 
 from accounts.models import User
 from chat.models import Message
@@ -9,6 +9,10 @@ from chat.selectors import USER_SUMMARY_FIELDS, online_visible_to, user_summary_
 from rooms.models import Membership, Room, RoomInvite
 
 ROLE_ORDER = (Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.MEMBER)
+PUBLIC_SORTS = {
+    "activity": (F("last_message_at").desc(nulls_last=True), "-created_at", "-pk"),
+    "size": ("-member_count", F("last_message_at").desc(nulls_last=True), "-pk"),
+}
 
 
 class RoomNotVisible(PermissionDenied):
@@ -127,3 +131,35 @@ def invites_pending(*, user) -> QuerySet[RoomInvite]:
         .select_related("room", "invited_by")
         .order_by("-created_at", "-id")
     )
+
+
+# The public room directory
+
+
+def public_rooms(*, viewer, category: str = "", query: str = "", sort: str = "activity") -> QuerySet[Room]:
+    """Public group rooms, each with `member_count` and whether the viewer `joined` it: one query.
+
+    `category` matches exactly (case-insensitive), `query` is a part of the title; `sort` is
+    "activity" (newest message first) or "size" (most members first).
+    """
+    rooms = Room.objects.filter(kind=Room.Kind.GROUP, is_public=True)
+    if category:
+        rooms = rooms.filter(category__iexact=category)
+    if query:
+        rooms = rooms.filter(title__icontains=query)
+    joined = Exists(Membership.objects.filter(room=OuterRef("pk"), user=viewer))
+    return rooms.annotate(member_count=Count("memberships"), joined=joined).order_by(*PUBLIC_SORTS[sort])
+
+
+def public_categories() -> list[str]:
+    """The categories of public rooms, for browsing, alphabetically (case-insensitively once each)."""
+    names = Room.objects.filter(kind=Room.Kind.GROUP, is_public=True).exclude(category="")
+    unique = {name.lower(): name for name in names.order_by("-category").values_list("category", flat=True)}
+    return sorted(unique.values(), key=str.lower)
+
+
+def public_room_counts(*, limit: int) -> list[dict]:
+    """The `limit` largest public rooms as {"id", "members"}, for the lobby's live counts."""
+    rooms = Room.objects.filter(kind=Room.Kind.GROUP, is_public=True).annotate(member_count=Count("memberships"))
+    rows = rooms.order_by(*PUBLIC_SORTS["size"]).values_list("pk", "member_count")[:limit]
+    return [{"id": pk, "members": members} for pk, members in rows]

@@ -7,11 +7,15 @@ under concurrency. Each change announces itself on commit through chat.events.
 
 from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.selectors import dm_allowed
+from accounts.models import Report, User
+from accounts.selectors import blocked_between, dm_allowed
 from chat import events
 from rooms import selectors
 from rooms.models import Membership, Room, RoomInvite
@@ -222,11 +226,18 @@ def invite_accept(*, user, invite_id: int) -> Membership:
 
 @transaction.atomic
 def room_leave(*, user, room_id: int) -> None:
-    """Leave a room. The last owner to leave hands the room to the longest-standing member."""
+    """Leave a room. The last owner to leave hands the room to the longest-standing member.
+
+    Leaving a lobby chat closes it instead: both keep it (read-only) until it is purged, so that
+    either can still add the other as a friend or report them.
+    """
     room = room_lock(room_id=room_id)
     membership = _member_of(room=room, user=user)
     if room.kind == Room.Kind.DIRECT:
         raise ValidationError("A direct conversation cannot be left.", code="direct")
+    if room.kind == Room.Kind.RANDOM:
+        _random_room_close(room=room, by_id=user.pk)
+        return
     membership.delete()
     _announce_left(room_id=room.pk, user_id=user.pk)
     if membership.role == Role.OWNER and not selectors.owners_remaining(room_id=room.pk):
@@ -320,3 +331,105 @@ def room_update(*, by, room_id: int, **changes) -> Room:
         room.save(update_fields=changed)
         events.publish_on_commit(events.room_group(room.pk), partial(events.room_updated, room))
     return room
+
+
+# Lobby chats (rooms.matching pairs the people; these are the rooms it opens and closes)
+
+
+@transaction.atomic
+def random_room_open(*, first_id: int, second_id: int) -> Room | None:
+    """The temporary 1:1 room of two people the matcher paired; both are told with match.found.
+
+    None when a block between them (made after they joined the queue) or a closed account forbids it.
+    """
+    people = {person.pk: person for person in User.objects.filter(pk__in=[first_id, second_id])}
+    if len(people) != 2 or not all(person.is_active and person.is_verified for person in people.values()):
+        return None
+    if blocked_between(a_id=first_id, b_id=second_id):
+        return None
+    room = Room.objects.create(kind=Room.Kind.RANDOM)
+    memberships = Membership.objects.bulk_create([Membership(room=room, user=people[pk]) for pk in people])
+    announcements = []
+    for membership in memberships:
+        peer = people[second_id if membership.user_id == first_id else first_id]
+        group = events.user_group(membership.user_id)
+        # member.joined first: it makes the person's sockets listen to the room before match.found.
+        announcements.append((group, partial(events.member_joined, membership)))
+        announcements.append((group, partial(events.match_found, room=room, peer=peer)))
+    # Four events, one hop to the event loop (a burst of joins pairs hundreds of people a second).
+    transaction.on_commit(lambda: events.publish_each(announcements), robust=True)
+    return room
+
+
+def random_rooms_close_of(*, user) -> list[int]:
+    """Close every open lobby chat of the person (they joined the queue again, or left the lobby).
+
+    Usually there is none: then this is one query, without a transaction around it.
+    """
+    room_ids = list(
+        Room.objects.filter(kind=Room.Kind.RANDOM, closed_at__isnull=True, memberships__user=user)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if room_ids:
+        with transaction.atomic():
+            for room_id in room_ids:
+                _random_room_close(room=room_lock(room_id=room_id), by_id=user.pk)
+    return room_ids
+
+
+def _random_room_close(*, room: Room, by_id: int) -> None:
+    if room.closed_at is not None:
+        return
+    room.closed_at = timezone.now()
+    room.save(update_fields=["closed_at"])
+    member_ids = list(Membership.objects.filter(room=room).values_list("user_id", flat=True))
+    groups = [events.user_group(member_id) for member_id in member_ids]
+    events.publish_on_commit(groups, partial(events.match_ended, room_id=room.pk, by=by_id))
+
+
+def random_room_keep(*, first_id: int, second_id: int) -> Room | None:
+    """Two people became friends: their latest lobby chat becomes their direct conversation.
+
+    The same room, converted (kind direct, with the pair's direct key, open again), so that its
+    history stays where it was and links to it keep working. Nothing changes when they already
+    have a direct room (the lobby chat is then purged like any other). Runs inside the
+    friendship's transaction (accounts.services).
+    """
+    key = Room.direct_key_for(first_id, second_id)
+    if Room.objects.filter(direct_key=key).exists():
+        return None
+    room = (
+        Room.objects.filter(kind=Room.Kind.RANDOM, memberships__user_id=first_id)
+        .filter(memberships__user_id=second_id)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if room is None:
+        return None
+    room.kind, room.direct_key, room.closed_at = Room.Kind.DIRECT, key, None
+    room.save(update_fields=["kind", "direct_key", "closed_at"])
+    events.publish_on_commit(events.room_group(room.pk), partial(events.room_updated, room))
+    return room
+
+
+def random_rooms_purge(*, now=None, batch: int = 500) -> int:
+    """Delete lobby chats (their messages go with them) LOBBY_ROOM_TTL after they closed, or after
+    their last activity when nobody closed them. A room with an open report waits for its report.
+    Returns how many rooms were deleted; each batch is its own transaction.
+    """
+    cutoff = (now or timezone.now()) - settings.LOBBY_ROOM_TTL
+    reported = Exists(Report.objects.filter(room=OuterRef("pk"), status=Report.Status.OPEN))
+    idle = Q(closed_at__isnull=True) & Q(last_active__lt=cutoff)
+    expired = (
+        Room.objects.filter(kind=Room.Kind.RANDOM)
+        .annotate(last_active=Coalesce("last_message_at", "created_at"))
+        .filter(Q(closed_at__lt=cutoff) | idle)
+        .exclude(reported)
+    )
+    deleted = 0
+    while ids := list(expired.order_by("pk").values_list("pk", flat=True)[:batch]):
+        with transaction.atomic():
+            Room.objects.filter(pk__in=ids, kind=Room.Kind.RANDOM).delete()
+        deleted += len(ids)
+    return deleted

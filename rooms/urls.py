@@ -7,6 +7,8 @@ from rooms import api
 urlpatterns = [
     path("rooms/", api.RoomListView.as_view(), name="api-rooms"),
     path("rooms/direct/", api.DirectRoomView.as_view(), name="api-room-direct"),
+    path("rooms/public/", api.DirectoryView.as_view(), name="api-rooms-public"),
+    path("lobby/", api.LobbyView.as_view(), name="api-lobby"),
     path("rooms/<int:room_id>/", api.RoomDetailView.as_view(), name="api-room"),
     path("rooms/<int:room_id>/membership/", api.MyMembershipView.as_view(), name="api-room-membership"),
     path("rooms/<int:room_id>/members/", api.MemberListView.as_view(), name="api-room-members"),

@@ -8,13 +8,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts import selectors as account_selectors
+from accounts import services as account_services
 from accounts.decorators import verified_required
+from accounts.models import User
 from chat import attachments
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.limits import RateLimited
-from rooms import selectors, services
-from rooms.forms import MessageForm, RoomCreateForm
+from rooms import matching, selectors, services
+from rooms.forms import DirectoryForm, MessageForm, ReportForm, RoomCreateForm
 from rooms.models import Membership, Room
 
 
@@ -67,6 +69,8 @@ def _room_context(request, room: Room, form: MessageForm) -> dict:
         ),
         "form": form,
         "attachment_limits": {"count": settings.ATTACHMENT_MAX_PER_MESSAGE, "bytes": settings.ATTACHMENT_MAX_BYTES},
+        "peer": _peer(room, request.user) if room.kind == Room.Kind.RANDOM else None,
+        "report_form": ReportForm() if room.kind == Room.Kind.RANDOM else None,
     }
 
 
@@ -81,9 +85,16 @@ def _around(request, room: Room) -> chat_selectors.HistoryPage | None:
 
 def _title(room: Room, viewer) -> str:
     if room.kind == Room.Kind.DIRECT:
-        other = next((m.user for m in room.member_list if m.user_id != viewer.pk), None)
+        other = _peer(room, viewer)
         return other.name if other else "Direct message"
+    if room.kind == Room.Kind.RANDOM:
+        other = _peer(room, viewer)
+        return f"Stranger: {other.name}" if other else "A stranger"
     return room.title
+
+
+def _peer(room: Room, viewer) -> User | None:
+    return next((m.user for m in room.member_list if m.user_id != viewer.pk), None)
 
 
 @verified_required
@@ -147,3 +158,64 @@ def direct_message(request, handle):
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
         return redirect("profile", handle=handle)
     return redirect("room", room_id=room.pk)
+
+
+# The lobby: talk to a stranger, and the public rooms
+
+
+@verified_required
+def lobby(request):
+    rooms = selectors.public_rooms(viewer=request.user, sort="size")[: matching.LOBBY_ROOMS]
+    return render(request, "rooms/lobby.html", {"counts": matching.lobby_counts(), "rooms": rooms})
+
+
+DIRECTORY_PAGE = 100
+
+
+@verified_required
+def directory(request):
+    form = DirectoryForm(request.GET)
+    filters = form.cleaned_data if form.is_valid() else {}
+    rooms = selectors.public_rooms(
+        viewer=request.user,
+        category=filters.get("category", "").strip(),
+        query=filters.get("q", "").strip(),
+        sort=filters.get("sort") or "activity",
+    )[:DIRECTORY_PAGE]
+    context = {"form": form, "rooms": rooms, "categories": selectors.public_categories(), "filters": filters}
+    return render(request, "rooms/directory.html", context)
+
+
+@verified_required
+@require_POST
+def lobby_room_leave(request, room_id):
+    """ "Leave" of a lobby chat without JavaScript: the chat closes and the lobby page opens."""
+    try:
+        services.room_leave(user=request.user, room_id=room_id)
+    except (PermissionDenied, ValidationError) as error:
+        raise Http404("No such room.") from error
+    messages.info(request, "You left the conversation.")
+    return redirect("lobby")
+
+
+@verified_required
+@require_POST
+def room_report(request, room_id):
+    form = ReportForm(request.POST)
+    reported = User.objects.filter(pk=form.cleaned_data["user"]).first() if form.is_valid() else None
+    if reported is None:
+        messages.error(request, "Choose a reason for the report.")
+        return redirect("room", room_id=room_id)
+    try:
+        account_services.report_create(
+            reporter=request.user,
+            reported=reported,
+            reason=form.cleaned_data["reason"],
+            details=form.cleaned_data["details"],
+            room_id=room_id,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Thank you: the report is with our moderators.")
+    return redirect("room", room_id=room_id)

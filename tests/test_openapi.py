@@ -60,3 +60,11 @@ def test_the_swagger_page_and_the_schema_are_served(client):
     assert client.get("/api/docs/").status_code == 200
     response = client.get("/api/schema/")
     assert response.status_code == 200 and b"/api/rooms/{room_id}/messages/" in response.content
+
+
+def test_a_message_in_the_schema_carries_its_link_preview(schema):
+    components = schema["components"]["schemas"]
+    preview = components["HistoryMessage"]["properties"]["preview"]
+    assert preview["nullable"] and preview["allOf"] == [{"$ref": "#/components/schemas/LinkPreviewPayload"}]
+    fields = {"url", "title", "description", "image_url", "site_name"}
+    assert set(components["LinkPreviewPayload"]["properties"]) == fields

@@ -28,3 +28,24 @@ def test_production_mode_refuses_to_start_without_its_secrets(env, missing):
 def test_production_mode_starts_with_them():
     result = django_check(DEBUG="False", SECRET_KEY="s" * 50, ALLOWED_HOSTS="chat.example")
     assert result.returncode == 0, result.stderr
+
+
+def allowed_preview_hosts(**env_overrides) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG")}
+    env.update(env_overrides, LINK_PREVIEW_ALLOWED_HOSTS="10.0.0.5:8080")
+    script = "from django.conf import settings; print(settings.LINK_PREVIEW_ALLOWED_HOSTS)"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_the_link_preview_allow_list_is_read_from_the_environment_only_in_debug():
+    assert allowed_preview_hosts(DEBUG="True") == "['10.0.0.5:8080']"
+    assert allowed_preview_hosts(DEBUG="False", SECRET_KEY="s" * 50, ALLOWED_HOSTS="chat.example") == "[]"

@@ -2,6 +2,7 @@
 // Every piece of user text goes through textContent, never innerHTML.
 import { appendWithMentions, notificationEvent } from "./notifications.js";
 import { appendAttachments, UploadTray } from "./attachments.js";
+import { showPreview } from "./link_preview.js";
 
 const root = document.getElementById("room");
 const roomId = Number(root.dataset.roomId);
@@ -65,6 +66,10 @@ const handlers = {
   "message.ack": ({ message }) => { settle(message); showMessage(message); },
   "message.edited": ({ message }) => showMessage(message),
   "message.deleted": ({ message }) => showMessage(message),
+  "message.preview": ({ room, message_id, preview }) => {
+    const item = room === roomId ? document.getElementById(`m-${message_id}`) : null;
+    if (item) showPreview(item, preview);
+  },
   typing: ({ room, user }) => {
     if (room !== roomId || user.id === myId) return;
     clearTimeout(typers.get(user.handle));
@@ -99,7 +104,13 @@ function showPresence(user, online) {
 function handle(event) {
   handlers[event.type]?.(event);
   notificationEvent(event);
+  // Other modules of the page (stranger.js in a lobby chat) see every event, and send through this socket.
+  document.dispatchEvent(new CustomEvent("parley:event", { detail: event }));
 }
+
+document.addEventListener("parley:send", ({ detail }) => {
+  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(detail));
+});
 
 // My message's ack and its message.new travel separate paths and come in either order:
 // whichever is first replaces the pending copy.
@@ -130,6 +141,7 @@ function showMessage(message) {
   const existing = document.getElementById(`m-${message.id}`);
   const element = renderMessage(message);
   if (existing) {
+    keepCard(existing, element, message);
     existing.replaceWith(element);
     return;
   }
@@ -141,12 +153,22 @@ function showMessage(message) {
   markRead();
 }
 
+// An ack or message.new built before the link's card was fetched says `preview: null`; only an edit
+// (a new edited_at) or a delete takes a card away.
+function keepCard(existing, element, message) {
+  const card = existing.querySelector(".link-preview");
+  if (card && !message.preview && !message.deleted && existing.dataset.edited === element.dataset.edited) {
+    element.querySelector(".body").after(card);
+  }
+}
+
 function renderMessage(message) {
   const item = document.createElement("li");
   item.className = "message" + (message.author?.id === myId ? " mine" : "");
   item.id = `m-${message.id}`;
   item.dataset.seq = message.seq;
   item.dataset.id = message.id;
+  item.dataset.edited = message.edited_at || "";
   const meta = document.createElement("div");
   meta.className = "meta";
   const author = document.createElement("span");
@@ -170,6 +192,7 @@ function renderMessage(message) {
   }
   item.append(body);
   appendAttachments(item, message.attachments);
+  if (!message.deleted) showPreview(item, message.preview);
   return item;
 }
 

@@ -392,8 +392,9 @@ def test_clean_up_deletes_old_read_notifications_and_long_expired_codes(ann, ben
 def test_the_beat_schedule_runs_mails_the_away_scan_and_clean_ups():
     from config.celery import app
 
+    app.loader.import_default_modules()  # What a worker does at start: every app's tasks module.
     scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert scheduled == {
+    assert scheduled >= {
         "chat.tasks.notifications_mail_due",
         "chat.tasks.notifications_dm_away",
         "chat.tasks.notifications_clean_up",

@@ -1,12 +1,15 @@
 """Payloads built directly for speed say exactly what their declared fields (the OpenAPI schema) say."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from rest_framework import serializers
 
 from chat import selectors, services
 from chat.events import MessagePayload, UserPayload
+from chat.models import LinkPreview, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +38,35 @@ def test_message_payloads_equal_the_walk_of_their_fields(ann, ben, room):
     second = payload.to_representation(messages[1])
     assert second["edited_at"] and second["reply_to"]["deleted"] and second["reactions"][0]["count"] == 1
     assert second["author"]["avatar_thumbnail_url"] and payload.to_representation(messages[0])["author"] is None
+
+
+def test_a_link_preview_in_a_payload_equals_the_walk_of_its_fields(ann, room):
+    linked = services.message_send(author=ann, room_id=room.pk, body="https://a.example/", client_id=uuid.uuid4())
+    services.message_send(author=ann, room_id=room.pk, body="https://b.example/", client_id=uuid.uuid4())
+    for message, image_url in zip(Message.objects.order_by("seq"), ["https://a.example/i.png", ""], strict=True):
+        message.preview = LinkPreview.objects.create(
+            url=message.body,
+            url_hash=message.body,
+            title="Title",
+            description="About",
+            image_url=image_url,
+            site_name="A",
+            status=LinkPreview.Status.OK,
+            expires_at=timezone.now() + timedelta(days=1),
+        )
+        message.save(update_fields=["preview"])
+
+    payload = MessagePayload()
+    first, second = (payload.to_representation(message) for message in selectors.messages_recent(room_id=room.pk))
+    assert first == walked(payload, selectors.messages_recent(room_id=room.pk)[0])
+    assert first["preview"] == {
+        "url": linked.body,
+        "title": "Title",
+        "description": "About",
+        "image_url": "https://a.example/i.png",
+        "site_name": "A",
+    }
+    assert second["preview"]["image_url"] is None
 
 
 def test_user_payloads_equal_the_walk_of_their_fields(ann, ben):

@@ -15,6 +15,8 @@ import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 
+from tests.chat.web import Site
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -38,11 +40,20 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
+def web_site():
+    """A local web server (tests.chat.web) whose pages the Parley server may preview (allow-listed)."""
+    site = Site()
+    yield site
+    site.stop()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, web_site):
     """An embedded Parley (SQLite, in-memory layer) served by daphne on a free port."""
     folder = tmp_path_factory.mktemp("e2e")
     env = {key: value for key, value in os.environ.items() if key not in SERVER_ENV_DROPS}
     env.update(DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}", MEDIA_ROOT=str(folder / "media"))
+    env.update(LINK_PREVIEW_ALLOWED_HOSTS=web_site.host)
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     port = _free_port()
