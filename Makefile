@@ -6,7 +6,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format worker beat migrate clean chromium
+.PHONY: run test lint format worker beat migrate clean chromium nginx
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,7 @@ run: $(VENV)/.installed
 	@echo "  Parley is starting at http://$(HOST):$(PORT)/"
 	@echo "  Sign up there; without EMAIL_URL the verification code is printed in this terminal."
 	@echo "  Admin: $(PY) manage.py createsuperuser, then http://$(HOST):$(PORT)/admin/"
+	@echo "  Demo data: $(PY) manage.py seed_demo (people, rooms, conversations; it prints the logins)"
 	@echo ""
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
@@ -32,7 +33,13 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "Chromium is not installed and could not be: the browser tests will be skipped."
 
-test: $(VENV)/.test-installed chromium
+# The deployment test runs Debian's nginx (deploy/nginx/parley.conf) in front of two daphne processes.
+nginx:
+	@test -x /usr/sbin/nginx || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; } || \
+		echo "nginx is not installed and could not be: the nginx deployment test will be skipped."
+
+test: $(VENV)/.test-installed chromium nginx
 	$(VENV)/bin/ruff check .
 	$(PY) tests/run.py
 

@@ -256,22 +256,26 @@ class FriendSerializer(serializers.Serializer):
     user = PublicUserSerializer()
     online = serializers.BooleanField()
 
-    def to_representation(self, friend):
+    def to_representation(self, friend: selectors.Friend) -> dict:
         # The same JSON as the declared fields (they document it; a test compares the two), built
-        # directly: DRF's field-by-field walk took half the list's 10 ms budget for a page of 100.
-        user = friend.user
+        # directly from the selector's row: DRF's field-by-field walk took half the list's 10 ms budget.
         return {
             "user": {
-                "id": user.pk,
-                "handle": user.handle,
-                "display_name": user.display_name,
-                "bio": user.bio,
-                "avatar_url": user.avatar.url if user.avatar else None,
-                "avatar_thumbnail_url": user.avatar_thumbnail.url if user.avatar_thumbnail else None,
-                "last_seen": moment(user.last_seen),
+                "id": friend.id,
+                "handle": friend.handle,
+                "display_name": friend.display_name,
+                "bio": friend.bio,
+                "avatar_url": _avatar_url(friend.avatar),
+                "avatar_thumbnail_url": _avatar_url(friend.avatar_thumbnail),
+                "last_seen": moment(friend.last_seen),
             },
             "online": friend.online,
         }
+
+
+def _avatar_url(name: str) -> str | None:
+    # What FieldFile.url answers for this name, without a model instance around it.
+    return User._meta.get_field("avatar").storage.url(name) if name else None
 
 
 class FriendsPageSerializer(serializers.Serializer):

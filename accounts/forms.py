@@ -58,7 +58,8 @@ class ProfileForm(forms.ModelForm):
         fields = ["display_name", "handle", "bio", "dm_policy", "friend_request_policy", "email_notifications"]
         widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
         help_texts = {
-            "dm_policy": "With “Friends only”, people who are not your friends cannot start a conversation with you.",
+            "dm_policy": "With “Friends only”, people who are not your friends cannot start a conversation with you; "
+            "with message requests they can, but it waits under Message requests until you accept it.",
             "email_notifications": "What we mail you about messages and requests you missed.",
         }
 

@@ -34,6 +34,9 @@ class UserManager(BaseUserManager):
 class DmPolicy(models.TextChoices):
     EVERYONE = "everyone", "Everyone"
     FRIENDS = "friends", "Friends only"
+    # Anyone may write, but a conversation a non-friend starts waits among my message requests
+    # (rooms.message_requests) until I accept it; nothing about it reaches me before.
+    REQUESTS = "requests", "Friends; others through message requests"
 
 
 class FriendRequestPolicy(models.TextChoices):

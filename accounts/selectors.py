@@ -1,16 +1,18 @@
 import base64
 import binascii
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Upper
+from django.db import connection
+from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models.functions import Collate, Upper
 
 from accounts.models import Block, DmPolicy, FriendRequest, FriendRequestPolicy, Friendship, User
 from chat import presence
 
 USER_SEARCH_LIMIT = 20
 FRIENDS_PAGE_SIZE = 100
-# The user columns a friends list shows (PublicUserSerializer's).
+# The user columns a friends list shows (PublicUserSerializer's), in selectors.Friend's order.
 FRIEND_FIELDS = ("id", "handle", "display_name", "bio", "avatar", "avatar_thumbnail", "last_seen")
 
 
@@ -27,6 +29,11 @@ def active_users() -> QuerySet[User]:
 
 def user_by_handle(handle: str) -> User | None:
     return active_users().filter(handle__iexact=handle).first()
+
+
+def anyone_by_handle(handle: str) -> User | None:
+    """For operators: the account with this handle, also when deactivated or never verified."""
+    return User.objects.filter(handle__iexact=handle.lstrip("@")).first()
 
 
 def user_search(*, query: str, viewer: User) -> QuerySet[User]:
@@ -103,13 +110,19 @@ def dm_allowed(*, sender: User, recipient: User) -> bool:
     """May sender open or write a direct conversation with recipient?
 
     No when either blocked the other, or when the recipient takes messages from friends only and
-    they are not friends. There is no message-requests inbox: such a DM is simply refused.
+    they are not friends. (Someone who takes strangers' messages as requests may be written to:
+    dm_is_request says whether the conversation waits among their requests.)
     """
     if sender.pk == recipient.pk:
         return True
     if blocked_between(a_id=sender.pk, b_id=recipient.pk):
         return False
     return recipient.dm_policy != DmPolicy.FRIENDS or are_friends(a_id=sender.pk, b_id=recipient.pk)
+
+
+def dm_is_request(*, sender: User, recipient: User) -> bool:
+    """Does a direct conversation sender starts wait among recipient's message requests?"""
+    return recipient.dm_policy == DmPolicy.REQUESTS and not are_friends(a_id=sender.pk, b_id=recipient.pk)
 
 
 def friend_request_allowed(*, sender: User, recipient: User) -> bool:
@@ -170,8 +183,20 @@ def relationship(*, viewer: User, other: User) -> Relationship:
 
 @dataclass(frozen=True)
 class Friend:
-    user: User
+    """One person of my friends list: the columns of their public profile, and whether they are online."""
+
+    id: int
+    handle: str
+    display_name: str
+    bio: str
+    avatar: str  # storage names, as the columns hold them ("" for none)
+    avatar_thumbnail: str
+    last_seen: datetime | None
     online: bool
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.handle
 
 
 @dataclass(frozen=True)
@@ -201,26 +226,72 @@ def friends_cursor_decode(token: str) -> tuple[int, str]:
 def friends_page(*, user: User, cursor: str | None = None, limit: int = FRIENDS_PAGE_SIZE) -> FriendsPage:
     """My friends, online first then by handle, one page after `cursor`.
 
-    Two queries and one Redis round trip whatever the number of friends: every friend's id and
-    handle (an index range scan joined to users), who of them is online, then the page's rows.
-    The order is recomputed per page from live presence, so someone who comes online between two
-    pages can be shown twice or not at all; a reload puts them right.
+    Two queries and one Redis round trip whatever the number of friends: every friend's id (from
+    the (user, friend) index alone), who of them is online, then the page itself, ordered and cut
+    by the database, which returns only the page's rows (as tuples: model instances cost more than
+    the query). The order is recomputed per page from live presence, so someone who comes online
+    between two pages can be shown twice or not at all; a reload puts them right.
     """
-    after = friends_cursor_decode(cursor) if cursor else None
-    # Handles are unique in any case, so (offline, upper(handle)) is a unique key. Sorted here rather
-    # than by the database, whose collation may order "_" differently from the cursor's comparison.
-    pairs = list(Friendship.objects.filter(user=user).values_list("friend_id", Upper("friend__handle")))
-    online = presence.online_among_now([friend_id for friend_id, _ in pairs])
-    ranked = sorted(((0 if friend_id in online else 1, key), friend_id) for friend_id, key in pairs)
-    if after is not None:
-        ranked = [item for item in ranked if item[0] > after]
-    page, more = ranked[:limit], len(ranked) > limit
-    # Only what the list shows: loading each datetime column costs more than the query itself.
-    users = User.objects.filter(pk__in=[friend_id for _, friend_id in page]).only(*FRIEND_FIELDS).in_bulk()
-    friends = [Friend(user=users[friend_id], online=friend_id in online) for _, friend_id in page if friend_id in users]
+    after = friends_cursor_decode(cursor) if cursor else (-1, "")
+    page_rows = _friend_rows_sql if connection.vendor == "postgresql" else _friend_rows_orm
+    ids = _friend_ids(user.pk)
+    online = presence.online_among_now(ids)
+    rows = page_rows(user_id=user.pk, online=online, after=after, limit=limit + 1)
+    page = [Friend(*row[2:], online=row[0] == 0) for row in rows[:limit]]
     return FriendsPage(
-        friends=friends,
-        next_cursor=friends_cursor_encode(page[-1][0]) if more else None,
-        total=len(pairs),
+        friends=page,
+        next_cursor=friends_cursor_encode(rows[limit - 1][:2]) if len(rows) > limit else None,
+        total=len(ids),
         online=len(online),
     )
+
+
+def _friend_ids(user_id: int) -> list[int]:
+    # Plain SQL (any database): the ORM spent twice the query's own time building this one line.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT friend_id FROM accounts_friendship WHERE user_id = %s", [user_id])
+        return [friend_id for (friend_id,) in cursor.fetchall()]
+
+
+def _friend_rows_orm(*, user_id: int, online: set[int], after: tuple[int, str], limit: int) -> list[tuple]:
+    """(rank, key, *FRIEND_FIELDS) of the page: rank 0 online, 1 not; key the upper-cased handle."""
+    rank = Case(When(friend_id__in=online, then=Value(0)), default=Value(1))
+    return list(
+        Friendship.objects.filter(user_id=user_id)
+        .annotate(rank=rank, key=_handle_key("friend__handle"))
+        .filter(Q(rank__gt=after[0]) | Q(rank=after[0], key__gt=after[1]))
+        .order_by("rank", "key")
+        .values_list("rank", "key", *(f"friend__{field}" for field in FRIEND_FIELDS))[:limit]
+    )
+
+
+# The same on PostgreSQL in one fixed statement: compiling the ORM's version (a CASE over an IN list
+# of the online ids, a collation, a join) cost more than running it. Its columns are FRIEND_FIELDS.
+_FRIEND_ROWS_SQL = """
+SELECT * FROM (
+    SELECT CASE WHEN u.id = ANY(%(online)s) THEN 0 ELSE 1 END AS rank, UPPER(u.handle) COLLATE "C" AS key,
+           u.id, u.handle, u.display_name, u.bio, u.avatar, u.avatar_thumbnail, u.last_seen
+    FROM accounts_friendship f JOIN accounts_user u ON u.id = f.friend_id
+    WHERE f.user_id = %(user)s
+) friend
+WHERE (rank, key) > (%(rank)s, %(key)s)
+ORDER BY rank, key
+LIMIT %(limit)s
+"""
+
+
+def _friend_rows_sql(*, user_id: int, online: set[int], after: tuple[int, str], limit: int) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _FRIEND_ROWS_SQL,
+            {"online": list(online), "user": user_id, "rank": after[0], "key": after[1], "limit": limit},
+        )
+        return cursor.fetchall()
+
+
+def _handle_key(field: str):
+    # Handles are unique in any case, so (offline, upper(handle)) is a unique key. Compared byte by
+    # byte ("C"; SQLite's default) as Python compares the cursor's key: a language collation could
+    # order "_" elsewhere and make pages skip or repeat people.
+    key = Upper(field)
+    return Collate(key, "C") if connection.vendor == "postgresql" else key

@@ -407,6 +407,7 @@ def _friendship_start(request: FriendRequest) -> Friendship:
     from rooms.services import random_room_keep
 
     random_room_keep(first_id=request.from_user_id, second_id=request.to_user_id)
+    _message_requests_befriended(request.from_user_id, request.to_user_id)
     return Friendship.objects.get(user_id=request.to_user_id, friend_id=request.from_user_id)
 
 
@@ -434,12 +435,14 @@ def _friendship_delete(a_id: int, b_id: int) -> tuple[int, dict]:
 
 @transaction.atomic
 def block_create(*, blocker: User, blocked: User) -> Block:
-    """Block someone: ends a friendship and any pending request between us. Blocking twice is harmless."""
+    """Block someone: ends a friendship, any pending friend request and any waiting message request between
+    us. Blocking twice is harmless."""
     if blocker.pk == blocked.pk:
         raise ValidationError({"user": ["You cannot block yourself."]}, code="self")
     _lock_pair(blocker, blocked)
     _friendship_delete(blocker.pk, blocked.pk)
     FriendRequest.objects.filter(Q(from_user=blocker, to_user=blocked) | Q(from_user=blocked, to_user=blocker)).delete()
+    _message_requests_drop(blocker.pk, blocked.pk)
     block, created = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
     if created:
         _blocks_changed(blocker.pk, blocked.pk)
@@ -453,6 +456,18 @@ def block_remove(*, blocker: User, blocked_id: int) -> bool:
     if deleted:
         _blocks_changed(blocker.pk, blocked_id)
     return deleted > 0
+
+
+def _message_requests_drop(a_id: int, b_id: int) -> None:
+    from rooms.services import message_requests_drop  # rooms builds on accounts, not the other way round
+
+    message_requests_drop(a_id=a_id, b_id=b_id)
+
+
+def _message_requests_befriended(a_id: int, b_id: int) -> None:
+    from rooms.services import message_requests_befriended  # rooms builds on accounts
+
+    message_requests_befriended(a_id=a_id, b_id=b_id)
 
 
 def _blocks_changed(*user_ids: int) -> None:

@@ -42,3 +42,13 @@ def outstanding_tokens_blacklist(*, user) -> int:
     """Blacklist every live refresh token of the user, e.g. when an admin deactivates them."""
     live = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
     return len(BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in live]))
+
+
+def expired_refresh_tokens(*, now: datetime | None = None):
+    """Refresh tokens past their expiry (and their blacklist rows): what simplejwt's flushexpiredtokens deletes."""
+    return OutstandingToken.objects.filter(expires_at__lte=now or timezone.now())
+
+
+def refresh_tokens_delete_expired(*, now: datetime | None = None) -> int:
+    deleted, per_model = expired_refresh_tokens(now=now).delete()
+    return per_model.get(OutstandingToken._meta.label, 0)

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/history.py            # full run: 1,000,000 messages, a reader in 500 rooms
     .venv/bin/python bench/history.py --smoke    # 5,000 messages, 20 rooms, few repetitions (CI, < 30 s)
+    .venv/bin/python bench/history.py --only rooms,search   # some of the scenarios below
 
 Everything runs in this process against real PostgreSQL on 127.0.0.1 (database
 parley_bench_history, or parley_bench_history_smoke; created and migrated when absent, filled
@@ -295,15 +296,34 @@ def search_built() -> bool:
     return True
 
 
-def measure(*, messages: int, reps: int, warmup: int) -> list[tuple]:
+SCENARIOS = ("history", "rooms", "search")
+
+
+def measure(*, messages: int, reps: int, warmup: int, only: tuple[str, ...] = SCENARIOS) -> list[tuple]:
     from accounts.models import User
-    from chat.models import Message
-    from chat.pagination import cursor_encode
     from rooms.models import Room
 
     room = Room.objects.get(title=BIG_ROOM)
     author = User.objects.get(handle="author1")
     client = client_for(author)
+    rows = []
+    if "history" in only:
+        rows += measure_history(client, room=room, messages=messages, reps=reps, warmup=warmup)
+    if "rooms" in only:
+        reader = User.objects.get(handle="reader")
+        count = reader.memberships.count()
+        log(f"rooms list of a reader in {count} rooms")
+        figures = timed(client_for(reader), {"rooms": "/api/rooms/"}, reps=reps, warmup=warmup)["rooms"]
+        rows.append(("rooms list", f"{count} rooms", figures, "rooms"))
+    if "search" in only:
+        rows += measure_search(client, room=room, reps=reps)
+    return rows
+
+
+def measure_history(client, *, room, messages: int, reps: int, warmup: int) -> list[tuple]:
+    from chat.models import Message
+    from chat.pagination import cursor_encode
+
     rows = []
     depths = {"newest": messages + 1, "middle": messages // 2, "oldest": PAGE + 1}
     cursor_urls = {
@@ -325,14 +345,12 @@ def measure(*, messages: int, reps: int, warmup: int) -> list[tuple]:
     # An offset page deep in a million rows takes seconds: fewer repetitions, so p99 is near the max.
     for depth, figures in timed(client, offset_urls, reps=max(5, reps // 15), warmup=2).items():
         rows.append(("history, offset", depth, figures, None))
+    return rows
 
-    reader = User.objects.get(handle="reader")
-    count = reader.memberships.count()
-    log(f"rooms list of a reader in {count} rooms")
-    figures = timed(client_for(reader), {"rooms": "/api/rooms/"}, reps=reps, warmup=warmup)["rooms"]
-    rows.append(("rooms list", f"{count} rooms", figures, "rooms"))
 
-    # --- search scenario: GET /api/search/?q=&room= (chat/search.py), once the product has it ---
+def measure_search(client, *, room, reps: int) -> list[tuple]:
+    """GET /api/search/?q=&room= (chat/search.py) over the big room, once the product has it."""
+    rows = []
     if search_built():
         search_urls = {repr(query): f"/api/search/?q={query.replace(' ', '+')}&room={room.pk}" for query in SEARCHES}
         log(f"search: {', '.join(search_urls.values())}")
@@ -378,6 +396,7 @@ def main() -> int:
     parser.add_argument("--rooms", type=int, help="rooms of the rooms-list reader")
     parser.add_argument("--reps", type=int, help="timed requests per figure")
     parser.add_argument("--refill", action="store_true", help="drop the database and fill it again")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios (default: all)")
     args = parser.parse_args()
     cfg = dict(PROFILES["smoke" if args.smoke else "full"])
     for key in ("messages", "rooms", "reps"):
@@ -402,7 +421,10 @@ def main() -> int:
     install_urls()
     # As config/asgi.py does in every server process: what is loaded by now is never scanned again.
     gc.freeze()
-    rows = measure(messages=cfg["messages"], reps=cfg["reps"], warmup=cfg["warmup"])
+    only = tuple(name for name in args.only.split(",") if name)
+    if not only or set(only) - set(SCENARIOS):
+        parser.error(f"--only takes names among {', '.join(SCENARIOS)}")
+    rows = measure(messages=cfg["messages"], reps=cfg["reps"], warmup=cfg["warmup"], only=only)
     print()
     print(report(rows, command))
     print(f"\nfinished in {time.monotonic() - started:.0f} s")

@@ -9,12 +9,14 @@ import logging
 import math
 import time
 import uuid
+from functools import cached_property
 
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django_guid import set_guid
 
 from accounts.selectors import blocked_ids
 from chat import events, protocol, selectors, services, tickets
@@ -70,7 +72,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
+        set_guid(self.request_id)  # LOGGING: see request_id.
         await handler(message)
+
+    @cached_property
+    def request_id(self) -> str:
+        """The id on every log line (and Celery task queued) while this socket's events are handled:
+        the handshake's X-Request-ID (nginx sets one), else a new one. Set per event, not once, because
+        group events reach this socket from the fan-out's task, whose context is not the socket's.
+        """
+        sent = dict(self.scope.get("headers", ())).get(b"x-request-id", b"").decode("latin-1")
+        return sent[:64] if sent.isprintable() and sent else uuid.uuid4().hex
 
     # Connection
 

@@ -9,6 +9,7 @@ Who hears about what:
   direct messages, "mentions" gives mentions only, "nothing" mutes the room (there is no separate
   mute flag; "nothing" is the mute). Friend requests and invites have no membership to consult.
 - Nobody is notified about themselves, or by someone on the other side of a block.
+- Nothing in a message request (rooms.message_requests) notifies its recipient before they accept it.
 
 Direct messages while away: no per-message work on the send path. A periodic scan finds direct
 rooms with messages the person has not read while they are offline, and notifies once per unread
@@ -112,12 +113,14 @@ def notification_create(
 def _level_allows(*, user_id: int, kind: str, room_id: int | None) -> bool:
     if room_id is None:
         return True
-    level = (
-        Membership.objects.filter(room_id=room_id, user_id=user_id).values_list("notification_level", flat=True).first()
-    )
-    if level is None:
+    membership = Membership.objects.filter(room_id=room_id, user_id=user_id)
+    row = membership.values_list("notification_level", "request").first()
+    if row is None:
         # Not in the room: only an invitation to it makes sense.
         return kind == Kind.ROOM_INVITE
+    level, request = row
+    if request:
+        return False  # A message request tells its recipient nothing until they accept it.
     if level == Level.ALL:
         return True
     return level == Level.MENTIONS and kind == Kind.MENTION
@@ -185,6 +188,7 @@ def dm_away_notify(*, now: datetime | None = None) -> int:
             room__last_message_at__gte=now - DM_AWAY_WINDOW,
             room__last_seq__gt=F("last_read_seq"),
             notification_level=Level.ALL,
+            request="",
             user__is_active=True,
         )
         .exclude(Exists(stretch_notified))
@@ -464,17 +468,24 @@ def email_notifications_off(*, user_id: int) -> bool:
     )
 
 
-# Clean-ups
+# Clean-ups (the daily beat task, and `manage.py purge` through chat.purge, which counts them first)
+
+
+def old_read_notifications(*, now: datetime | None = None) -> QuerySet[Notification]:
+    days = getattr(settings, "NOTIFICATION_RETENTION_DAYS", 30)
+    return Notification.objects.filter(read_at__lt=(now or timezone.now()) - timedelta(days=days))
+
+
+def expired_verifications(*, now: datetime | None = None) -> QuerySet[EmailVerification]:
+    """E-mail verification codes a day past expiry (the day keeps the resend limit's recent history)."""
+    return EmailVerification.objects.filter(expires_at__lt=(now or timezone.now()) - timedelta(days=1))
 
 
 def notifications_delete_old_read(*, now: datetime | None = None) -> int:
-    days = getattr(settings, "NOTIFICATION_RETENTION_DAYS", 30)
-    cutoff = (now or timezone.now()) - timedelta(days=days)
-    deleted, _ = Notification.objects.filter(read_at__lt=cutoff).delete()
+    deleted, _ = old_read_notifications(now=now).delete()
     return deleted
 
 
 def verifications_delete_expired(*, now: datetime | None = None) -> int:
-    """E-mail verification codes a day past expiry (the day keeps the resend limit's recent history)."""
-    deleted, _ = EmailVerification.objects.filter(expires_at__lt=(now or timezone.now()) - timedelta(days=1)).delete()
+    deleted, _ = expired_verifications(now=now).delete()
     return deleted

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 import weakref
+from functools import cache
 
 import redis.asyncio as redis
 from asgiref.sync import async_to_sync
@@ -69,8 +70,11 @@ def online_among_now(user_ids: list[int]) -> set[int]:
     if not user_ids:
         return set()
     if getattr(settings, "REDIS_URL", ""):
-        user_ids = list(user_ids)
-        return _online(user_ids, redis_sync.client().zmscore(_RedisSets._index(), user_ids), time.time())
+        # The ids go as one argument and only the online ones come back: for a friends list of 1,000,
+        # redis-py encoding 1,000 arguments and parsing 1,000 scores took twice this script's time.
+        ids = ",".join(str(int(user_id)) for user_id in user_ids)
+        found = _online_among_script()(keys=[_RedisSets._index()], args=[ids, time.time()])
+        return {int(user_id) for user_id in found}
     return async_to_sync(online_among)(user_ids)
 
 
@@ -88,6 +92,11 @@ def online_index_key() -> str:
     return _RedisSets._index()
 
 
+@cache
+def _online_among_script():
+    return redis_sync.client().register_script(_ONLINE_AMONG)
+
+
 def _online(user_ids: list[int], expiries: list[float | None], now: float) -> set[int]:
     # The index scores each online person by their latest connection's expiry.
     return {user_id for user_id, expiry in zip(user_ids, expiries, strict=True) if expiry and expiry > now}
@@ -102,6 +111,19 @@ def _backend():
     return _RedisSets() if getattr(settings, "REDIS_URL", "") else _LOCAL
 
 
+# KEYS: the index. ARGV: user ids joined by commas, now. The online ones among them (see _online).
+_ONLINE_AMONG = """
+local ids, online, now = {}, {}, tonumber(ARGV[2])
+for id in string.gmatch(ARGV[1], '%d+') do ids[#ids + 1] = id end
+for first = 1, #ids, 500 do
+  local last = math.min(first + 499, #ids)
+  local expiries = redis.call('ZMSCORE', KEYS[1], unpack(ids, first, last))
+  for i = 1, last - first + 1 do
+    if expiries[i] and tonumber(expiries[i]) > now then online[#online + 1] = ids[first + i - 1] end
+  end
+end
+return online
+"""
 # KEYS: the person's set, the index. ARGV: connection, now, expiry, key ttl, user id.
 _ALIVE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])

@@ -4,9 +4,10 @@ PostgreSQL: full-text search. `websearch_to_tsquery` reads what people type (wor
 phrases", `or`, `-excluded`) and never fails on odd input, so quotes, operators and SQL-looking text
 are just words. The text search configuration is 'simple': chat is written in any language, and
 'simple' lowercases words without stemming or dropping stop words, so it is the same for all of them
-(the price: "running" does not find "run"). The body's tsvector is not stored: migration
-chat/0002 indexes the expression `to_tsvector('simple'::regconfig, body)` with GIN, and `_body_vector`
-below is that exact expression, which is what lets the planner use the index.
+(the price: "running" does not find "run"). The body's tsvector is stored in Message.search_vector
+(a generated column, GIN-indexed by migration chat/0006): matching and ranking read it instead of
+parsing bodies, which is what keeps a query of common words fast, as PostgreSQL then finds the newest
+matches by walking the messages newest first and testing each one's stored vector.
 
 Ranking: ts_rank with length normalisation (a short message about the words beats a long one that
 mentions them in passing), newest first on ties. Pages are keyset pages over (rank, id), carried in
@@ -28,7 +29,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from django.contrib.postgres.search import SearchQuery, SearchVectorField
+from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.db.models import F, FloatField, Func, Max, Q, QuerySet, TextField, Value, Window
 from django.db.models.functions import Cast
@@ -36,10 +37,10 @@ from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from chat.models import Message
+from chat.models import SEARCH_CONFIG, Message
 from rooms.models import Membership
 
-CONFIG = "simple"
+CONFIG = SEARCH_CONFIG
 QUERY_MAX_CHARS = 200
 DEFAULT_LIMIT = 20
 CANDIDATES = 1000
@@ -87,7 +88,7 @@ class SearchCursor:
 
 @dataclass(frozen=True)
 class SearchPage:
-    """Hits best first, each a Message with `rank`, `snippet` (safe HTML) and room and author loaded;
+    """Hits best first, each a Message with `rank`, `snippet` (safe HTML) and its author loaded;
     `next` is where the following page starts (None on the last page)."""
 
     hits: list[Message]
@@ -120,7 +121,7 @@ def message_search(
     else:
         hits = hits.filter(Q(rank__lt=after.rank) | Q(rank=after.rank, id__lt=after.id))
     # One more than asked says whether a next page exists without a COUNT.
-    hits = list(hits.select_related("room", "author").order_by("-rank", "-id")[: limit + 1])
+    hits = list(hits.select_related("author").defer("search_vector").order_by("-rank", "-id")[: limit + 1])
     for hit in hits:
         hit.snippet = snippet_html(backend.headline(hit))
     if len(hits) <= limit:
@@ -140,14 +141,6 @@ def snippet_html(headline: str) -> SafeString:
     return mark_safe(escape(headline).replace(MARK_START, "<mark>").replace(MARK_STOP, "</mark>"))  # noqa: S308
 
 
-def _body_vector() -> Func:
-    # Identical to the indexed expression of migration chat/0002 (the config is a literal, not a
-    # parameter, so the planner sees the same expression).
-    return Func(
-        F("body"), template=f"to_tsvector('{CONFIG}'::regconfig, %(expressions)s)", output_field=SearchVectorField()
-    )
-
-
 class _FullText:
     """PostgreSQL: the GIN-indexed tsvector matched against websearch_to_tsquery, ts_rank, ts_headline."""
 
@@ -155,10 +148,10 @@ class _FullText:
         self.tsquery = SearchQuery(query, config=CONFIG, search_type="websearch")
 
     def matching(self, messages: QuerySet[Message]) -> QuerySet[Message]:
-        return messages.alias(document=_body_vector()).filter(document=self.tsquery)
+        return messages.filter(search_vector=self.tsquery)
 
     def ranked(self, messages: QuerySet[Message]) -> QuerySet[Message]:
-        rank = Func(_body_vector(), self.tsquery, Value(RANK_NORMALIZATION), function="ts_rank")
+        rank = Func(F("search_vector"), self.tsquery, Value(RANK_NORMALIZATION), function="ts_rank")
         # Marks cannot come from the message: they are taken out of the text ts_headline reads.
         # Control characters of the text itself are dropped: every mark and stand-in in the headline is ours.
         own = Value(MARKUP + MARK_START + MARK_STOP + MARKUP_STAND_INS)

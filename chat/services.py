@@ -93,13 +93,24 @@ def _membership_and_original(*, user, room_id: int, client_id: uuid.UUID) -> tup
     """
     stored = Message.objects.filter(room_id=room_id, author=user, client_id=client_id).values("pk")[:1]
     memberships = Membership.objects.filter(user=user, room_id=room_id)
-    row = memberships.values_list("pk", Subquery(stored), "room__direct_key", "room__closed_at").first()
+    row = memberships.values_list("pk", Subquery(stored), "room__direct_key", "room__closed_at", "request").first()
     if row is None:
         raise RoomNotVisible()
-    member_id, original_id, direct_key, closed_at = row
+    member_id, original_id, direct_key, closed_at, request = row
+    _require_not_request(request)
     if closed_at is not None and original_id is None:
         raise PermissionDenied(ROOM_CLOSED)
     return member_id, original_id, direct_key
+
+
+REQUEST_UNANSWERED = "Accept this message request to reply."
+
+
+def _require_not_request(request: str) -> None:
+    # The recipient of a message request answers it first (accepting it); writing in it would
+    # otherwise leave a conversation they take part in out of their rooms.
+    if request:
+        raise PermissionDenied(REQUEST_UNANSWERED)
 
 
 DIRECT_CLOSED = "You can't send messages in this conversation."
@@ -346,9 +357,9 @@ def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
     author_ids = {request.author.pk for request in requests}
     rows = Membership.objects.filter(room_id__in=room_ids, user_id__in=author_ids)
     members = {
-        (room, user): (pk, key, closed)
-        for pk, room, user, key, closed in rows.values_list(
-            "pk", "room_id", "user_id", "room__direct_key", "room__closed_at"
+        (room, user): (pk, key, closed, message_request)
+        for pk, room, user, key, closed, message_request in rows.values_list(
+            "pk", "room_id", "user_id", "room__direct_key", "room__closed_at", "request"
         )
     }
     checked = []
@@ -359,10 +370,11 @@ def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
             member = members.get((request.room_id, request.author.pk))
             if member is None:
                 raise RoomNotVisible()
+            _require_not_request(member[3])
         except _REFUSALS as error:
             outcomes[index] = error
             continue
-        member_id, direct_key, closed_at = member
+        member_id, direct_key, closed_at, _ = member
         if closed_at is not None:
             outcomes[index] = PermissionDenied(ROOM_CLOSED)
             continue
@@ -458,6 +470,9 @@ def message_edit(*, user, message_id: int, body: str) -> Message:
     events.publish_on_commit(events.room_group(message.room_id), partial(events.message_edited, message))
     if relinked:
         _preview_on_commit(message)
+    # A mention added by the edit notifies its person; whoever this message notified already is not
+    # told twice (one notification per person, kind and message: chat.notifications).
+    _mentions_on_commit(message)
     return message
 
 

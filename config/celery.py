@@ -1,11 +1,39 @@
 import os
+from contextvars import ContextVar
 
-from celery import Celery
+from celery import Celery, Task
 from celery.schedules import crontab
+from django_guid import get_guid, set_guid
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("parley")
+_caller_request_id: ContextVar[str | None] = ContextVar("caller_request_id", default=None)
+
+
+class RequestIdTask(Task):
+    """Eager tasks (embedded mode, tests) run with the request id of the code that queued them.
+
+    django-guid hands the id over in a message header, which an eager task never has: without this
+    it would run under a new id, and clear the caller's id for the rest of its request on the way out.
+    """
+
+    def apply(self, *args, **kwargs):
+        caller = get_guid()
+        token = _caller_request_id.set(caller)
+        try:
+            return super().apply(*args, **kwargs)
+        finally:
+            _caller_request_id.reset(token)
+            if caller:
+                set_guid(caller)
+
+    def __call__(self, *args, **kwargs):
+        if self.request.is_eager and _caller_request_id.get():
+            set_guid(_caller_request_id.get())
+        return super().__call__(*args, **kwargs)
+
+
+app = Celery("parley", task_cls=RequestIdTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

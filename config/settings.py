@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "axes",
     "django_guid",
     "storages",
+    "csp",
     "accounts",
     "rooms",
     "chat",
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -200,6 +202,10 @@ LOBBY_RATE_PER_SECOND = env.float("LOBBY_RATE_PER_SECOND", default=0.5)
 # Live counts (online, waiting, public rooms' members) go to the lobby page at most this often.
 LOBBY_TICK_SECONDS = env.float("LOBBY_TICK_SECONDS", default=0.5)
 
+# RETENTION (`manage.py purge`, chat.purge): messages older than this many days are deleted.
+# Unset (the default) keeps every message forever.
+MESSAGE_RETENTION_DAYS = env.int("MESSAGE_RETENTION_DAYS", default=None)
+
 # STORAGE
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
@@ -341,6 +347,36 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 
+# CONTENT SECURITY POLICY (django-csp): the pages load scripts and styles only from this site, and
+# no template has an inline script, style attribute or on* handler (tests/test_security_headers.py).
+CSP_MEDIA_ORIGINS = env.list("CSP_MEDIA_ORIGINS", default=[])
+if AWS_STORAGE_BUCKET_NAME:
+    # Avatars and attachments are signed URLs of the bucket, not of this site.
+    _region = env.str("AWS_S3_REGION_NAME", default="")
+    CSP_MEDIA_ORIGINS += [
+        env.str("AWS_S3_ENDPOINT_URL", default="").rstrip("/")
+        or f"https://{AWS_STORAGE_BUCKET_NAME}.s3{f'.{_region}' if _region else ''}.amazonaws.com"
+    ]
+# 'self' covers ws:/wss: of this host in current browsers; the hosts are named for older ones (not
+# wildcards, nor IPv6 addresses, which CSP cannot name).
+_socket_origins = [f"{scheme}://{host}" for host in ALLOWED_HOSTS if host[0] not in ".*[" for scheme in ("wss", "ws")]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Link previews show the page's own image, from whichever https: site published it; an image
+        # cannot run code, so allowing any https: source costs only the (already public) fetch.
+        "img-src": ["'self'", "data:", "https:", *CSP_MEDIA_ORIGINS],
+        "media-src": ["'self'", *CSP_MEDIA_ORIGINS],
+        "connect-src": ["'self'", *_socket_origins],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 # LOGGING: every line carries the request id, which django-guid also hands to Celery tasks.
 DJANGO_GUID = {
     "GUID_HEADER_NAME": "X-Request-ID",
@@ -361,7 +397,10 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "filters": ["request_id"],
-            "formatter": "json" if env.bool("LOG_JSON", default=False) else "plain",
+            # LOG_FORMAT=json (LOG_JSON=true, its older spelling, still works).
+            "formatter": "json"
+            if env.str("LOG_FORMAT", default="").lower() == "json" or env.bool("LOG_JSON", default=False)
+            else "plain",
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -6,7 +6,7 @@ from rooms.models import Membership, Room, RoomInvite
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
-    fields = ("user", "role", "joined_at", "last_read_seq", "notification_level")
+    fields = ("user", "role", "joined_at", "last_read_seq", "notification_level", "request")
     readonly_fields = ("joined_at", "last_read_seq")
     raw_id_fields = ("user",)
 
@@ -26,8 +26,8 @@ class RoomAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ("user", "room", "role", "joined_at", "last_read_seq", "notification_level")
-    list_filter = ("role", "notification_level", "room__kind")
+    list_display = ("user", "room", "role", "joined_at", "last_read_seq", "notification_level", "request")
+    list_filter = ("role", "notification_level", "request", "room__kind")
     list_select_related = ("user", "room")
     search_fields = ("user__handle", "user__email", "room__title")
     raw_id_fields = ("user", "room")

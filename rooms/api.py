@@ -12,9 +12,10 @@ from chat.events import (
     MemberPayload,
     RoomPayload,
     UserPayload,
-    moment,
+    user_summary,
 )
-from rooms import matching, selectors, services
+from config.api_errors import ErrorSerializer
+from rooms import matching, message_requests, selectors, services
 from rooms.models import Membership
 from rooms.selectors import RoomNotVisible
 
@@ -65,61 +66,64 @@ class PeerSerializer(UserPayload):
 
 class MyRoomSerializer(serializers.Serializer):
     """One of my rooms, serialized from my Membership of it (`peer` and `room.last_message` come from
-    selectors.memberships_of_user; on a bare membership both are null)."""
+    selectors.memberships_of_user; on a bare membership both are null). The list builds the same JSON
+    from rows: room_list_payload."""
 
     room = RoomPayload()
     membership = MembershipStateSerializer(source="*")
     unread = serializers.SerializerMethodField()
-    # Declared serializers, not method fields: they are bound once for the whole list, where a
-    # serializer built per room (deep-copying its fields each time) cost more than all the queries.
     peer = PeerSerializer(allow_null=True, help_text="The other person of a direct room.")
     last_message = LastMessageSerializer(
         source="room.last_message", allow_null=True, help_text="The newest message; null in an empty room."
     )
 
     def get_unread(self, membership) -> int:
-        # Seqs are gapless, so this is exact apart from deleted messages.
-        return max(0, membership.room.last_seq - membership.last_read_seq)
-
-    def to_representation(self, membership) -> dict:
-        # The same JSON as the declared fields (they document it; a test compares the two), built
-        # directly: DRF's field-by-field walk was 40 of the 90 ms of a list of 500 rooms.
-        room = membership.room
-        peer, last = getattr(membership, "peer", None), getattr(room, "last_message", None)
-        return {
-            "room": {
-                "id": room.pk,
-                "kind": room.kind,
-                "title": room.title,
-                "description": room.description,
-                "category": room.category,
-                "is_public": room.is_public,
-                "creator": room.creator_id,
-                "created_at": moment(room.created_at),
-                "last_message_at": moment(room.last_message_at),
-                "last_seq": room.last_seq,
-            },
-            "membership": {
-                "role": membership.role,
-                "last_read_seq": membership.last_read_seq,
-                "notification_level": membership.notification_level,
-            },
-            "unread": self.get_unread(membership),
-            "peer": None if peer is None else self.fields["peer"].to_representation(peer),
-            "last_message": None
-            if last is None
-            else {
-                "id": last.pk,
-                "seq": last.seq,
-                "author": _user_summary(last.author) if last.author else None,
-                "body": last.body[:REPLY_PREVIEW_CHARS],
-                "created_at": moment(last.created_at),
-                "deleted": last.is_deleted,
-            },
-        }
+        return unread_count(last_seq=membership.room.last_seq, last_read_seq=membership.last_read_seq)
 
 
-_user_summary = UserPayload().to_representation
+def unread_count(*, last_seq: int, last_read_seq: int) -> int:
+    # Seqs are gapless, so this is exact apart from deleted messages.
+    return max(0, last_seq - last_read_seq)
+
+
+def room_list_payload(rooms: selectors.RoomList) -> list[dict]:
+    """MyRoomSerializer's JSON for every row of the list (a test holds the two equal), built from the
+    rows: model instances and DRF's field-by-field walk were most of the time of a list of 500 rooms."""
+    return [_my_room(row, rooms.peers.get(row[0]), rooms.online) for row in rooms.rows]
+
+
+def _my_room(row: tuple, peer: list | None, online: set[int]) -> dict:
+    # In the order of selectors.ROOM_LIST_COLUMNS: the room, my membership, its newest message, that message's author.
+    (room_id, kind, title, description, category, is_public, creator, created_at, last_message_at, room_seq,
+     role, last_read_seq, notification_level,
+     last_id, last_seq, preview, last_created_at, last_deleted_at, *author) = row  # fmt: skip
+    return {
+        "room": {
+            "id": room_id,
+            "kind": kind,
+            "title": title,
+            "description": description,
+            "category": category,
+            "is_public": is_public,
+            "creator": creator,
+            "created_at": created_at,
+            "last_message_at": last_message_at,
+            "last_seq": room_seq,
+        },
+        "membership": {"role": role, "last_read_seq": last_read_seq, "notification_level": notification_level},
+        "unread": unread_count(last_seq=room_seq, last_read_seq=last_read_seq),
+        "peer": None if peer is None else {**user_summary(*peer), "online": peer[0] in online},
+        "last_message": None
+        if last_id is None
+        else {
+            "id": last_id,
+            "seq": last_seq,
+            "author": None if author[0] is None else user_summary(*author),
+            "body": preview,
+            "created_at": last_created_at,
+            "deleted": last_deleted_at is not None,
+        },
+    }
 
 
 class RoomDetailSerializer(RoomPayload):
@@ -148,6 +152,19 @@ class OptionalUserRefSerializer(serializers.Serializer):
     user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False)
 
 
+class MessageRequestSerializer(serializers.Serializer):
+    room = serializers.IntegerField(source="room_id", help_text="The direct room; read it as any room of mine.")
+    sender = UserPayload(source="peer", allow_null=True)
+    last_message = LastMessageSerializer(
+        source="room.last_message", allow_null=True, help_text="The newest message; null in an empty room."
+    )
+    unread = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField(source="room.created_at")
+
+    def get_unread(self, membership) -> int:
+        return max(0, membership.room.last_seq - membership.last_read_seq)
+
+
 class RoleSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Membership.Role.choices)
 
@@ -164,7 +181,7 @@ class RoomListView(RoomScopedView):
         "and one Redis round trip however many rooms.",
     )
     def get(self, request):
-        return Response(MyRoomSerializer(selectors.room_list(user=request.user), many=True).data)
+        return Response(room_list_payload(selectors.room_list(user=request.user)))
 
     @extend_schema(request=RoomCreateSerializer, responses={201: RoomPayload}, summary="Create a group room")
     def post(self, request):
@@ -342,3 +359,38 @@ class DirectoryView(RoomScopedView):
         page = rooms[params["offset"] : params["offset"] + params["limit"]]
         body = {"count": rooms.count(), "categories": selectors.public_categories(), "results": page}
         return Response(DirectorySerializer(body).data)
+
+
+class MessageRequestListView(RoomScopedView):
+    @extend_schema(
+        responses=MessageRequestSerializer(many=True),
+        summary="My waiting message requests",
+        description="Direct conversations started by people who are not my friends while my `dm_policy` is "
+        "`requests`, most recently active first. They are not in my rooms list and notify nothing until "
+        "accepted; ignored ones are not listed.",
+    )
+    def get(self, request):
+        requests = message_requests.message_requests_of(user=request.user)
+        return Response(MessageRequestSerializer(requests, many=True).data)
+
+
+class MessageRequestAcceptView(RoomScopedView):
+    @extend_schema(
+        request=None,
+        responses={200: MyRoomSerializer, 404: OpenApiResponse(ErrorSerializer, "No such request of mine")},
+        summary="Accept a message request (waiting or ignored): it becomes one of my rooms",
+    )
+    def post(self, request, room_id: int):
+        membership = services.message_request_accept(user=request.user, room_id=room_id)
+        return Response(MyRoomSerializer(membership).data)
+
+
+class MessageRequestIgnoreView(RoomScopedView):
+    @extend_schema(
+        request=None,
+        responses={204: None, 404: OpenApiResponse(ErrorSerializer, "No such request of mine")},
+        summary="Ignore a message request; the sender is not told",
+    )
+    def post(self, request, room_id: int):
+        services.message_request_ignore(user=request.user, room_id=room_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -67,10 +67,23 @@ class Membership(models.Model):
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     joined_at = models.DateTimeField(default=timezone.now)
     last_read_seq = models.BigIntegerField(default=0)
+
+    class Request(models.TextChoices):
+        PENDING = "pending", "Message request, waiting"
+        IGNORED = "ignored", "Message request, ignored"
+
     notification_level = models.CharField(max_length=10, choices=Notify.choices, default=Notify.ALL)
+    # Set on the recipient's membership of a direct room that a non-friend opened while the recipient
+    # takes strangers' messages as requests; empty for every other membership. Until it is accepted
+    # (emptied) the room is not among the person's rooms, and nothing in it notifies or mails them.
+    request = models.CharField(max_length=10, choices=Request.choices, blank=True, default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["room", "user"], name="membership_room_user_unique")]
+        # The requests waiting for a person are few, and so is this index.
+        indexes = [
+            models.Index(fields=["user"], condition=Q(request="pending"), name="membership_request_pending"),
+        ]
 
     def __str__(self):
         return f"{self.user_id} in {self.room_id} ({self.role})"

@@ -14,5 +14,7 @@ urlpatterns = [
     path("rooms/<int:room_id>/send/", views.room_send, name="room-send"),
     path("rooms/<int:room_id>/join/", views.room_join, name="room-join"),
     path("rooms/<int:room_id>/notifications/", views.room_notifications, name="room-notifications"),
+    path("rooms/requests/<int:room_id>/accept/", views.message_request_accept, name="message-request-accept"),
+    path("rooms/requests/<int:room_id>/ignore/", views.message_request_ignore, name="message-request-ignore"),
     path("u/<str:handle>/message/", views.direct_message, name="direct-message"),
 ]

@@ -10,12 +10,12 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Report, User
-from accounts.selectors import blocked_between, dm_allowed
+from accounts.selectors import blocked_between, dm_allowed, dm_is_request
 from chat import events
 from rooms import selectors
 from rooms.models import Membership, Room, RoomInvite
@@ -146,7 +146,12 @@ def room_create_group(
 
 @transaction.atomic
 def direct_room_get_or_create(*, user, other) -> tuple[Room, bool]:
-    """The one direct room of two people, created on first use. Returns (room, created)."""
+    """The one direct room of two people, created on first use. Returns (room, created).
+
+    A room a non-friend starts with someone who takes messages as requests is a message request
+    for them (rooms.message_requests): they are not told of it until they accept, and opening the
+    conversation themselves accepts it.
+    """
     require_verified(user)
     if other.pk == user.pk:
         raise ValidationError({"user": ["You cannot start a direct conversation with yourself."]}, code="self")
@@ -155,22 +160,83 @@ def direct_room_get_or_create(*, user, other) -> tuple[Room, bool]:
     key = Room.direct_key_for(user.pk, other.pk)
     room = Room.objects.filter(direct_key=key).first()
     if room is not None:
+        _request_accept_if_any(user=user, room_id=room.pk)
         return room, False  # Even when blocked since: its history stays readable (message_send refuses).
     if not dm_allowed(sender=user, recipient=other):
         # The same words as for a closed account: a blocked person is not told they are blocked.
         raise ValidationError({"user": ["This person cannot be messaged."]}, code="unavailable")
+    request = Membership.Request.PENDING if dm_is_request(sender=user, recipient=other) else ""
     try:
         with transaction.atomic():
             room = Room.objects.create(kind=Room.Kind.DIRECT, direct_key=key, creator=user)
             memberships = Membership.objects.bulk_create(
-                [Membership(room=room, user=user), Membership(room=room, user=other)]
+                [Membership(room=room, user=user), Membership(room=room, user=other, request=request)]
             )
     except IntegrityError:
         # The other person opened it at the same moment; their commit is visible now.
         return Room.objects.get(direct_key=key), False
     for membership in memberships:
-        events.publish_on_commit(events.user_group(membership.user_id), partial(events.member_joined, membership))
+        if not membership.request:  # A request is announced to its recipient when accepted.
+            _announce_own_join(membership)
     return room, True
+
+
+def _announce_own_join(membership: Membership) -> None:
+    events.publish_on_commit(events.user_group(membership.user_id), partial(events.member_joined, membership))
+
+
+# Message requests
+
+
+def _request_accept_if_any(*, user, room_id: int) -> Membership | None:
+    membership = (
+        Membership.objects.select_for_update(no_key=True)
+        .select_related("room")
+        .filter(user=user, room_id=room_id)
+        .exclude(request="")
+        .first()
+    )
+    if membership is not None:
+        membership.request = ""
+        membership.save(update_fields=["request"])
+        # The person's sockets start following the room, and their rooms list shows it.
+        _announce_own_join(membership)
+    return membership
+
+
+@transaction.atomic
+def message_request_accept(*, user, room_id: int) -> Membership:
+    """Accept a message request (waiting or ignored): the conversation becomes one of my rooms."""
+    membership = _request_accept_if_any(user=user, room_id=room_id)
+    if membership is None:
+        raise RoomNotVisible("No such message request.")
+    return membership
+
+
+@transaction.atomic
+def message_request_ignore(*, user, room_id: int) -> None:
+    """Ignore a message request: it leaves my requests, and the sender is told nothing (their
+    messages are still stored, unseen). Ignoring twice is harmless; accepting later still works."""
+    requests = Membership.objects.filter(user=user, room_id=room_id).exclude(request="")
+    if not requests.exists():
+        raise RoomNotVisible("No such message request.")
+    requests.filter(request=Membership.Request.PENDING).update(request=Membership.Request.IGNORED)
+
+
+def message_requests_befriended(*, a_id: int, b_id: int) -> None:
+    """Two people became friends: a request between them (waiting or ignored) is an ordinary conversation now."""
+    requests = Membership.objects.select_related("room").filter(room__direct_key=Room.direct_key_for(a_id, b_id))
+    for membership in requests.exclude(request=""):
+        membership.request = ""
+        membership.save(update_fields=["request"])
+        _announce_own_join(membership)
+
+
+def message_requests_drop(*, a_id: int, b_id: int) -> int:
+    """A block between two people ends a request either sent the other (it becomes ignored)."""
+    return Membership.objects.filter(
+        room__direct_key=Room.direct_key_for(a_id, b_id), request=Membership.Request.PENDING
+    ).update(request=Membership.Request.IGNORED)
 
 
 # Entering and leaving
@@ -413,20 +479,26 @@ def random_room_keep(*, first_id: int, second_id: int) -> Room | None:
     return room
 
 
-def random_rooms_purge(*, now=None, batch: int = 500) -> int:
-    """Delete lobby chats (their messages go with them) LOBBY_ROOM_TTL after they closed, or after
-    their last activity when nobody closed them. A room with an open report waits for its report.
-    Returns how many rooms were deleted; each batch is its own transaction.
+def random_rooms_expired(*, now=None) -> QuerySet[Room]:
+    """Lobby chats LOBBY_ROOM_TTL after they closed, or after their last activity when nobody closed
+    them; not those with an open report, which wait for it (`manage.py purge --dry-run` counts these).
     """
     cutoff = (now or timezone.now()) - settings.LOBBY_ROOM_TTL
     reported = Exists(Report.objects.filter(room=OuterRef("pk"), status=Report.Status.OPEN))
     idle = Q(closed_at__isnull=True) & Q(last_active__lt=cutoff)
-    expired = (
+    return (
         Room.objects.filter(kind=Room.Kind.RANDOM)
         .annotate(last_active=Coalesce("last_message_at", "created_at"))
         .filter(Q(closed_at__lt=cutoff) | idle)
         .exclude(reported)
     )
+
+
+def random_rooms_purge(*, now=None, batch: int = 500) -> int:
+    """Delete the expired lobby chats (their messages go with them); friends' chats were kept as DMs.
+    Returns how many rooms were deleted; each batch is its own transaction.
+    """
+    expired = random_rooms_expired(now=now)
     deleted = 0
     while ids := list(expired.order_by("pk").values_list("pk", flat=True)[:batch]):
         with transaction.atomic():

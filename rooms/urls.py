@@ -9,6 +9,17 @@ urlpatterns = [
     path("rooms/direct/", api.DirectRoomView.as_view(), name="api-room-direct"),
     path("rooms/public/", api.DirectoryView.as_view(), name="api-rooms-public"),
     path("lobby/", api.LobbyView.as_view(), name="api-lobby"),
+    path("rooms/requests/", api.MessageRequestListView.as_view(), name="api-message-requests"),
+    path(
+        "rooms/requests/<int:room_id>/accept/",
+        api.MessageRequestAcceptView.as_view(),
+        name="api-message-request-accept",
+    ),
+    path(
+        "rooms/requests/<int:room_id>/ignore/",
+        api.MessageRequestIgnoreView.as_view(),
+        name="api-message-request-ignore",
+    ),
     path("rooms/<int:room_id>/", api.RoomDetailView.as_view(), name="api-room"),
     path("rooms/<int:room_id>/membership/", api.MyMembershipView.as_view(), name="api-room-membership"),
     path("rooms/<int:room_id>/members/", api.MemberListView.as_view(), name="api-room-members"),

@@ -15,7 +15,7 @@ from chat import attachments
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.limits import RateLimited
-from rooms import matching, selectors, services
+from rooms import matching, message_requests, selectors, services
 from rooms.forms import DirectoryForm, MessageForm, ReportForm, RoomCreateForm
 from rooms.models import Membership, Room
 
@@ -31,7 +31,8 @@ def rooms_index(request):
         else:
             return redirect("room", room_id=room.pk)
     memberships = selectors.memberships_of_user(user=request.user)
-    return render(request, "rooms/index.html", {"memberships": memberships, "form": form})
+    requests = message_requests.message_requests_of(user=request.user)
+    return render(request, "rooms/index.html", {"memberships": memberships, "requests": requests, "form": form})
 
 
 @verified_required
@@ -186,6 +187,9 @@ def directory(request):
     return render(request, "rooms/directory.html", context)
 
 
+# Message requests: accepted, the conversation opens; ignored, back to the rooms (the sender is not told).
+
+
 @verified_required
 @require_POST
 def lobby_room_leave(request, room_id):
@@ -219,3 +223,24 @@ def room_report(request, room_id):
     else:
         messages.success(request, "Thank you: the report is with our moderators.")
     return redirect("room", room_id=room_id)
+
+
+@verified_required
+@require_POST
+def message_request_accept(request, room_id):
+    try:
+        services.message_request_accept(user=request.user, room_id=room_id)
+    except PermissionDenied as error:
+        raise Http404("No such message request.") from error
+    return redirect("room", room_id=room_id)
+
+
+@verified_required
+@require_POST
+def message_request_ignore(request, room_id):
+    try:
+        services.message_request_ignore(user=request.user, room_id=room_id)
+    except PermissionDenied as error:
+        raise Http404("No such message request.") from error
+    messages.info(request, "Message request ignored.")
+    return redirect("rooms")

@@ -1,4 +1,5 @@
 import os
+import secrets
 import subprocess
 import sys
 
@@ -49,3 +50,40 @@ def allowed_preview_hosts(**env_overrides) -> str:
 def test_the_link_preview_allow_list_is_read_from_the_environment_only_in_debug():
     assert allowed_preview_hosts(DEBUG="True") == "['10.0.0.5:8080']"
     assert allowed_preview_hosts(DEBUG="False", SECRET_KEY="s" * 50, ALLOWED_HOSTS="chat.example") == "[]"
+
+
+# The documented production environment (deploy/parley.env.example, DEPLOY.md)
+
+PRODUCTION_ENV_FILE = ROOT / "deploy" / "parley.env.example"
+
+
+def documented_production_env() -> dict[str, str]:
+    values = {}
+    for line in PRODUCTION_ENV_FILE.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name] = value
+    return values
+
+
+def test_check_deploy_is_clean_with_the_documented_production_environment():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "CELERY_", "EMAIL_"))}
+    env.update(documented_production_env())
+    env["SECRET_KEY"] = secrets.token_urlsafe(50)  # What the file tells the operator to do.
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_the_documented_environment_holds_no_real_secret():
+    env = documented_production_env()
+    for name in ("SECRET_KEY", "DATABASE_URL", "EMAIL_URL"):
+        assert "CHANGE" in env[name], name

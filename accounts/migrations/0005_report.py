@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_friends_blocks_privacy'),
+        ('accounts', '0004_dm_policy_requests'),
         ('chat', '0003_notification'),
         ('rooms', '0003_room_closed_at'),
     ]

@@ -227,6 +227,25 @@ def test_a_long_list_comes_in_pages_of_a_hundred_through_next(ann, make_user, ap
     assert second["next"] is None
 
 
+def test_pages_follow_one_another_exactly_whatever_characters_the_handles_hold(ann, make_user, online):
+    # A language collation would sort "_" apart from how the cursor compares: pages would skip or repeat.
+    handles = ["a_b", "aab", "Ab_", "ab1", "_x_", "z_z", "zz9", "b__"]
+    people = [make_user(handle) for handle in handles]
+    Friendship.objects.bulk_create(
+        [Friendship(user=ann, friend=person) for person in people]
+        + [Friendship(user=person, friend=ann) for person in people]
+    )
+    online(people[0], people[5])
+    shown, cursor = [], None
+    while True:
+        page = selectors.friends_page(user=ann, cursor=cursor, limit=3)
+        shown += [friend.handle for friend in page.friends]
+        if not (cursor := page.next_cursor):
+            break
+    offline = sorted((handle for handle in handles if handle not in ("a_b", "z_z")), key=str.upper)
+    assert shown == ["a_b", "z_z", *offline]
+
+
 def test_each_friend_is_the_public_profile_any_other_answer_gives(ann, ben, api_as):
     ben.avatar.name, ben.avatar_thumbnail.name = "avatars/ben.webp", "avatars/ben-small.webp"
     ben.last_seen = timezone.now()

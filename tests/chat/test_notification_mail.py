@@ -168,6 +168,22 @@ def test_at_most_one_mail_per_interval_then_the_rest_in_the_next(ann, ben, room,
     assert len(mail.outbox) == 2 and mail.outbox[1].subject == "2 things you missed on Parley"
 
 
+def test_by_default_at_most_one_mail_per_10_minutes_and_the_interval_is_configurable(
+    ann, ben, room, immediately, settings
+):
+    assert notifications.mail_interval(EmailPreference.IMMEDIATELY) == timedelta(minutes=10)  # config.settings
+    mention(ann, ben, room, "@ben one")
+    assert tasks.notification_mail_send(ben.pk) == 1
+    mention(ann, ben, room, "@ben two")
+    assert notifications.users_due_for_mail(now=later(9)) == []
+
+    settings.NOTIFICATION_EMAIL_INTERVAL = timedelta(minutes=30)
+    assert notifications.users_due_for_mail(now=later(11)) == []
+    assert notifications.notification_mail_send(user_id=ben.pk, now=later(29)) == 0
+    assert notifications.notification_mail_send(user_id=ben.pk, now=later(31)) == 1
+    assert len(mail.outbox) == 2
+
+
 def test_a_digest_waits_a_day_between_mails(ann, ben, room, settings):
     settings.NOTIFICATION_DIGEST_INTERVAL = timedelta(days=1)
     assert notifications.email_preference(ben) == EmailPreference.DIGEST
@@ -304,6 +320,33 @@ def test_a_celery_worker_mails_over_smtp_and_a_retry_sends_nothing_more(
     tasks.notification_mail_send.delay(ben.pk)
     assert wait_for_log(worker, r"notification_mail_send\[[^\]]+\] succeeded in [\d.]+s: 0")
     assert len(smtp_inbox.messages) == 1
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_through_a_real_worker_nobody_online_muted_or_opted_out_is_mailed(
+    ann, ben, room, make_user, online, smtp_inbox, celery_worker_process
+):
+    worker = celery_worker_process(EMAIL_URL=f"smtp://127.0.0.1:{smtp_inbox.port}", SITE_URL="http://chat.example")
+    cyd, dee, eve = (make_user(handle) for handle in ("cyd", "dee", "eve"))
+    Membership.objects.bulk_create([Membership(room=room, user=person) for person in (cyd, dee, eve)])
+    online(cyd)  # a presence entry in Redis, which the worker reads
+    Membership.objects.filter(user=dee, room=room).update(notification_level=Membership.Notify.NOTHING)
+    eve.email_notifications = EmailPreference.NEVER
+    eve.save(update_fields=["email_notifications"])
+
+    # The send queues the mention task on commit; the worker parses it: ben, cyd and eve are notified, dee muted.
+    send(ann, room, "@ben @cyd @dee @eve lunch?")
+    assert wait_for_log(worker, r"message_mentions_notify\[[^\]]+\] succeeded in [\d.]+s: 3")
+    tasks.notifications_mail_due.delay()
+    assert wait_for_log(worker, r"notifications_mail_due\[[^\]]+\] succeeded in [\d.]+s: 1")
+    [received] = smtp_inbox.wait_for(1, timeout=45)
+
+    assert received["To"] == "ben@example.com"
+    assert wait_for_log(worker, r"notification_mail_send\[[^\]]+\] succeeded in [\d.]+s: 1")
+    assert len(smtp_inbox.messages) == 1
+    assert set(Notification.objects.values_list("user__handle", flat=True)) == {"ben", "cyd", "eve"}
+    assert list(Notification.objects.filter(emailed_at__isnull=False).values_list("user__handle", flat=True)) == ["ben"]
 
 
 def wait_for_log(worker, pattern: str, timeout: float = 45.0) -> bool:

@@ -157,6 +157,28 @@ def test_the_send_path_queues_the_mention_task_only_for_bodies_with_an_at(
     assert kinds_of(ben) == ["mention"]
 
 
+def test_a_mention_added_by_an_edit_notifies_the_new_person_once(
+    ann, ben, bob, room, django_capture_on_commit_callbacks
+):
+    Membership.objects.create(room=room, user=bob)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = send(ann, room, "hi @ben")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.message_edit(user=ann, message_id=message.pk, body="hi @ben and @bob")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.message_edit(user=ann, message_id=message.pk, body="hi @ben and @bob!")
+
+    assert kinds_of(ben) == ["mention"] and kinds_of(bob) == ["mention"]
+    assert Notification.objects.get(user=bob).message_id == message.pk
+
+
+def test_an_edit_without_a_mention_queues_no_mention_task(ann, ben, room, django_capture_on_commit_callbacks):
+    message = send(ann, room, "plain")
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.message_edit(user=ann, message_id=message.pk, body="still plain")
+    assert len(callbacks) == 1  # the message.edited event only
+
+
 def test_the_mention_filter_escapes_the_text_and_marks_mentions():
     html = mentions("<b>@ann</b> & @ben ann@x.org", "Ben")
     assert html == (

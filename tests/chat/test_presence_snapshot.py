@@ -1,5 +1,7 @@
 """The first view of a room shows who is online already, not only who comes online later."""
 
+import time
+
 import pytest
 from asgiref.sync import async_to_sync
 from django.test import Client
@@ -23,6 +25,21 @@ def test_online_among_answers_for_many_people_at_once(make_user):
         assert presence.online_among_now([]) == set()
     finally:
         async_to_sync(presence.connection_gone)(user_id=ann.pk, connection="tab-1")
+
+
+def test_online_among_now_leaves_out_expired_entries_and_answers_for_more_than_a_chunk(make_user, settings):
+    ann, ben = make_user("ann"), make_user("ben")
+    settings.WS_HEARTBEAT_SECONDS = 0.2  # entries live 0.5 s
+    async_to_sync(presence.connection_alive)(user_id=ben.pk, connection="tab-1")
+    time.sleep(0.6)  # ben's process died: his entry was never removed, only never refreshed
+    async_to_sync(presence.connection_alive)(user_id=ann.pk, connection="tab-1")
+    try:
+        # Ids past the first 500 are looked up too (the script asks Redis in chunks).
+        many = [10**9 + number for number in range(1_200)] + [ben.pk, ann.pk]
+        assert presence.online_among_now(many) == {ann.pk}
+    finally:
+        for person in (ann, ben):
+            async_to_sync(presence.connection_gone)(user_id=person.pk, connection="tab-1")
 
 
 def test_the_room_page_renders_members_who_are_online_already(make_user):

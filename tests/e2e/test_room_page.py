@@ -39,3 +39,28 @@ def test_a_room_can_be_created_and_written_in_without_javascript(server, chromiu
     page.get_by_role("button", name="Send").click()
     expect(page.locator(".message .body")).to_have_text(["posted without scripts"])
     context.close()
+
+
+def test_a_strangers_first_message_waits_as_a_request_until_accepted(server, signed_in):
+    server.make_people("dan", "eve")
+    dan, eve = signed_in("dan"), signed_in("eve")
+    eve.goto(f"{server.url}/settings/profile/")
+    eve.get_by_label("Who may message me").select_option("requests")
+    eve.get_by_role("button", name="Save profile").click()
+
+    open_direct_room(server, dan, "eve")
+    dan.get_by_role("textbox", name="Message").fill("Hello Eve, we met at the fair")
+    dan.keyboard.press("Enter")
+    expect(dan.locator(".pending")).to_have_count(0)
+
+    eve.goto(f"{server.url}/rooms/")
+    requests = eve.get_by_role("region", name="Message requests")
+    expect(requests).to_contain_text("Hello Eve, we met at the fair")
+    expect(eve.locator(".room-list")).to_have_count(0)  # not among her rooms
+    requests.get_by_role("button", name="Accept").click()
+
+    expect(eve).to_have_url(dan.url)
+    expect(eve.locator(".message .body")).to_have_text(["Hello Eve, we met at the fair"])
+    eve.get_by_role("textbox", name="Message").fill("Hi Dan!")
+    eve.keyboard.press("Enter")
+    expect(dan.locator(".message .body").last).to_have_text("Hi Dan!")
