@@ -432,3 +432,17 @@ def test_the_message_admin_shows_its_files_read_only(admin_browser, ann, room, a
     assert list(formset.queryset) == [Attachment.objects.get(pk=photo)]
     assert "cat &lt;b&gt;.png" in response.content.decode() and "cat <b>.png" not in response.content.decode()
     assert "attachments-0-name" not in response.content.decode()  # no editable field
+
+
+def test_deleting_a_person_with_their_messages_deletes_their_files(
+    ann, ben, room, api_as, django_capture_on_commit_callbacks
+):
+    from django.core.management import call_command
+
+    photo = upload_id(api_as(ann))
+    post_message(api_as(ann), room, "", attachments=[photo])
+    attachment = Attachment.objects.get(pk=photo)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("delete_user", "ann", "--messages=delete", "--yes", stdout=io.StringIO())
+    assert not Attachment.objects.exists()
+    assert not stored(attachment.storage_name) and not stored(attachment.preview_name)
