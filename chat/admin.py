@@ -1,10 +1,25 @@
 from django.contrib import admin
 
-from chat.models import LinkPreview, Message, Notification, Reaction
+from chat.models import Attachment, LinkPreview, Message, Notification, Reaction
+
+
+class AttachmentInline(admin.TabularInline):
+    """The files a message carries, to look at: they change only by deleting the message."""
+
+    model = Attachment
+    fields = ("name", "content_type", "size", "width", "height", "uploader", "created_at", "storage_name")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
+    inlines = [AttachmentInline]
     list_display = ("room", "seq", "author", "short_body", "created_at", "edited_at", "deleted_at")
     # Filtering by room lists every room; on a large install use ?room__id__exact=<id> instead.
     list_filter = ("room", "created_at", "deleted_at")

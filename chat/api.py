@@ -19,6 +19,11 @@ class MessageSendSerializer(serializers.Serializer):
     body = serializers.CharField(allow_blank=True, trim_whitespace=False)
     client_id = serializers.UUIDField(help_text="Chosen by the client; resending it returns the original.")
     reply_to = serializers.IntegerField(required=False, allow_null=True)
+    attachments = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="Ids of my uploads not sent yet (POST /api/uploads/); with any, `body` may be empty.",
+    )
 
 
 class MessageEditSerializer(serializers.Serializer):
@@ -76,7 +81,16 @@ Deleted messages stay in place as tombstones (`deleted: true`, empty body). `lim
 {pagination.MAX_LIMIT} is a 400, never silently clamped."""
 
 
-class RoomMessagesView(RoomScopedView):
+class RateLimitedIs429:
+    """A service's RateLimited answers 429 with Retry-After (and `retry_after` in the body)."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, RateLimited):
+            exc = exceptions.Throttled(wait=math.ceil(exc.retry_after), detail=str(exc))
+        return super().handle_exception(exc)
+
+
+class RoomMessagesView(RateLimitedIs429, RoomScopedView):
     @extend_schema(
         parameters=[pagination.HistoryQuerySerializer],
         responses={
@@ -115,14 +129,10 @@ class RoomMessagesView(RoomScopedView):
             body=data["body"],
             client_id=data["client_id"],
             reply_to_id=data.get("reply_to"),
+            attachment_ids=data.get("attachments"),
         )
         code = status.HTTP_200_OK if message.replayed else status.HTTP_201_CREATED
         return Response(MessagePayload(message).data, status=code)
-
-    def handle_exception(self, exc):
-        if isinstance(exc, RateLimited):
-            exc = exceptions.Throttled(wait=math.ceil(exc.retry_after), detail=str(exc))
-        return super().handle_exception(exc)
 
 
 class MessageView(RoomScopedView):

@@ -244,7 +244,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_message_send(self, data):
         fields = {"room_id": data["room"], "body": data["body"], "client_id": data["client_id"]}
-        request = services.SendRequest(author=self.user, **fields, reply_to_id=data["reply_to"])
+        request = services.SendRequest(
+            author=self.user, **fields, reply_to_id=data["reply_to"], attachment_ids=data["attachments"]
+        )
         message = await batcher().send(request)
         await self.send_event(events.message_ack(message, client_id=message.client_id))
 

@@ -57,6 +57,14 @@ def message_rate_take_many(*, user_ids: list[int]) -> list[RateLimited | None]:
     return _refusals(keys=[f"rate:message:{user_id}" for user_id in user_ids], burst=burst, per_second=per_second)
 
 
+def upload_rate_take(*, user_id: int) -> None:
+    """One upload (chat.attachments), by the same rules: ATTACHMENT_RATE_BURST, then ATTACHMENT_RATE_PER_MINUTE."""
+    per_second = settings.ATTACHMENT_RATE_PER_MINUTE / 60
+    [refusal] = _refusals(keys=[f"rate:upload:{user_id}"], burst=settings.ATTACHMENT_RATE_BURST, per_second=per_second)
+    if refusal is not None:
+        raise refusal
+
+
 def _refusals(*, keys: list[str], burst: int, per_second: float) -> list[RateLimited | None]:
     try:
         waits = _take_many(keys=keys, burst=burst, per_second=per_second)

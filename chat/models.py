@@ -148,6 +148,42 @@ class Notification(models.Model):
         return reverse("notifications")
 
 
+class Attachment(models.Model):
+    """A file uploaded for a message: unsent (message null) until the message that carries it is stored.
+
+    Stored under a random name (`storage_name`), never under anything the uploader chose; `name` is
+    only what the file is called when downloaded. `content_type` is what the bytes are, sniffed by
+    chat.attachments, not what the client said.
+    """
+
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"
+    )
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
+    storage_name = models.CharField(max_length=255)
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.BigIntegerField()
+    # Images only: the upright dimensions (so pages reserve the space), and the re-encoded preview shown inline.
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    preview_name = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # The daily purge looks for old uploads never sent; sent ones are reached through their message.
+            models.Index(fields=["created_at"], condition=models.Q(message__isnull=True), name="attachment_unsent"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return bool(self.preview_name)
+
+
 class LinkPreview(models.Model):
     """What a link's page says about itself (OpenGraph, Twitter card or <title>), cached by URL.
 

@@ -15,7 +15,7 @@ from accounts import avatars, tokens
 from accounts.models import Block, FriendRequest, Friendship, Report, User
 from chat import events
 from chat.events import moment
-from chat.models import Message, Notification, Reaction
+from chat.models import Attachment, Message, Notification, Reaction
 from rooms import services as room_services
 from rooms.models import Membership, Room, RoomInvite
 
@@ -162,11 +162,13 @@ def _messages_tombstone(user: User) -> int:
         Message.objects.filter(author=user, deleted_at__isnull=True).select_related("reply_to__author").order_by("pk")
     )
     Reaction.objects.filter(message__in=[message.pk for message in live]).delete()
-    # The link card goes too, as with message_delete: it would say what the words linked to.
+    # As message_delete: the files go too (from storage on commit, chat.signals), and the link card,
+    # which would say what the words linked to.
+    Attachment.objects.filter(message__in=[message.pk for message in live]).delete()
     Message.objects.filter(pk__in=[message.pk for message in live]).update(body="", deleted_at=now, preview=None)
     for message in live:
         message.body, message.deleted_at, message.author, message.preview = "", now, None, None
-        message.prefetched_reactions = []
+        message.prefetched_reactions, message.prefetched_attachments = [], []
     # One hop for all the events; the payloads show what members will see: no author, no words.
     transaction.on_commit(
         lambda: events.publish_each(

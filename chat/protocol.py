@@ -28,6 +28,7 @@ MAX_RESUME_ROOMS = 1000
 MAX_TEXT_CHARS = 16_000
 # Ids and seqs are bigints: anything larger could only fail in the database.
 MAX_BIGINT = 2**63 - 1
+MAX_IDS = 100
 
 
 class BadEvent(Exception):
@@ -107,6 +108,13 @@ def _text(value):
     return value
 
 
+def _ids(value):
+    # Only the shape; how many a message may carry is the service's rule (ATTACHMENT_MAX_PER_MESSAGE).
+    if not isinstance(value, list) or len(value) > MAX_IDS:
+        raise ValueError(f"a list of at most {MAX_IDS} ids")
+    return [_id(item) for item in value]
+
+
 def _optional(check: Callable):
     def optional(value):
         return None if value is None else check(value)
@@ -138,7 +146,13 @@ EVENTS: dict[str, dict[str, Callable]] = {
     "auth": {"ticket": _text},
     "ping": {},
     "pong": {},
-    "message.send": {"room": _id, "body": _text, "client_id": _text, "reply_to": _optional(_id)},
+    "message.send": {
+        "room": _id,
+        "body": _text,
+        "client_id": _text,
+        "reply_to": _optional(_id),
+        "attachments": _optional(_ids),
+    },
     "message.edit": {"message": _id, "body": _text},
     "message.delete": {"message": _id},
     "reaction.add": {"message": _id, "emoji": _text},

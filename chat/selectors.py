@@ -3,12 +3,12 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet, Subquery, Value
+from django.db.models import Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from accounts.selectors import blocked_ids
 from chat import presence
-from chat.models import Message, Reaction
+from chat.models import Attachment, Message, Reaction
 from rooms.models import Room
 
 RECENT_LIMIT = 50
@@ -30,11 +30,12 @@ def user_summary_of(relation: str) -> list[str]:
 
 
 def messages_with_details() -> QuerySet[Message]:
-    """Messages with everything their payload shows: author, replied-to message and its author, reactions,
-    link preview."""
+    """Messages with everything their payload shows: author, replied-to message and its author,
+    attachments, reactions, link preview."""
     reactions = Reaction.objects.order_by("created_at", "id")
     return Message.objects.select_related("author", "reply_to__author", "preview").prefetch_related(
-        Prefetch("reactions", queryset=reactions, to_attr="prefetched_reactions")
+        Prefetch("attachments", queryset=Attachment.objects.order_by("id"), to_attr="prefetched_attachments"),
+        Prefetch("reactions", queryset=reactions, to_attr="prefetched_reactions"),
     )
 
 
@@ -152,3 +153,10 @@ def online_visible_to(*, viewer_id: int, user_ids: Iterable[int]) -> set[int]:
     """Which of these people the viewer sees online: nobody in a block with them (either way)."""
     hidden = blocked_ids(user_id=viewer_id)
     return presence.online_among_now([user_id for user_id in user_ids if user_id not in hidden])
+
+
+def attachment_for(*, user, attachment_id: int) -> Attachment | None:
+    """The attachment if this person may fetch it (a member of its message's room, or its uploader
+    before it is sent), else None: one query, and no difference between "not yours" and "none"."""
+    visible = Q(message__isnull=True, uploader=user) | Q(message__room__memberships__user=user)
+    return Attachment.objects.filter(visible, pk=attachment_id).first()

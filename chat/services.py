@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import blocked_between, blocked_pairs
-from chat import events, limits, link_previews, selectors, tasks
+from chat import attachments, events, limits, link_previews, selectors, tasks
 from chat.limits import RateLimited
-from chat.models import Message, Reaction
+from chat.models import Attachment, Message, Reaction
 from rooms.models import Membership, Room
 from rooms.selectors import RoomNotVisible, membership_access
 from rooms.services import require_verified, room_seq_next
@@ -41,9 +41,9 @@ EMOJI_MAX_CHARS = 32
 # Checks
 
 
-def _clean_body(body: str) -> str:
+def _clean_body(body: str, *, required: bool = True) -> str:
     body = body.strip() if isinstance(body, str) else ""
-    if not body:
+    if not body and required:
         raise ValidationError({"body": ["A message cannot be empty."]}, code="required")
     if len(body) > BODY_MAX_CHARS:
         raise ValidationError({"body": [f"A message is at most {BODY_MAX_CHARS} characters."]}, code="max_length")
@@ -155,17 +155,32 @@ def _message_for(*, user, message_id: int, lock: bool = False) -> tuple[Message,
 
 
 def message_send(
-    *, author, room_id: int, body: str, client_id: uuid.UUID | str, reply_to_id: int | None = None
+    *,
+    author,
+    room_id: int,
+    body: str,
+    client_id: uuid.UUID | str,
+    reply_to_id: int | None = None,
+    attachment_ids: list[int] | None = None,
 ) -> Message:
     """Store a message, or return the original when this (room, author, client_id) was sent before.
 
     A returned original has `replayed = True` and publishes nothing. Raises PermissionDenied for
     non-members, ValidationError for bad input, RateLimited when the author sends too fast.
+    `attachment_ids` are the author's own unsent uploads (chat.attachments); with any, the body may be empty.
     """
     require_verified(author)
     client_id = _clean_client_id(client_id)
+    attachment_ids = attachments.clean_ids(attachment_ids)
     try:
-        return _message_store(author=author, room_id=room_id, body=body, client_id=client_id, reply_to_id=reply_to_id)
+        return _message_store(
+            author=author,
+            room_id=room_id,
+            body=body,
+            client_id=client_id,
+            reply_to_id=reply_to_id,
+            attachment_ids=attachment_ids,
+        )
     except IntegrityError:
         # An identical retry committed while this one waited for the room: the unique index refused
         # the copy, the rollback gave its seq back, and the original is what the client gets.
@@ -176,21 +191,27 @@ def message_send(
 
 
 @transaction.atomic
-def _message_store(*, author, room_id: int, body: str, client_id: uuid.UUID, reply_to_id: int | None) -> Message:
+def _message_store(
+    *, author, room_id: int, body: str, client_id: uuid.UUID, reply_to_id: int | None, attachment_ids: list[int]
+) -> Message:
     # The hottest write: every statement and round trip here is paid by every message.
     member_id, original_id, direct_key = _membership_and_original(user=author, room_id=room_id, client_id=client_id)
     if original_id is not None:
         return _already_sent(room_id=room_id, author=author, client_id=client_id)
     if direct_key is not None:
         _require_direct_open(author=author, direct_key=direct_key)
-    body = _clean_body(body)
+    body = _clean_body(body, required=not attachment_ids)
     reply_to = _reply_target(room_id=room_id, reply_to_id=reply_to_id)
+    [claimed] = attachments.attachments_claim_many(requests=[(author.pk, attachment_ids)])
+    if isinstance(claimed, ValidationError):
+        raise claimed
     limits.message_rate_take(user_id=author.pk)
 
     message = Message(room_id=room_id, author=author, body=body, reply_to=reply_to, client_id=client_id)
     message.created_at = timezone.now()
     _message_insert(message, member_id=member_id)
-    message.prefetched_reactions = []
+    message.prefetched_reactions, message.prefetched_attachments = [], claimed
+    attachments.attachments_link([message])
     events.publish_on_commit(events.room_group(room_id), partial(events.message_new, message))
     _mentions_on_commit(message)
     _preview_on_commit(message)
@@ -253,6 +274,7 @@ class SendRequest:
     body: str
     client_id: uuid.UUID | str
     reply_to_id: int | None = None
+    attachment_ids: tuple[int, ...] | list[int] | None = None
 
 
 # What message_send refuses a single request with; anything else fails the whole batch.
@@ -283,6 +305,7 @@ def _send_one(request: SendRequest) -> Message | Exception:
             body=request.body,
             client_id=request.client_id,
             reply_to_id=request.reply_to_id,
+            attachment_ids=request.attachment_ids,
         )
     except _REFUSALS as error:
         return error
@@ -304,15 +327,18 @@ def _store_many(requests: list[SendRequest]) -> list[Message | Exception]:
                 raise PermissionDenied(ROOM_CLOSED)
             if direct_pair is not None and frozenset(direct_pair) in blocked:
                 raise PermissionDenied(DIRECT_CLOSED)
-            body = _clean_body(request.body)
+            attachment_ids = attachments.clean_ids(request.attachment_ids)
+            body = _clean_body(request.body, required=not attachment_ids)
             reply_to = _reply_target(room_id=request.room_id, reply_to_id=request.reply_to_id)
         except _REFUSALS as error:
             outcomes[index] = error
             continue
         message = Message(room_id=request.room_id, author=request.author, body=body, reply_to=reply_to)
         message.client_id, message.created_at, message.prefetched_reactions = client_id, now, []
+        message.prefetched_attachments = attachment_ids  # Ids until claimed, just below.
         fresh[key] = index
         candidates.append((index, message, member_id))
+    candidates = _with_attachments_claimed(candidates, outcomes)
     limited = limits.message_rate_take_many(user_ids=[message.author_id for _, message, _ in candidates])
     for candidate, refusal in zip(candidates, limited, strict=True):
         outcomes[candidate[0]] = refusal or candidate[1]
@@ -323,6 +349,7 @@ def _store_many(requests: list[SendRequest]) -> list[Message | Exception]:
         for index, message, _ in accepted:
             if message.room_id in closed_now:
                 outcomes[index] = PermissionDenied(ROOM_CLOSED)
+        attachments.attachments_link([message for _, message, _ in accepted if message.room_id not in closed_now])
     for index, request, client_id, *_ in checked:
         key = (request.room_id, request.author.pk, client_id)
         if outcomes[index] is None:  # A retry: of a stored message, or of one earlier in this batch.
@@ -330,6 +357,21 @@ def _store_many(requests: list[SendRequest]) -> list[Message | Exception]:
             if outcomes[index] is None:
                 outcomes[index] = outcomes[fresh[key]]
     return outcomes
+
+
+def _with_attachments_claimed(candidates: list[tuple], outcomes: list) -> list[tuple]:
+    """The candidates whose uploads could be claimed (one query for all); the others are refused in `outcomes`."""
+    claims = attachments.attachments_claim_many(
+        requests=[(message.author_id, message.prefetched_attachments) for _, message, _ in candidates]
+    )
+    kept = []
+    for (index, message, member_id), claimed in zip(candidates, claims, strict=True):
+        if isinstance(claimed, ValidationError):
+            outcomes[index] = claimed
+        else:
+            message.prefetched_attachments = claimed
+            kept.append((index, message, member_id))
+    return kept
 
 
 def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
@@ -448,7 +490,7 @@ def message_edit(*, user, message_id: int, body: str) -> Message:
         raise PermissionDenied("Only the author can edit a message.")
     if message.is_deleted:
         raise ValidationError({"body": ["A deleted message cannot be edited."]}, code="deleted")
-    body = _clean_body(body)
+    body = _clean_body(body, required=not message.prefetched_attachments)
     if body == message.body:
         return message
     # Another first link (or none now): the old card goes with this edit, and a new one is fetched.
@@ -480,7 +522,8 @@ def message_delete(*, user, message_id: int) -> Message:
     message.preview = None
     message.save(update_fields=["body", "deleted_at", "preview"])
     Reaction.objects.filter(message=message).delete()
-    message.prefetched_reactions = []
+    Attachment.objects.filter(message=message).delete()  # Their files follow on commit (chat.signals).
+    message.prefetched_reactions, message.prefetched_attachments = [], []
     events.publish_on_commit(events.room_group(message.room_id), partial(events.message_deleted, message))
     return message
 

@@ -9,12 +9,12 @@ from functools import partial
 
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from accounts.models import User
-from chat import events, notifications
-from chat.models import Notification
+from chat import attachments, events, notifications
+from chat.models import Attachment, Notification
 from rooms.models import RoomInvite
 
 CREDENTIAL_FIELDS = {"is_active", "password"}
@@ -62,3 +62,10 @@ def notify_room_invite(sender, instance, created, raw=False, **kwargs):
             room=instance.room,
             announce=False,
         )
+
+
+# Files follow their rows however the rows go: a deleted message (chat.services), the purge of unsent
+# uploads, or a cascade (a room or message deleted in the admin). Queued only once the delete commits.
+@receiver(post_delete, sender=Attachment, dispatch_uid="chat.delete_attachment_files")
+def delete_attachment_files(sender, instance, **kwargs):
+    attachments.files_delete_on_commit([instance.storage_name, instance.preview_name])

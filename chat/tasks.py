@@ -1,8 +1,8 @@
-"""Celery tasks of chat: each fetches ids and calls a service in chat.notifications or chat.previews."""
+"""Celery tasks of chat: each fetches ids and calls a service (chat.notifications, chat.previews, chat.attachments)."""
 
 from celery import shared_task
 
-from chat import notifications, previews
+from chat import attachments, notifications, previews
 
 # SMTP errors are OSErrors: a mail that could not be handed over is retried, with a growing pause.
 MAIL_RETRY = {"autoretry_for": (OSError,), "retry_backoff": True, "max_retries": 5}
@@ -50,3 +50,16 @@ def notifications_clean_up() -> dict[str, int]:
         "notifications": notifications.notifications_delete_old_read(),
         "verifications": notifications.verifications_delete_expired(),
     }
+
+
+@shared_task
+def attachment_files_delete(names: list[str]) -> int:
+    """Queued on commit when attachments are deleted (with their message, or by the purge below)."""
+    attachments.files_delete(names)
+    return len(names)
+
+
+@shared_task
+def attachments_purge_unsent() -> int:
+    """Beat, hourly: uploads never sent, once older than ATTACHMENT_UNSENT_LIFETIME."""
+    return attachments.attachments_purge_unsent()

@@ -44,6 +44,8 @@ app.conf.beat_schedule = {
     "notification-mails": {"task": "chat.tasks.notifications_mail_due", "schedule": 60.0},
     "direct-messages-while-away": {"task": "chat.tasks.notifications_dm_away", "schedule": 60.0},
     "clean-up": {"task": "chat.tasks.notifications_clean_up", "schedule": crontab(hour=4, minute=17)},
+    # Uploads never sent are kept a day (ATTACHMENT_UNSENT_LIFETIME); hourly runs delete them at most an hour late.
+    "unsent-attachments": {"task": "chat.tasks.attachments_purge_unsent", "schedule": crontab(minute=41)},
     # Lobby chats are due LOBBY_ROOM_TTL after they closed; ten minutes bounds how late one goes.
     "lobby-rooms-purge": {"task": "rooms.tasks.random_rooms_purge", "schedule": 600.0},
 }

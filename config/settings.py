@@ -241,6 +241,21 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 
+# ATTACHMENTS (chat.attachments): files uploaded with POST /api/uploads/, then sent with a message.
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=25 * 1024 * 1024)
+ATTACHMENT_MAX_PER_MESSAGE = env.int("ATTACHMENT_MAX_PER_MESSAGE", default=10)
+# Uploads a person may hold unsent at once: storage cannot be filled with files nobody ever sends.
+ATTACHMENT_MAX_UNSENT = env.int("ATTACHMENT_MAX_UNSENT", default=50)
+# Images get a re-encoded preview that fits in this many pixels either way.
+ATTACHMENT_PREVIEW_SIZE = env.int("ATTACHMENT_PREVIEW_SIZE", default=1280)
+# Uploads never sent are deleted (a beat task, config/celery.py) once older than this.
+ATTACHMENT_UNSENT_LIFETIME = timedelta(hours=env.int("ATTACHMENT_UNSENT_HOURS", default=24))
+# With S3, a member fetching a file is redirected to a presigned URL that expires after this many seconds.
+ATTACHMENT_URL_SECONDS = env.int("ATTACHMENT_URL_SECONDS", default=300)
+# Uploads per person: a burst, then this many a minute (shared by every process through Redis).
+ATTACHMENT_RATE_BURST = env.int("ATTACHMENT_RATE_BURST", default=20)
+ATTACHMENT_RATE_PER_MINUTE = env.int("ATTACHMENT_RATE_PER_MINUTE", default=30)
+
 # AUTH & ACCOUNTS
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

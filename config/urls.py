@@ -1,7 +1,9 @@
+import re
+
 from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -36,7 +38,12 @@ urlpatterns = [
 ]
 
 if settings.DEFAULT_STORAGE["BACKEND"].endswith("FileSystemStorage"):
-    # Local media (avatars) are public by design; S3 serves them itself when configured.
+    # Local media (avatars) are public by design; S3 serves them itself when configured. Attachments
+    # are not: only chat.attachment_api serves them, to members.
     urlpatterns.append(
-        path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})
+        re_path(
+            rf"^{re.escape(settings.MEDIA_URL.strip('/'))}/(?!attachments/)(?P<path>.*)$",
+            serve,
+            {"document_root": settings.MEDIA_ROOT},
+        )
     )

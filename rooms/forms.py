@@ -13,7 +13,8 @@ class RoomCreateForm(forms.Form):
 class MessageForm(forms.Form):
     """The composer's no-JavaScript path: a plain post with a client id minted when the page rendered."""
 
-    body = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
+    # May be empty when files come with it; chat.services says when a message is empty.
+    body = forms.CharField(max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     client_id = forms.UUIDField(widget=forms.HiddenInput)
 
 

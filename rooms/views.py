@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -10,6 +11,7 @@ from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.decorators import verified_required
 from accounts.models import User
+from chat import attachments
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.limits import RateLimited
@@ -67,6 +69,7 @@ def _room_context(request, room: Room, form: MessageForm) -> dict:
             viewer_id=request.user.pk, user_ids=[member.user_id for member in room.member_list]
         ),
         "form": form,
+        "attachment_limits": {"count": settings.ATTACHMENT_MAX_PER_MESSAGE, "bytes": settings.ATTACHMENT_MAX_BYTES},
         "peer": _peer(room, request.user) if room.kind == Room.Kind.RANDOM else None,
         "report_form": ReportForm() if room.kind == Room.Kind.RANDOM else None,
     }
@@ -99,20 +102,24 @@ def _peer(room: Room, viewer) -> User | None:
 @require_POST
 def room_send(request, room_id):
     form = MessageForm(request.POST)
-    if form.is_valid():
+    files = request.FILES.getlist("files")
+    if form.is_valid() and (form.cleaned_data["body"].strip() or files):
         try:
+            # Without JavaScript the files come with the form: uploaded here, then sent like the API's.
+            uploads = [attachments.attachment_upload(uploader=request.user, upload=upload) for upload in files]
             chat_services.message_send(
                 author=request.user,
                 room_id=room_id,
                 body=form.cleaned_data["body"],
                 client_id=form.cleaned_data["client_id"],
+                attachment_ids=[upload.pk for upload in uploads],
             )
         except (ValidationError, RateLimited) as error:
             messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
         except PermissionDenied as error:
             raise Http404("No such room.") from error
     else:
-        messages.error(request, "Write something to send (at most 4,000 characters).")
+        messages.error(request, "Write something to send (at most 4,000 characters), or attach a file.")
     return redirect("room", room_id=room_id)
 
 

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES_AVAILABLE = os.environ.get("PARLEY_SERVICES") == "1"
 PASSWORD = "correct horse battery staple"
+S3_BUCKET = "parley-test-media"
 _numbers = itertools.count(1)
 
 
@@ -246,3 +247,50 @@ def direct(ann, bob):
 
     room, _ = room_services.direct_room_get_or_create(user=ann, other=bob)
     return room
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """A real S3 API (moto's server) on a free port, with the bucket S3_BUCKET, for one test module."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    ).create_bucket(Bucket=S3_BUCKET)
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(settings, s3_endpoint):
+    """The default storage is that S3 bucket (as with AWS_STORAGE_BUCKET_NAME set); a boto3 client of it."""
+    import boto3
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": S3_BUCKET,
+                "endpoint_url": s3_endpoint,
+                "region_name": "us-east-1",
+                "access_key": "test",
+                "secret_key": "test",
+                "default_acl": None,
+                "file_overwrite": False,
+                "querystring_auth": True,
+            },
+        },
+    }
+    client = boto3.client(
+        "s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
+    yield client
+    # moto keeps one in-process store for every server it starts: each test starts with an empty bucket.
+    for item in client.list_objects_v2(Bucket=S3_BUCKET).get("Contents", []):
+        client.delete_object(Bucket=S3_BUCKET, Key=item["Key"])

@@ -1,6 +1,7 @@
 // The room page, live: one WebSocket, messages in seq order, pending sends, typing and presence.
 // Every piece of user text goes through textContent, never innerHTML.
 import { appendWithMentions, notificationEvent } from "./notifications.js";
+import { appendAttachments, UploadTray } from "./attachments.js";
 import { showPreview } from "./link_preview.js";
 
 const root = document.getElementById("room");
@@ -23,7 +24,19 @@ let lastTypingSent = 0;
 let readSent = 0;
 let readTimer = null;
 const typers = new Map();
-const pending = new Map(); // client_id -> {element, body}
+const pending = new Map(); // client_id -> {element, body, attachments}
+const attach = composer.querySelector(".attach");
+const tray = new UploadTray({
+  list: document.getElementById("uploads"),
+  input: attach.querySelector("input[type=file]"),
+  dropZone: root,
+  csrfToken: composer.querySelector("[name=csrfmiddlewaretoken]").value,
+  maxFiles: Number(attach.dataset.maxFiles),
+  maxBytes: Number(attach.dataset.maxBytes),
+  onChange: (message) => { errorLine.textContent = message; },
+});
+// With scripts, files upload as soon as they are picked: the form's own file field only serves pages without.
+attach.classList.add("enhanced");
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -35,7 +48,7 @@ function connect() {
     socket.send(JSON.stringify({ type: "resume", rooms: { [roomId]: lastSeq } }));
     // The page's dots were drawn before this socket listened: ask who is online now.
     socket.send(JSON.stringify({ type: "presence.query", room: roomId }));
-    for (const [clientId, item] of pending) sendMessage(clientId, item.body);
+    for (const [clientId, item] of pending) sendMessage(clientId, item.body, item.attachments);
     markRead();
   });
   socket.addEventListener("message", (frame) => handle(JSON.parse(frame.data)));
@@ -178,6 +191,7 @@ function renderMessage(message) {
     appendWithMentions(body, message.body, root.dataset.handle);
   }
   item.append(body);
+  appendAttachments(item, message.attachments);
   if (!message.deleted) showPreview(item, message.preview);
   return item;
 }
@@ -198,26 +212,32 @@ function renderTyping() {
   typingLine.textContent = names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing…` : "";
 }
 
-function sendMessage(clientId, body) {
+function sendMessage(clientId, body, attachments) {
   if (socket?.readyState === WebSocket.OPEN) {
-    socket.send(JSON.stringify({ type: "message.send", id: clientId, room: roomId, body, client_id: clientId }));
+    socket.send(JSON.stringify({ type: "message.send", id: clientId, room: roomId, body, client_id: clientId, attachments }));
   }
 }
 
 composer.addEventListener("submit", (event) => {
   event.preventDefault();
   const body = input.value.trim();
-  if (!body) return;
+  const { ids: attachments, reason } = tray.readyIds();
+  if (attachments === null) {
+    errorLine.textContent = reason;
+    return;
+  }
+  if (!body && !attachments.length) return;
   const clientId = crypto.randomUUID();
   const element = renderMessage({ room: roomId, seq: 0, id: "", author: { id: myId, handle: root.dataset.handle }, body, created_at: new Date().toISOString() });
   element.id = `pending-${clientId}`;
   element.classList.add("pending");
   delete element.dataset.seq;
   list.append(element);
-  pending.set(clientId, { element, body });
+  pending.set(clientId, { element, body, attachments });
   errorLine.textContent = "";
   input.value = "";
-  sendMessage(clientId, body);
+  tray.clear();
+  sendMessage(clientId, body, attachments);
 });
 
 input.addEventListener("keydown", (event) => {
@@ -226,6 +246,8 @@ input.addEventListener("keydown", (event) => {
     composer.requestSubmit();
   }
 });
+
+input.addEventListener("paste", (event) => tray.paste(event));
 
 input.addEventListener("input", () => {
   const now = Date.now();

@@ -1,50 +1,10 @@
 """Avatars on S3: the same pipeline against a real (moto) S3 server on a free port."""
 
-import boto3
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
 
 from tests.accounts.images import image_bytes, upload
-from tests.conftest import free_port
-
-BUCKET = "parley-test-media"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-    ).create_bucket(Bucket=BUCKET)
-    yield endpoint
-    server.stop()
-
-
-@pytest.fixture
-def s3_storage(settings, s3_endpoint):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": BUCKET,
-                "endpoint_url": s3_endpoint,
-                "region_name": "us-east-1",
-                "access_key": "test",
-                "secret_key": "test",
-                "default_acl": None,
-                "file_overwrite": False,
-                "querystring_auth": True,
-            },
-        },
-    }
-    return boto3.client(
-        "s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-    )
+from tests.conftest import S3_BUCKET as BUCKET
 
 
 @pytest.mark.django_db

@@ -420,6 +420,7 @@ def test_the_beat_schedule_runs_mails_the_away_scan_and_clean_ups():
         "chat.tasks.notifications_mail_due",
         "chat.tasks.notifications_dm_away",
         "chat.tasks.notifications_clean_up",
+        "chat.tasks.attachments_purge_unsent",
     }
     assert all(name in app.tasks for name in scheduled)
 

@@ -5,6 +5,7 @@ break each other's event loop.
 """
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from tests.chat.web import Site
 
@@ -112,3 +113,11 @@ def signed_in(chromium, server):
     yield open_as
     for context in contexts:
         context.close()
+
+
+def open_direct_room(server, page, peer_handle: str) -> str:
+    """From `page`, open the direct room with that person (their profile's Message button); its URL."""
+    page.goto(f"{server.url}/u/{peer_handle}/")
+    page.get_by_role("button", name="Message").click()
+    expect(page).to_have_url(re.compile(r"/rooms/\d+/$"))
+    return page.url

@@ -1,18 +1,15 @@
-import re
-
 from playwright.sync_api import expect
 
 from tests.chat.web import card_page, page
+from tests.e2e.conftest import open_direct_room
 
 
 def test_a_link_s_card_appears_live_in_the_other_browser_and_after_a_reload(server, signed_in, web_site):
     web_site.routes["/article"] = page(card_page(title="A <b>bold</b> claim", description="Read all about it"))
-    server.make_people("dee", "eve")
-    dee, eve = signed_in("dee"), signed_in("eve")
-    dee.goto(f"{server.url}/u/eve/")
-    dee.get_by_role("button", name="Message").click()
-    expect(dee).to_have_url(re.compile(r"/rooms/\d+/$"))
-    eve.goto(dee.url)
+    # Handles no other browser test uses: the server (and its people) lasts the session.
+    server.make_people("dee", "ezra")
+    dee, eve = signed_in("dee"), signed_in("ezra")
+    eve.goto(open_direct_room(server, dee, "ezra"))
 
     dee.get_by_role("textbox", name="Message").fill(f"have you seen {web_site.url('/article')} ?")
     dee.keyboard.press("Enter")

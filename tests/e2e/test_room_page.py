@@ -1,16 +1,13 @@
-import re
-
 from playwright.sync_api import expect
+
+from tests.e2e.conftest import open_direct_room
 
 
 def test_two_people_chat_live_in_a_direct_room(server, signed_in):
     server.make_people("ann", "bob")
     ann, bob = signed_in("ann"), signed_in("bob")
 
-    ann.goto(f"{server.url}/u/bob/")
-    ann.get_by_role("button", name="Message").click()
-    expect(ann).to_have_url(re.compile(r"/rooms/\d+/$"))
-    bob.goto(ann.url)
+    bob.goto(open_direct_room(server, ann, "bob"))
     expect(bob.locator(".members li", has_text="Ann").locator(".presence.online")).to_have_count(1)
 
     ann.get_by_role("textbox", name="Message").fill("Hi Bob <script>alert(1)</script>")
@@ -51,9 +48,7 @@ def test_a_strangers_first_message_waits_as_a_request_until_accepted(server, sig
     eve.get_by_label("Who may message me").select_option("requests")
     eve.get_by_role("button", name="Save profile").click()
 
-    dan.goto(f"{server.url}/u/eve/")
-    dan.get_by_role("button", name="Message").click()
-    expect(dan).to_have_url(re.compile(r"/rooms/\d+/$"))
+    open_direct_room(server, dan, "eve")
     dan.get_by_role("textbox", name="Message").fill("Hello Eve, we met at the fair")
     dan.keyboard.press("Enter")
     expect(dan.locator(".pending")).to_have_count(0)

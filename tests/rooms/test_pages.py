@@ -78,3 +78,30 @@ def test_the_rooms_page_lists_my_rooms_and_creates_one(ann, bob):
 def test_creating_a_room_without_a_title_is_a_form_error(ann):
     page = browser_for(ann).post("/rooms/", {"title": ""})
     assert page.status_code == 200 and b"This field is required" in page.content
+
+
+def test_files_can_be_sent_without_javascript_and_show_in_the_page(ann, tmp_path):
+    from chat.models import Attachment
+    from tests.accounts.images import image_bytes, upload
+
+    room = services.room_create_group(creator=ann, title="Garden")
+    browser = browser_for(ann)
+    files = [upload(image_bytes(size=(120, 80)), name="rose.png"), upload(b"dig here", "plan <1>.txt", "text/plain")]
+    sent = browser.post(f"/rooms/{room.pk}/send/", {"body": "", "client_id": str(uuid.uuid4()), "files": files})
+    assert sent.url == f"/rooms/{room.pk}/"
+    message = Message.objects.get()
+    rose, plan = Attachment.objects.filter(message=message).order_by("pk")
+    page = browser.get(f"/rooms/{room.pk}/").content.decode()
+    assert f'<img src="/api/attachments/{rose.pk}/preview/" width="120" height="80" alt="rose.png"' in page
+    assert "plan &lt;1&gt;.txt" in page and "plan <1>" not in page
+    assert f'href="/api/attachments/{plan.pk}/" download' in page
+
+
+def test_a_file_refused_without_javascript_is_a_message_on_the_page(ann):
+    from tests.accounts.images import bomb_png, upload
+
+    room = services.room_create_group(creator=ann, title="Garden")
+    data = {"body": "look", "client_id": str(uuid.uuid4()), "files": [upload(bomb_png(), "tiny.png")]}
+    page = browser_for(ann).post(f"/rooms/{room.pk}/send/", data, follow=True)
+    assert b"The image has too many pixels." in page.content
+    assert not Message.objects.exists()
