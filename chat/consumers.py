@@ -290,9 +290,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_event(events.lobby_counts(**await in_db_thread(matching.lobby_counts)()))
 
     async def on_lobby_join(self, data):
-        self.queued = True
+        # Marked before the join (a close while it runs must still take the person out), and put
+        # back when the join is refused: closing this socket must not end a wait another tab began.
+        was_queued, self.queued = self.queued, True
         ticker().join(self)  # Someone waiting for a shared tag needs the tick's fallback.
-        joined = await self.as_user(matching.lobby_join, tags=data["tags"])
+        try:
+            joined = await self.as_user(matching.lobby_join, tags=data["tags"])
+        except BaseException:
+            self.queued = was_queued
+            raise
         if joined.room is None:
             await self.send_event(events.lobby_queued(tags=joined.tags))
         else:

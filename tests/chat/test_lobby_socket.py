@@ -110,6 +110,16 @@ async def test_bad_tags_get_an_error_event_with_the_field(ann):
     assert not await waiting(ann)
 
 
+async def test_a_refused_join_does_not_make_its_socket_end_the_wait_of_another_tab(ann, settings):
+    settings.LOBBY_RATE_BURST, settings.LOBBY_RATE_PER_SECOND = 1, 0.01
+    async with connected(ann) as waiting_tab:
+        async with connected(ann) as refused_tab:
+            await waiting_tab.request("lobby.join")
+            assert (await refused_tab.request("lobby.join"))["code"] == "rate_limited"
+            assert (await refused_tab.request("lobby.join", tags=["no spaces"]))["code"] == "invalid"
+        assert await waiting(ann)  # The refused tab closed; the other tab's wait goes on.
+
+
 async def test_a_lobby_page_gets_the_counts_then_pushes_as_they_change(ann, ben, make_user, fast_ticks):
     public = await database_sync_to_async(group_room)(ann, public=True, title="Open")
     async with connected(ann) as ann_ws:
