@@ -73,7 +73,9 @@ def _pair(first_id: int, second_id: int) -> Room | None:
     if room is None:
         # A block made while they waited (the queue had the blocks of when they joined): each
         # waits on, now with everyone's current blocks; they are a recent pair, so not each other.
-        for user_id in (first_id, second_id):
+        # Not whoever caused the refusal: a closed or unverified account, or someone already in a
+        # lobby chat (another tab's join paired them a moment before).
+        for user_id in selectors.lobby_requeue_ids(user_ids=[first_id, second_id]):
             partner = lobby.join(user_id=user_id, tags=[], blocked=blocked_ids(user_id=user_id))
             if partner:
                 _pair(user_id, partner)

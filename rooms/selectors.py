@@ -7,6 +7,7 @@ from django.db.models import Case, Count, Exists, F, FilteredRelation, OuterRef,
 from django.db.models.functions import Left
 
 from accounts.models import User
+from accounts.selectors import active_users
 from chat.events import REPLY_PREVIEW_CHARS, Moment
 from chat.models import Message
 from chat.selectors import USER_SUMMARY_FIELDS, online_visible_to, user_summary_of
@@ -57,6 +58,24 @@ def room_ids_of_user(*, user_id: int) -> list[int]:
     return list(
         Membership.objects.filter(user_id=user_id, request="").order_by("room_id").values_list("room_id", flat=True)
     )
+
+
+def random_chatting_ids(*, user_ids: list[int]) -> set[int]:
+    """Those of these people who are in an open lobby chat (each has at most one)."""
+    return set(
+        Membership.objects.filter(
+            user_id__in=user_ids, room__kind=Room.Kind.RANDOM, room__closed_at__isnull=True
+        ).values_list("user_id", flat=True)
+    )
+
+
+def lobby_requeue_ids(*, user_ids: list[int]) -> list[int]:
+    """Those of two people whose pairing was refused who may wait on: active, verified, not in a
+    lobby chat. In the order given."""
+    fine = set(active_users().filter(pk__in=user_ids).values_list("pk", flat=True)) - random_chatting_ids(
+        user_ids=user_ids
+    )
+    return [user_id for user_id in user_ids if user_id in fine]
 
 
 def room_member_ids(*, user, room_id: int) -> list[int]:

@@ -406,12 +406,16 @@ def room_update(*, by, room_id: int, **changes) -> Room:
 def random_room_open(*, first_id: int, second_id: int) -> Room | None:
     """The temporary 1:1 room of two people the matcher paired; both are told with match.found.
 
-    None when a block between them (made after they joined the queue) or a closed account forbids it.
+    None when a block between them (made after they joined the queue), a closed account, or an
+    open lobby chat of either forbids it.
     """
-    people = {person.pk: person for person in User.objects.filter(pk__in=[first_id, second_id])}
+    # Both rows locked, in id order: a second tab's join, on another process, that paired the person
+    # again waits here until the first pairing's room is committed, then sees it and refuses.
+    ids = sorted((first_id, second_id))
+    people = {person.pk: person for person in User.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
     if len(people) != 2 or not all(person.is_active and person.is_verified for person in people.values()):
         return None
-    if blocked_between(a_id=first_id, b_id=second_id):
+    if blocked_between(a_id=first_id, b_id=second_id) or selectors.random_chatting_ids(user_ids=ids):
         return None
     room = Room.objects.create(kind=Room.Kind.RANDOM)
     memberships = Membership.objects.bulk_create([Membership(room=room, user=people[pk]) for pk in people])

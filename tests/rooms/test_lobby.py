@@ -80,6 +80,27 @@ def test_a_block_made_while_both_wait_is_caught_when_the_room_would_open(people)
     assert lobby.waiting_count() == 2  # Both wait on, for someone else.
 
 
+def test_someone_already_in_a_lobby_chat_is_not_paired_again_and_the_other_waits_on(people):
+    ann, ben, cat = people(3)
+    matching.lobby_join(user=ann)
+    first = matching.lobby_join(user=ben).room
+    # Ann's second tab joined while the first pairing was committing (its "close my chat" saw none).
+    matching.lobby_join(user=cat)
+    assert lobby.join(user_id=ann.pk, tags=[], blocked=set()) == cat.pk
+    assert matching._pair(ann.pk, cat.pk) is None
+    assert list(Room.objects.filter(kind=Room.Kind.RANDOM, closed_at__isnull=True)) == [first]
+    assert lobby.is_waiting(user_id=cat.pk) and not lobby.is_waiting(user_id=ann.pk)
+
+
+@pytest.mark.parametrize("change", [{"is_active": False}, {"email_verified_at": None}])
+def test_someone_whose_account_closed_while_waiting_is_not_queued_again(people, change):
+    ann, ben = people(2)
+    matching.lobby_join(user=ann)
+    type(ann).objects.filter(pk=ann.pk).update(**change)
+    assert matching.lobby_join(user=ben).room is None
+    assert lobby.is_waiting(user_id=ben.pk) and not lobby.is_waiting(user_id=ann.pk)
+
+
 def test_people_just_paired_are_not_paired_again(people):
     ann, ben, cat = people(3)
     matching.lobby_join(user=ann)
