@@ -22,6 +22,7 @@ ROOM_LIST_COLUMNS = (
     "room_created_at",
     "room_last_message_at",
     "room__last_seq",
+    "room_closed_at",
     "role",
     "last_read_seq",
     "notification_level",
@@ -151,6 +152,7 @@ def room_list(*, user) -> RoomList:
             last_preview=Left("last__body", REPLY_PREVIEW_CHARS),
             room_created_at=Moment("room__created_at"),
             room_last_message_at=Moment("room__last_message_at"),
+            room_closed_at=Moment("room__closed_at"),
             last_created_at=Moment("last__created_at"),
         )
         .order_by(*RECENT_FIRST)

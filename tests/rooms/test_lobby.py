@@ -186,6 +186,10 @@ def test_leaving_a_random_room_through_the_rooms_api_closes_it(people, api_as):
     assert api_as(ann).delete(f"/api/rooms/{room.pk}/members/{ann.pk}/").status_code == 204
     room.refresh_from_db()
     assert room.closed_at is not None and members_of(room) == {ann.pk, ben.pk}
+    # Both still read it, and see that it ended.
+    assert api_as(ben).get(f"/api/rooms/{room.pk}/").json()["closed_at"] == room.closed_at.isoformat().replace(
+        "+00:00", "Z"
+    )
 
 
 def test_joining_and_next_are_rate_limited_per_person(people, settings):
