@@ -28,7 +28,7 @@ from chat.limits import RateLimited
 from chat.presence import connection_alive, connection_gone
 from chat.protocol import BadEvent
 from rooms import matching
-from rooms.selectors import RoomNotVisible, room_ids_of_user, room_member_ids
+from rooms.selectors import RoomNotVisible, room_ids_of_user, room_presence_ids
 from rooms.ticker import ticker
 
 logger = logging.getLogger(__name__)
@@ -380,7 +380,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
 
 def _online_in_room(*, user, room_id: int) -> list[int]:
-    members = room_member_ids(user=user, room_id=room_id)
+    members = room_presence_ids(user=user, room_id=room_id)
     return sorted(selectors.online_visible_to(viewer_id=user.pk, user_ids=members))
 
 

@@ -79,12 +79,21 @@ def lobby_requeue_ids(*, user_ids: list[int]) -> list[int]:
     return [user_id for user_id in user_ids if user_id in fine]
 
 
-def room_member_ids(*, user, room_id: int) -> list[int]:
-    """The ids of a room's members, for one of them; RoomNotVisible for anyone else. One query."""
-    ids = list(Membership.objects.filter(room_id=room_id).values_list("user_id", flat=True))
-    if user.pk not in ids:
+def presence_shown(*, user_id: int, request: str, viewer_id: int) -> bool:
+    """Whether a member's presence is shown to the viewer. Not that of the recipient of a message
+    request (to its sender): until they accept, whether they are around is none of the sender's business."""
+    return request == "" or user_id == viewer_id
+
+
+def room_presence_ids(*, user, room_id: int) -> list[int]:
+    """The ids of the room's members whose presence one of them sees (presence_shown); RoomNotVisible
+    for anyone else. One query."""
+    members = list(Membership.objects.filter(room_id=room_id).values_list("user_id", "request"))
+    if all(user_id != user.pk for user_id, _ in members):
         raise RoomNotVisible()
-    return ids
+    return [
+        user_id for user_id, request in members if presence_shown(user_id=user_id, request=request, viewer_id=user.pk)
+    ]
 
 
 def memberships_of_user(*, user) -> list[Membership]:
@@ -130,7 +139,7 @@ class RoomList:
     rows: ROOM_LIST_COLUMNS of each of my rooms, most recently active first, times as text (chat.events.Moment);
     the newest message's columns (its body cut to the preview) are None in a room without messages.
     peers: room id -> USER_SUMMARY_FIELDS of the other person, for each direct room that has one.
-    online: the ids of those peers I see online.
+    online: the ids of those peers I see online (presence_shown).
     """
 
     rows: list[tuple]
@@ -161,10 +170,13 @@ def room_list(*, user) -> RoomList:
     peers = (
         Membership.objects.filter(room__kind=Room.Kind.DIRECT, room__memberships__user=user)
         .exclude(user=user)
-        .values_list("room_id", *user_summary_of("user"))
+        .values_list("room_id", "request", *user_summary_of("user"))
     )
-    peer_of = {room_id: person for room_id, *person in peers}
-    peer_ids = [person[0] for person in peer_of.values()]
+    peer_of, peer_ids = {}, []
+    for room_id, request, *person in peers:
+        peer_of[room_id] = person
+        if presence_shown(user_id=person[0], request=request, viewer_id=user.pk):
+            peer_ids.append(person[0])
     online = online_visible_to(viewer_id=user.pk, user_ids=peer_ids) if peer_ids else set()
     return RoomList(rows=rows, peers=peer_of, online=online)
 

@@ -64,7 +64,12 @@ def _room_context(request, room: Room, form: MessageForm) -> dict:
         "mine": next((member for member in room.member_list if member.user_id == request.user.pk), None),
         "notify_choices": Membership.Notify.choices,
         "online": chat_selectors.online_visible_to(
-            viewer_id=request.user.pk, user_ids=[member.user_id for member in room.member_list]
+            viewer_id=request.user.pk,
+            user_ids=[
+                member.user_id
+                for member in room.member_list
+                if selectors.presence_shown(user_id=member.user_id, request=member.request, viewer_id=request.user.pk)
+            ],
         ),
         "form": form,
         "peer": _peer(room, request.user) if room.kind == Room.Kind.RANDOM else None,
