@@ -5,6 +5,7 @@ shape live in chat.protocol, presence in chat.presence, tickets in chat.tickets.
 """
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -326,7 +327,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
     message_preview = forward
     read = room_updated = room_invited = member_updated = forward
     notification_new = notification_read = forward
-    lobby_counts = match_ended = forward
+    lobby_counts = forward
+
+    async def match_ended(self, message: dict) -> None:
+        await self.forward(message)
+        # Read-only now, and the strangers parted: no more presence or typing either way.
+        room_id = json.loads(message["text"])["room"]
+        self.room_ids.discard(room_id)
+        await self.unlisten(events.room_group(room_id))
 
     async def match_found(self, message: dict) -> None:
         self.queued = False  # Out of the queue now: closing this socket must not take a new wait out.

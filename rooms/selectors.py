@@ -56,8 +56,12 @@ def membership_access(*, user, room_id: int) -> Membership:
 def room_ids_of_user(*, user_id: int) -> list[int]:
     """Ids of every room the person is in (a socket subscribes to each one's group)."""
     # Not message requests: nothing in them reaches the person before they accept (rooms.message_requests).
+    # Not ended lobby chats: the two strangers stay members (to read, befriend, report) but no longer
+    # get each other's presence and typing.
     return list(
-        Membership.objects.filter(user_id=user_id, request="").order_by("room_id").values_list("room_id", flat=True)
+        Membership.objects.filter(user_id=user_id, request="", room__closed_at__isnull=True)
+        .order_by("room_id")
+        .values_list("room_id", flat=True)
     )
 
 
@@ -79,20 +83,23 @@ def lobby_requeue_ids(*, user_ids: list[int]) -> list[int]:
     return [user_id for user_id in user_ids if user_id in fine]
 
 
-def presence_shown(*, user_id: int, request: str, viewer_id: int) -> bool:
+def presence_shown(*, user_id: int, request: str, viewer_id: int, closed: bool = False) -> bool:
     """Whether a member's presence is shown to the viewer. Not that of the recipient of a message
-    request (to its sender): until they accept, whether they are around is none of the sender's business."""
-    return request == "" or user_id == viewer_id
+    request (to its sender): until they accept, whether they are around is none of the sender's business.
+    Nobody else's in an ended lobby chat: the strangers parted."""
+    return user_id == viewer_id or (request == "" and not closed)
 
 
 def room_presence_ids(*, user, room_id: int) -> list[int]:
     """The ids of the room's members whose presence one of them sees (presence_shown); RoomNotVisible
     for anyone else. One query."""
-    members = list(Membership.objects.filter(room_id=room_id).values_list("user_id", "request"))
-    if all(user_id != user.pk for user_id, _ in members):
+    members = list(Membership.objects.filter(room_id=room_id).values_list("user_id", "request", "room__closed_at"))
+    if all(user_id != user.pk for user_id, *_ in members):
         raise RoomNotVisible()
     return [
-        user_id for user_id, request in members if presence_shown(user_id=user_id, request=request, viewer_id=user.pk)
+        user_id
+        for user_id, request, closed_at in members
+        if presence_shown(user_id=user_id, request=request, viewer_id=user.pk, closed=closed_at is not None)
     ]
 
 

@@ -479,7 +479,13 @@ def random_room_keep(*, first_id: int, second_id: int) -> Room | None:
         return None
     room.kind, room.direct_key, room.closed_at = Room.Kind.DIRECT, key, None
     room.save(update_fields=["kind", "direct_key", "closed_at"])
-    events.publish_on_commit(events.room_group(room.pk), partial(events.room_updated, room))
+    # Their sockets stopped following the chat when it ended: member.joined makes them follow it again.
+    announcements = []
+    for membership in Membership.objects.filter(room=room).select_related("user"):
+        group = events.user_group(membership.user_id)
+        announcements.append((group, partial(events.member_joined, membership)))
+        announcements.append((group, partial(events.room_updated, room)))
+    transaction.on_commit(lambda: events.publish_each(announcements), robust=True)
     return room
 
 

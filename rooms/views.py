@@ -68,7 +68,12 @@ def _room_context(request, room: Room, form: MessageForm) -> dict:
             user_ids=[
                 member.user_id
                 for member in room.member_list
-                if selectors.presence_shown(user_id=member.user_id, request=member.request, viewer_id=request.user.pk)
+                if selectors.presence_shown(
+                    user_id=member.user_id,
+                    request=member.request,
+                    viewer_id=request.user.pk,
+                    closed=room.closed_at is not None,
+                )
             ],
         ),
         "form": form,

@@ -181,3 +181,53 @@ async def test_someone_whose_process_died_is_taken_out_of_the_queue_by_the_sweep
     await database_sync_to_async(matching.lobby_join)(user=ann)  # As if through a socket on a process now dead.
     await _announce_offline(ann.pk)  # What any process's presence sweep does for people whose sockets all expired.
     assert not await waiting(ann)
+
+
+async def paired_then_ended(ann_ws, ben_ws) -> int:
+    """ann and ben paired, then ben left: the chat's room id."""
+    await ann_ws.request("lobby.join")
+    await ben_ws.send("lobby.join")
+    room_id = (await ann_ws.expect("match.found"))["room"]["id"]
+    await ben_ws.expect("match.found")
+    await ben_ws.send("lobby.leave")
+    await ann_ws.expect("match.ended")
+    await ben_ws.expect_each("match.ended", "lobby.left")
+    return room_id
+
+
+async def test_after_a_chat_ends_the_strangers_get_no_presence_or_typing_of_each_other(ann, ben):
+    async with connected(ann) as ann_ws:
+        async with connected(ben) as ben_ws:
+            room_id = await paired_then_ended(ann_ws, ben_ws)
+            refused = await ann_ws.request("typing", room=room_id)
+            assert refused["type"] == "error" and refused["code"] == "not_found"
+            assert await ben_ws.request("presence.query", room=room_id) == {
+                "type": "presence.snapshot",
+                "room": room_id,
+                "online": [ben.pk],
+            }
+            ann_ws.skip = {"ping"}  # From here on, presence events count.
+            async with connected_socket(ben, hello=False) as again:  # Opened after the end: does not follow it.
+                assert room_id not in (await again.expect("hello"))["rooms"]
+        assert await ann_ws.nothing()  # ben's last socket closed: ann is not told.
+
+
+async def test_strangers_who_become_friends_follow_their_kept_chat_again(ann, ben):
+    from tests.accounts.social import befriend
+
+    async with connected(ann) as ann_ws, connected(ben) as ben_ws:
+        room_id = await paired_then_ended(ann_ws, ben_ws)
+        await database_sync_to_async(befriend)(ann, ben)
+        updated = await next_of(ann_ws, "room.updated")
+        assert updated["room"]["kind"] == "direct" and updated["room"]["closed_at"] is None
+        await ben_ws.send(
+            "message.send", room=room_id, body="friends now", client_id="c0ffee00-0000-4000-8000-000000000003"
+        )
+        assert (await next_of(ann_ws, "message.new"))["message"]["body"] == "friends now"
+
+
+async def next_of(ws, event_type: str) -> dict:
+    """The next event of this type, past notifications and the like."""
+    while (event := await ws.receive())["type"] != event_type:
+        pass
+    return event

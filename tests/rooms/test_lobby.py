@@ -300,3 +300,17 @@ def test_counts_say_who_is_online_waiting_and_how_big_the_public_rooms_are(peopl
 
     assert counts["online"] >= 3 and counts["waiting"] == 1
     assert counts["rooms"] == [{"id": big.pk, "members": 3}, {"id": small.pk, "members": 1}]
+
+
+def test_an_ended_chat_is_not_followed_and_shows_nobody_else_online(people, client):
+    from rooms import selectors
+
+    ann, ben = people(2)
+    matching.lobby_join(user=ann)
+    room = matching.lobby_join(user=ben).room
+    client.force_login(ann)
+    assert client.get(f"/rooms/{room.pk}/").context["online"] == {ann.pk, ben.pk}
+    matching.lobby_leave(user=ben)
+    assert client.get(f"/rooms/{room.pk}/").context["online"] == {ann.pk}
+    assert selectors.room_presence_ids(user=ann, room_id=room.pk) == [ann.pk]
+    assert room.pk not in selectors.room_ids_of_user(user_id=ann.pk)
