@@ -26,7 +26,7 @@ from chat.db import in_db_thread
 from chat.fanout import fanout
 from chat.heartbeat import heart
 from chat.limits import RateLimited
-from chat.presence import connection_alive, connection_gone
+from chat.presence import connection_alive, connection_gone, is_online
 from chat.protocol import BadEvent
 from rooms import matching
 from rooms.selectors import RoomNotVisible, room_ids_of_user, room_presence_ids
@@ -46,13 +46,35 @@ TYPING_INTERVAL_SECONDS = 2
 
 
 async def _announce_offline(user_id: int) -> None:
-    """For people whose last sockets died with their process (see chat.presence)."""
+    """For people whose last sockets died with their process (see chat.presence). Gone for a presence
+    TTL already, longer than the lobby's grace: their lobby chats end now."""
     await in_db_thread(matching.lobby_gone)(user_id=user_id)
+    await in_db_thread(matching.lobby_offline)(user_id=user_id)
     room_ids = await in_db_thread(room_ids_of_user)(user_id=user_id)
     if room_ids:
         await events.apublish(
             [events.room_group(room_id) for room_id in room_ids], events.presence(user_id=user_id, online=False)
         )
+
+
+_graces: set[asyncio.Task] = set()  # Held here: the loop keeps only weak references to tasks.
+
+
+def _lobby_grace(user_id: int) -> None:
+    """The person's last socket closed: unless one opens again within the grace (the lobby page
+    handing over to the room page), their open lobby chats end (rooms.matching.lobby_offline)."""
+
+    async def check() -> None:
+        await asyncio.sleep(matching.disconnect_grace_seconds())
+        try:
+            if not await is_online(user_id=user_id):
+                await in_db_thread(matching.lobby_offline)(user_id=user_id)
+        except Exception:  # Best effort, like presence: the partner can still leave, the purge ends it.
+            logger.exception("Ending the lobby chats of someone gone failed")
+
+    task = asyncio.create_task(check())
+    _graces.add(task)
+    task.add_done_callback(_graces.discard)
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -129,6 +151,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.guarded(in_db_thread(matching.lobby_gone)(user_id=self.user.pk))
             if await self.guarded(connection_gone(user_id=self.user.pk, connection=self.connection)):
                 await self.announce_presence(online=False)
+                _lobby_grace(self.user.pk)
             await in_db_thread(services.user_touch_last_seen)(user_id=self.user.pk)
 
     async def listen(self, group: str) -> None:

@@ -431,20 +431,21 @@ def random_room_open(*, first_id: int, second_id: int) -> Room | None:
     return room
 
 
-def random_rooms_close_of(*, user) -> list[int]:
-    """Close every open lobby chat of the person (they joined the queue again, or left the lobby).
+def random_rooms_close_of(*, user_id: int) -> list[int]:
+    """Close every open lobby chat of the person (they joined the queue again, left the lobby, or
+    stayed offline past the grace: rooms.matching.lobby_offline).
 
     Usually there is none: then this is one query, without a transaction around it.
     """
     room_ids = list(
-        Room.objects.filter(kind=Room.Kind.RANDOM, closed_at__isnull=True, memberships__user=user)
+        Room.objects.filter(kind=Room.Kind.RANDOM, closed_at__isnull=True, memberships__user_id=user_id)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
     if room_ids:
         with transaction.atomic():
             for room_id in room_ids:
-                _random_room_close(room=room_lock(room_id=room_id), by_id=user.pk)
+                _random_room_close(room=room_lock(room_id=room_id), by_id=user_id)
     return room_ids
 
 

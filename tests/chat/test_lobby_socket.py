@@ -231,3 +231,49 @@ async def next_of(ws, event_type: str) -> dict:
     while (event := await ws.receive())["type"] != event_type:
         pass
     return event
+
+
+@pytest.fixture
+def short_grace(settings):
+    settings.LOBBY_DISCONNECT_GRACE_SECONDS = 0.3
+
+
+async def chat_open(room_id: int) -> bool:
+    return await Room.objects.filter(pk=room_id, closed_at__isnull=True).aexists()
+
+
+async def test_someone_whose_last_socket_closes_ends_their_chat_after_the_grace(ann, ben, short_grace):
+    async with connected(ben) as ben_ws:
+        async with connected(ann) as ann_ws:
+            await ann_ws.request("lobby.join")
+            await ben_ws.send("lobby.join")
+            room_id = (await ben_ws.expect("match.found"))["room"]["id"]
+        # ann's tab closed (or she was paired while it was closing): ben is not left waiting.
+        assert await ben_ws.expect("match.ended") == {"type": "match.ended", "room": room_id, "by": ann.pk}
+    assert not await chat_open(room_id)
+
+
+async def test_going_from_the_lobby_page_to_the_room_page_keeps_the_chat(ann, ben, short_grace):
+    async with connected(ben) as ben_ws:
+        async with connected(ann) as lobby_page:
+            await lobby_page.request("lobby.join")
+            await ben_ws.send("lobby.join")
+            room_id = (await ben_ws.expect("match.found"))["room"]["id"]
+        async with connected(ann) as room_page:  # Opened within the grace.
+            assert await ben_ws.nothing(1.0)
+            assert await chat_open(room_id)
+            assert await room_page.nothing(0.1)
+
+
+def test_the_sweep_for_dead_processes_ends_their_chats(ann, ben, online):
+    from asgiref.sync import async_to_sync
+
+    from chat.consumers import _announce_offline
+    from rooms import matching
+
+    online(ann, ben)
+    matching.lobby_join(user=ann)
+    room = matching.lobby_join(user=ben).room
+    async_to_sync(_announce_offline)(ann.pk)  # What a presence sweep does once ann's sockets all expired.
+    room.refresh_from_db()
+    assert room.closed_at is not None
