@@ -5,6 +5,7 @@ shape live in chat.protocol, presence in chat.presence, tickets in chat.tickets.
 """
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -25,10 +26,10 @@ from chat.db import in_db_thread
 from chat.fanout import fanout
 from chat.heartbeat import heart
 from chat.limits import RateLimited
-from chat.presence import connection_alive, connection_gone
+from chat.presence import connection_alive, connection_gone, is_online
 from chat.protocol import BadEvent
 from rooms import matching
-from rooms.selectors import RoomNotVisible, room_ids_of_user, room_member_ids
+from rooms.selectors import RoomNotVisible, room_ids_of_user, room_presence_ids
 from rooms.ticker import ticker
 
 logger = logging.getLogger(__name__)
@@ -45,13 +46,35 @@ TYPING_INTERVAL_SECONDS = 2
 
 
 async def _announce_offline(user_id: int) -> None:
-    """For people whose last sockets died with their process (see chat.presence)."""
+    """For people whose last sockets died with their process (see chat.presence). Gone for a presence
+    TTL already, longer than the lobby's grace: their lobby chats end now."""
     await in_db_thread(matching.lobby_gone)(user_id=user_id)
+    await in_db_thread(matching.lobby_offline)(user_id=user_id)
     room_ids = await in_db_thread(room_ids_of_user)(user_id=user_id)
     if room_ids:
         await events.apublish(
             [events.room_group(room_id) for room_id in room_ids], events.presence(user_id=user_id, online=False)
         )
+
+
+_graces: set[asyncio.Task] = set()  # Held here: the loop keeps only weak references to tasks.
+
+
+def _lobby_grace(user_id: int) -> None:
+    """The person's last socket closed: unless one opens again within the grace (the lobby page
+    handing over to the room page), their open lobby chats end (rooms.matching.lobby_offline)."""
+
+    async def check() -> None:
+        await asyncio.sleep(matching.disconnect_grace_seconds())
+        try:
+            if not await is_online(user_id=user_id):
+                await in_db_thread(matching.lobby_offline)(user_id=user_id)
+        except Exception:  # Best effort, like presence: the partner can still leave, the purge ends it.
+            logger.exception("Ending the lobby chats of someone gone failed")
+
+    task = asyncio.create_task(check())
+    _graces.add(task)
+    task.add_done_callback(_graces.discard)
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -128,6 +151,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.guarded(in_db_thread(matching.lobby_gone)(user_id=self.user.pk))
             if await self.guarded(connection_gone(user_id=self.user.pk, connection=self.connection)):
                 await self.announce_presence(online=False)
+                _lobby_grace(self.user.pk)
             await in_db_thread(services.user_touch_last_seen)(user_id=self.user.pk)
 
     async def listen(self, group: str) -> None:
@@ -292,9 +316,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_event(events.lobby_counts(**await in_db_thread(matching.lobby_counts)()))
 
     async def on_lobby_join(self, data):
-        self.queued = True
+        # Marked before the join (a close while it runs must still take the person out), and put
+        # back when the join is refused: closing this socket must not end a wait another tab began.
+        was_queued, self.queued = self.queued, True
         ticker().join(self)  # Someone waiting for a shared tag needs the tick's fallback.
-        joined = await self.as_user(matching.lobby_join, tags=data["tags"])
+        try:
+            joined = await self.as_user(matching.lobby_join, tags=data["tags"])
+        except BaseException:
+            self.queued = was_queued
+            raise
         if joined.room is None:
             await self.send_event(events.lobby_queued(tags=joined.tags))
         else:
@@ -322,7 +352,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
     message_preview = forward
     read = room_updated = room_invited = member_updated = forward
     notification_new = notification_read = forward
-    lobby_counts = match_ended = forward
+    lobby_counts = forward
+
+    async def match_ended(self, message: dict) -> None:
+        await self.forward(message)
+        # Read-only now, and the strangers parted: no more presence or typing either way.
+        room_id = json.loads(message["text"])["room"]
+        self.room_ids.discard(room_id)
+        await self.unlisten(events.room_group(room_id))
 
     async def match_found(self, message: dict) -> None:
         self.queued = False  # Out of the queue now: closing this socket must not take a new wait out.
@@ -376,7 +413,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
 
 def _online_in_room(*, user, room_id: int) -> list[int]:
-    members = room_member_ids(user=user, room_id=room_id)
+    members = room_presence_ids(user=user, room_id=room_id)
     return sorted(selectors.online_visible_to(viewer_id=user.pk, user_ids=members))
 
 

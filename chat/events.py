@@ -262,6 +262,9 @@ class RoomPayload(serializers.Serializer):
     created_at = serializers.DateTimeField()
     last_message_at = serializers.DateTimeField(allow_null=True)
     last_seq = serializers.IntegerField()
+    closed_at = serializers.DateTimeField(
+        allow_null=True, help_text="When a lobby chat ended (it then refuses messages); null for every open room."
+    )
 
 
 class MemberPayload(serializers.Serializer):

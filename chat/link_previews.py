@@ -397,10 +397,23 @@ def image_url(image: str, *, page: str) -> str:
     if url is None:
         return ""
     parts = urlsplit(url)
-    address = _ip(parts.hostname or "")
-    if address is None or is_public(address) or _allowed(parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme]):
+    host = parts.hostname or ""
+    if _public_name(host) or _allowed(host, parts.port or DEFAULT_PORTS[parts.scheme]):
         return url
     return ""
+
+
+# Names that only resolve inside someone's own network (RFC 6761, 6762, 8375 and common practice).
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".lan", ".intranet", ".corp")
+
+
+def _public_name(host: str) -> bool:
+    """Whether a readers' browser would look the host up on the public internet. The server never
+    fetches the image, so it cannot resolve it: what it can tell from the name alone is judged here."""
+    address = _ip(host)
+    if address is not None:
+        return is_public(address)
+    return "." in host and host != "localhost" and not f".{host}".endswith(_LOCAL_SUFFIXES)
 
 
 def _first(meta: dict[str, str], *keys: str) -> str:

@@ -95,7 +95,7 @@ def room_list_payload(rooms: selectors.RoomList) -> list[dict]:
 def _my_room(row: tuple, peer: list | None, online: set[int]) -> dict:
     # In the order of selectors.ROOM_LIST_COLUMNS: the room, my membership, its newest message, that message's author.
     (room_id, kind, title, description, category, is_public, creator, created_at, last_message_at, room_seq,
-     role, last_read_seq, notification_level,
+     closed_at, role, last_read_seq, notification_level,
      last_id, last_seq, preview, last_created_at, last_deleted_at, *author) = row  # fmt: skip
     return {
         "room": {
@@ -109,6 +109,7 @@ def _my_room(row: tuple, peer: list | None, online: set[int]) -> dict:
             "created_at": created_at,
             "last_message_at": last_message_at,
             "last_seq": room_seq,
+            "closed_at": closed_at,
         },
         "membership": {"role": role, "last_read_seq": last_read_seq, "notification_level": notification_level},
         "unread": unread_count(last_seq=room_seq, last_read_seq=last_read_seq),

@@ -20,6 +20,7 @@ MAX_TAGS = 5
 TAG = re.compile(r"[a-z0-9][a-z0-9-]{0,29}")
 # The lobby page shows this many public rooms (the largest) with live member counts.
 LOBBY_ROOMS = 12
+DEFAULT_DISCONNECT_GRACE_SECONDS = 15.0
 
 
 @dataclass
@@ -51,7 +52,7 @@ def lobby_join(*, user, tags: list[str] | None = None) -> Joined:
     services.require_verified(user)
     tags = tags_clean(tags)
     limits.lobby_rate_take(user_id=user.pk)
-    services.random_rooms_close_of(user=user)
+    services.random_rooms_close_of(user_id=user.pk)
     partner = lobby.join(user_id=user.pk, tags=tags, blocked=blocked_ids(user_id=user.pk))
     return Joined(room=_pair(user.pk, partner) if partner else None, tags=tags)
 
@@ -59,13 +60,25 @@ def lobby_join(*, user, tags: list[str] | None = None) -> Joined:
 def lobby_leave(*, user) -> None:
     """Out of the queue, and out of any open lobby chat (the other person is told)."""
     lobby.leave(user_id=user.pk)
-    services.random_rooms_close_of(user=user)
+    services.random_rooms_close_of(user_id=user.pk)
 
 
 def lobby_gone(*, user_id: int) -> None:
     """The socket that queued the person closed (or their process died): out of the queue only.
-    An open chat stays open: its page has its own socket, and either person can still leave it."""
+    An open chat stays open: its page has its own socket (see lobby_offline)."""
     lobby.leave(user_id=user_id)
+
+
+def disconnect_grace_seconds() -> float:
+    return float(getattr(settings, "LOBBY_DISCONNECT_GRACE_SECONDS", DEFAULT_DISCONNECT_GRACE_SECONDS))
+
+
+def lobby_offline(*, user_id: int) -> list[int]:
+    """The person has had no socket for disconnect_grace_seconds (tab closed, connection lost, or
+    paired while their socket was closing): their open lobby chats end, and the other is told, rather
+    than wait for someone who is not coming back. The grace lets the lobby page hand over to the
+    room page (one socket closes, the next opens) without ending the chat."""
+    return services.random_rooms_close_of(user_id=user_id)
 
 
 def _pair(first_id: int, second_id: int) -> Room | None:
@@ -73,7 +86,9 @@ def _pair(first_id: int, second_id: int) -> Room | None:
     if room is None:
         # A block made while they waited (the queue had the blocks of when they joined): each
         # waits on, now with everyone's current blocks; they are a recent pair, so not each other.
-        for user_id in (first_id, second_id):
+        # Not whoever caused the refusal: a closed or unverified account, or someone already in a
+        # lobby chat (another tab's join paired them a moment before).
+        for user_id in selectors.lobby_requeue_ids(user_ids=[first_id, second_id]):
             partner = lobby.join(user_id=user_id, tags=[], blocked=blocked_ids(user_id=user_id))
             if partner:
                 _pair(user_id, partner)

@@ -7,6 +7,7 @@ from django.db.models import Case, Count, Exists, F, FilteredRelation, OuterRef,
 from django.db.models.functions import Left
 
 from accounts.models import User
+from accounts.selectors import active_users
 from chat.events import REPLY_PREVIEW_CHARS, Moment
 from chat.models import Message
 from chat.selectors import USER_SUMMARY_FIELDS, online_visible_to, user_summary_of
@@ -21,6 +22,7 @@ ROOM_LIST_COLUMNS = (
     "room_created_at",
     "room_last_message_at",
     "room__last_seq",
+    "room_closed_at",
     "role",
     "last_read_seq",
     "notification_level",
@@ -54,17 +56,51 @@ def membership_access(*, user, room_id: int) -> Membership:
 def room_ids_of_user(*, user_id: int) -> list[int]:
     """Ids of every room the person is in (a socket subscribes to each one's group)."""
     # Not message requests: nothing in them reaches the person before they accept (rooms.message_requests).
+    # Not ended lobby chats: the two strangers stay members (to read, befriend, report) but no longer
+    # get each other's presence and typing.
     return list(
-        Membership.objects.filter(user_id=user_id, request="").order_by("room_id").values_list("room_id", flat=True)
+        Membership.objects.filter(user_id=user_id, request="", room__closed_at__isnull=True)
+        .order_by("room_id")
+        .values_list("room_id", flat=True)
     )
 
 
-def room_member_ids(*, user, room_id: int) -> list[int]:
-    """The ids of a room's members, for one of them; RoomNotVisible for anyone else. One query."""
-    ids = list(Membership.objects.filter(room_id=room_id).values_list("user_id", flat=True))
-    if user.pk not in ids:
+def random_chatting_ids(*, user_ids: list[int]) -> set[int]:
+    """Those of these people who are in an open lobby chat (each has at most one)."""
+    return set(
+        Membership.objects.filter(
+            user_id__in=user_ids, room__kind=Room.Kind.RANDOM, room__closed_at__isnull=True
+        ).values_list("user_id", flat=True)
+    )
+
+
+def lobby_requeue_ids(*, user_ids: list[int]) -> list[int]:
+    """Those of two people whose pairing was refused who may wait on: active, verified, not in a
+    lobby chat. In the order given."""
+    fine = set(active_users().filter(pk__in=user_ids).values_list("pk", flat=True)) - random_chatting_ids(
+        user_ids=user_ids
+    )
+    return [user_id for user_id in user_ids if user_id in fine]
+
+
+def presence_shown(*, user_id: int, request: str, viewer_id: int, closed: bool = False) -> bool:
+    """Whether a member's presence is shown to the viewer. Not that of the recipient of a message
+    request (to its sender): until they accept, whether they are around is none of the sender's business.
+    Nobody else's in an ended lobby chat: the strangers parted."""
+    return user_id == viewer_id or (request == "" and not closed)
+
+
+def room_presence_ids(*, user, room_id: int) -> list[int]:
+    """The ids of the room's members whose presence one of them sees (presence_shown); RoomNotVisible
+    for anyone else. One query."""
+    members = list(Membership.objects.filter(room_id=room_id).values_list("user_id", "request", "room__closed_at"))
+    if all(user_id != user.pk for user_id, *_ in members):
         raise RoomNotVisible()
-    return ids
+    return [
+        user_id
+        for user_id, request, closed_at in members
+        if presence_shown(user_id=user_id, request=request, viewer_id=user.pk, closed=closed_at is not None)
+    ]
 
 
 def memberships_of_user(*, user) -> list[Membership]:
@@ -110,7 +146,7 @@ class RoomList:
     rows: ROOM_LIST_COLUMNS of each of my rooms, most recently active first, times as text (chat.events.Moment);
     the newest message's columns (its body cut to the preview) are None in a room without messages.
     peers: room id -> USER_SUMMARY_FIELDS of the other person, for each direct room that has one.
-    online: the ids of those peers I see online.
+    online: the ids of those peers I see online (presence_shown).
     """
 
     rows: list[tuple]
@@ -132,6 +168,7 @@ def room_list(*, user) -> RoomList:
             last_preview=Left("last__body", REPLY_PREVIEW_CHARS),
             room_created_at=Moment("room__created_at"),
             room_last_message_at=Moment("room__last_message_at"),
+            room_closed_at=Moment("room__closed_at"),
             last_created_at=Moment("last__created_at"),
         )
         .order_by(*RECENT_FIRST)
@@ -140,10 +177,13 @@ def room_list(*, user) -> RoomList:
     peers = (
         Membership.objects.filter(room__kind=Room.Kind.DIRECT, room__memberships__user=user)
         .exclude(user=user)
-        .values_list("room_id", *user_summary_of("user"))
+        .values_list("room_id", "request", *user_summary_of("user"))
     )
-    peer_of = {room_id: person for room_id, *person in peers}
-    peer_ids = [person[0] for person in peer_of.values()]
+    peer_of, peer_ids = {}, []
+    for room_id, request, *person in peers:
+        peer_of[room_id] = person
+        if presence_shown(user_id=person[0], request=request, viewer_id=user.pk):
+            peer_ids.append(person[0])
     online = online_visible_to(viewer_id=user.pk, user_ids=peer_ids) if peer_ids else set()
     return RoomList(rows=rows, peers=peer_of, online=online)
 

@@ -406,12 +406,16 @@ def room_update(*, by, room_id: int, **changes) -> Room:
 def random_room_open(*, first_id: int, second_id: int) -> Room | None:
     """The temporary 1:1 room of two people the matcher paired; both are told with match.found.
 
-    None when a block between them (made after they joined the queue) or a closed account forbids it.
+    None when a block between them (made after they joined the queue), a closed account, or an
+    open lobby chat of either forbids it.
     """
-    people = {person.pk: person for person in User.objects.filter(pk__in=[first_id, second_id])}
+    # Both rows locked, in id order: a second tab's join, on another process, that paired the person
+    # again waits here until the first pairing's room is committed, then sees it and refuses.
+    ids = sorted((first_id, second_id))
+    people = {person.pk: person for person in User.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
     if len(people) != 2 or not all(person.is_active and person.is_verified for person in people.values()):
         return None
-    if blocked_between(a_id=first_id, b_id=second_id):
+    if blocked_between(a_id=first_id, b_id=second_id) or selectors.random_chatting_ids(user_ids=ids):
         return None
     room = Room.objects.create(kind=Room.Kind.RANDOM)
     memberships = Membership.objects.bulk_create([Membership(room=room, user=people[pk]) for pk in people])
@@ -427,20 +431,21 @@ def random_room_open(*, first_id: int, second_id: int) -> Room | None:
     return room
 
 
-def random_rooms_close_of(*, user) -> list[int]:
-    """Close every open lobby chat of the person (they joined the queue again, or left the lobby).
+def random_rooms_close_of(*, user_id: int) -> list[int]:
+    """Close every open lobby chat of the person (they joined the queue again, left the lobby, or
+    stayed offline past the grace: rooms.matching.lobby_offline).
 
     Usually there is none: then this is one query, without a transaction around it.
     """
     room_ids = list(
-        Room.objects.filter(kind=Room.Kind.RANDOM, closed_at__isnull=True, memberships__user=user)
+        Room.objects.filter(kind=Room.Kind.RANDOM, closed_at__isnull=True, memberships__user_id=user_id)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
     if room_ids:
         with transaction.atomic():
             for room_id in room_ids:
-                _random_room_close(room=room_lock(room_id=room_id), by_id=user.pk)
+                _random_room_close(room=room_lock(room_id=room_id), by_id=user_id)
     return room_ids
 
 
@@ -475,7 +480,13 @@ def random_room_keep(*, first_id: int, second_id: int) -> Room | None:
         return None
     room.kind, room.direct_key, room.closed_at = Room.Kind.DIRECT, key, None
     room.save(update_fields=["kind", "direct_key", "closed_at"])
-    events.publish_on_commit(events.room_group(room.pk), partial(events.room_updated, room))
+    # Their sockets stopped following the chat when it ended: member.joined makes them follow it again.
+    announcements = []
+    for membership in Membership.objects.filter(room=room).select_related("user"):
+        group = events.user_group(membership.user_id)
+        announcements.append((group, partial(events.member_joined, membership)))
+        announcements.append((group, partial(events.room_updated, room)))
+    transaction.on_commit(lambda: events.publish_each(announcements), robust=True)
     return room
 
 

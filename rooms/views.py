@@ -66,7 +66,17 @@ def _room_context(request, room: Room, form: MessageForm) -> dict:
         "mine": next((member for member in room.member_list if member.user_id == request.user.pk), None),
         "notify_choices": Membership.Notify.choices,
         "online": chat_selectors.online_visible_to(
-            viewer_id=request.user.pk, user_ids=[member.user_id for member in room.member_list]
+            viewer_id=request.user.pk,
+            user_ids=[
+                member.user_id
+                for member in room.member_list
+                if selectors.presence_shown(
+                    user_id=member.user_id,
+                    request=member.request,
+                    viewer_id=request.user.pk,
+                    closed=room.closed_at is not None,
+                )
+            ],
         ),
         "form": form,
         "attachment_limits": {"count": settings.ATTACHMENT_MAX_PER_MESSAGE, "bytes": settings.ATTACHMENT_MAX_BYTES},

@@ -74,7 +74,22 @@ def test_the_charset_of_the_page_is_respected(site):
     assert fetch(site.url("/header")).title == fetch(site.url("/meta")).title == "Café"
 
 
-@pytest.mark.parametrize("image", ["javascript:alert(1)", "data:image/png;base64,AAAA", "http://10.0.0.1/x.png"])
+@pytest.mark.parametrize(
+    "image",
+    [
+        "javascript:alert(1)",
+        "data:image/png;base64,AAAA",
+        "http://10.0.0.1/x.png",
+        "http://[::1]/x.png",
+        "http://192.168.1.1/x.png",
+        "http://router/x.png",
+        "http://localhost/x.png",
+        "http://printer.local/x.png",
+        "http://db.internal/x.png",
+        "http://admin.localhost/x.png",
+        "http://nas.home.arpa/x.png",
+    ],
+)
 def test_an_image_that_is_not_a_public_http_url_is_dropped(site, image):
     site.routes["/p"] = page(card_page(image=image))
     card = fetch(site.url("/p"))

@@ -110,6 +110,16 @@ async def test_bad_tags_get_an_error_event_with_the_field(ann):
     assert not await waiting(ann)
 
 
+async def test_a_refused_join_does_not_make_its_socket_end_the_wait_of_another_tab(ann, settings):
+    settings.LOBBY_RATE_BURST, settings.LOBBY_RATE_PER_SECOND = 1, 0.01
+    async with connected(ann) as waiting_tab:
+        async with connected(ann) as refused_tab:
+            await waiting_tab.request("lobby.join")
+            assert (await refused_tab.request("lobby.join"))["code"] == "rate_limited"
+            assert (await refused_tab.request("lobby.join", tags=["no spaces"]))["code"] == "invalid"
+        assert await waiting(ann)  # The refused tab closed; the other tab's wait goes on.
+
+
 async def test_a_lobby_page_gets_the_counts_then_pushes_as_they_change(ann, ben, make_user, fast_ticks):
     public = await database_sync_to_async(group_room)(ann, public=True, title="Open")
     async with connected(ann) as ann_ws:
@@ -171,3 +181,99 @@ async def test_someone_whose_process_died_is_taken_out_of_the_queue_by_the_sweep
     await database_sync_to_async(matching.lobby_join)(user=ann)  # As if through a socket on a process now dead.
     await _announce_offline(ann.pk)  # What any process's presence sweep does for people whose sockets all expired.
     assert not await waiting(ann)
+
+
+async def paired_then_ended(ann_ws, ben_ws) -> int:
+    """ann and ben paired, then ben left: the chat's room id."""
+    await ann_ws.request("lobby.join")
+    await ben_ws.send("lobby.join")
+    room_id = (await ann_ws.expect("match.found"))["room"]["id"]
+    await ben_ws.expect("match.found")
+    await ben_ws.send("lobby.leave")
+    await ann_ws.expect("match.ended")
+    await ben_ws.expect_each("match.ended", "lobby.left")
+    return room_id
+
+
+async def test_after_a_chat_ends_the_strangers_get_no_presence_or_typing_of_each_other(ann, ben):
+    async with connected(ann) as ann_ws:
+        async with connected(ben) as ben_ws:
+            room_id = await paired_then_ended(ann_ws, ben_ws)
+            refused = await ann_ws.request("typing", room=room_id)
+            assert refused["type"] == "error" and refused["code"] == "not_found"
+            assert await ben_ws.request("presence.query", room=room_id) == {
+                "type": "presence.snapshot",
+                "room": room_id,
+                "online": [ben.pk],
+            }
+            ann_ws.skip = {"ping"}  # From here on, presence events count.
+            async with connected_socket(ben, hello=False) as again:  # Opened after the end: does not follow it.
+                assert room_id not in (await again.expect("hello"))["rooms"]
+        assert await ann_ws.nothing()  # ben's last socket closed: ann is not told.
+
+
+async def test_strangers_who_become_friends_follow_their_kept_chat_again(ann, ben):
+    from tests.accounts.social import befriend
+
+    async with connected(ann) as ann_ws, connected(ben) as ben_ws:
+        room_id = await paired_then_ended(ann_ws, ben_ws)
+        await database_sync_to_async(befriend)(ann, ben)
+        updated = await next_of(ann_ws, "room.updated")
+        assert updated["room"]["kind"] == "direct" and updated["room"]["closed_at"] is None
+        await ben_ws.send(
+            "message.send", room=room_id, body="friends now", client_id="c0ffee00-0000-4000-8000-000000000003"
+        )
+        assert (await next_of(ann_ws, "message.new"))["message"]["body"] == "friends now"
+
+
+async def next_of(ws, event_type: str) -> dict:
+    """The next event of this type, past notifications and the like."""
+    while (event := await ws.receive())["type"] != event_type:
+        pass
+    return event
+
+
+@pytest.fixture
+def short_grace(settings):
+    settings.LOBBY_DISCONNECT_GRACE_SECONDS = 0.3
+
+
+async def chat_open(room_id: int) -> bool:
+    return await Room.objects.filter(pk=room_id, closed_at__isnull=True).aexists()
+
+
+async def test_someone_whose_last_socket_closes_ends_their_chat_after_the_grace(ann, ben, short_grace):
+    async with connected(ben) as ben_ws:
+        async with connected(ann) as ann_ws:
+            await ann_ws.request("lobby.join")
+            await ben_ws.send("lobby.join")
+            room_id = (await ben_ws.expect("match.found"))["room"]["id"]
+        # ann's tab closed (or she was paired while it was closing): ben is not left waiting.
+        assert await ben_ws.expect("match.ended") == {"type": "match.ended", "room": room_id, "by": ann.pk}
+    assert not await chat_open(room_id)
+
+
+async def test_going_from_the_lobby_page_to_the_room_page_keeps_the_chat(ann, ben, short_grace):
+    async with connected(ben) as ben_ws:
+        async with connected(ann) as lobby_page:
+            await lobby_page.request("lobby.join")
+            await ben_ws.send("lobby.join")
+            room_id = (await ben_ws.expect("match.found"))["room"]["id"]
+        async with connected(ann) as room_page:  # Opened within the grace.
+            assert await ben_ws.nothing(1.0)
+            assert await chat_open(room_id)
+            assert await room_page.nothing(0.1)
+
+
+def test_the_sweep_for_dead_processes_ends_their_chats(ann, ben, online):
+    from asgiref.sync import async_to_sync
+
+    from chat.consumers import _announce_offline
+    from rooms import matching
+
+    online(ann, ben)
+    matching.lobby_join(user=ann)
+    room = matching.lobby_join(user=ben).room
+    async_to_sync(_announce_offline)(ann.pk)  # What a presence sweep does once ann's sockets all expired.
+    room.refresh_from_db()
+    assert room.closed_at is not None

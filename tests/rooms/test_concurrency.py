@@ -3,7 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from rooms import services
+from rooms import lobby, matching, services
 from rooms.models import Membership, Room
 from tests.chat.concurrency import own_connection, race_against_open_transaction
 
@@ -46,3 +46,21 @@ def test_two_threads_opening_the_same_direct_rooms_at_the_same_moment_get_one_ro
 
     assert Room.objects.count() == len(pairs)
     assert Membership.objects.count() == 2 * len(pairs)
+
+
+def test_a_second_tab_pairing_the_person_while_their_first_pairing_commits_is_refused(make_user, online):
+    ann, ben, cat = make_user(), make_user(), make_user()
+    online(ann, ben, cat)
+
+    def first_tab_pairs():
+        return services.random_room_open(first_id=ann.pk, second_id=ben.pk)
+
+    def second_tab_pairs():
+        # Ann's other tab, on another process, joined before that room was committed and got cat.
+        return matching._pair(cat.pk, ann.pk)
+
+    opened, refused = race_against_open_transaction(first_tab_pairs, second_tab_pairs)
+
+    assert opened is not None and refused is None
+    assert Room.objects.filter(kind=Room.Kind.RANDOM, memberships__user=ann).count() == 1
+    assert lobby.is_waiting(user_id=cat.pk) and not lobby.is_waiting(user_id=ann.pk)

@@ -80,6 +80,27 @@ def test_a_block_made_while_both_wait_is_caught_when_the_room_would_open(people)
     assert lobby.waiting_count() == 2  # Both wait on, for someone else.
 
 
+def test_someone_already_in_a_lobby_chat_is_not_paired_again_and_the_other_waits_on(people):
+    ann, ben, cat = people(3)
+    matching.lobby_join(user=ann)
+    first = matching.lobby_join(user=ben).room
+    # Ann's second tab joined while the first pairing was committing (its "close my chat" saw none).
+    matching.lobby_join(user=cat)
+    assert lobby.join(user_id=ann.pk, tags=[], blocked=set()) == cat.pk
+    assert matching._pair(ann.pk, cat.pk) is None
+    assert list(Room.objects.filter(kind=Room.Kind.RANDOM, closed_at__isnull=True)) == [first]
+    assert lobby.is_waiting(user_id=cat.pk) and not lobby.is_waiting(user_id=ann.pk)
+
+
+@pytest.mark.parametrize("change", [{"is_active": False}, {"email_verified_at": None}])
+def test_someone_whose_account_closed_while_waiting_is_not_queued_again(people, change):
+    ann, ben = people(2)
+    matching.lobby_join(user=ann)
+    type(ann).objects.filter(pk=ann.pk).update(**change)
+    assert matching.lobby_join(user=ben).room is None
+    assert lobby.is_waiting(user_id=ben.pk) and not lobby.is_waiting(user_id=ann.pk)
+
+
 def test_people_just_paired_are_not_paired_again(people):
     ann, ben, cat = people(3)
     matching.lobby_join(user=ann)
@@ -165,6 +186,10 @@ def test_leaving_a_random_room_through_the_rooms_api_closes_it(people, api_as):
     assert api_as(ann).delete(f"/api/rooms/{room.pk}/members/{ann.pk}/").status_code == 204
     room.refresh_from_db()
     assert room.closed_at is not None and members_of(room) == {ann.pk, ben.pk}
+    # Both still read it, and see that it ended.
+    assert api_as(ben).get(f"/api/rooms/{room.pk}/").json()["closed_at"] == room.closed_at.isoformat().replace(
+        "+00:00", "Z"
+    )
 
 
 def test_joining_and_next_are_rate_limited_per_person(people, settings):
@@ -275,3 +300,17 @@ def test_counts_say_who_is_online_waiting_and_how_big_the_public_rooms_are(peopl
 
     assert counts["online"] >= 3 and counts["waiting"] == 1
     assert counts["rooms"] == [{"id": big.pk, "members": 3}, {"id": small.pk, "members": 1}]
+
+
+def test_an_ended_chat_is_not_followed_and_shows_nobody_else_online(people, client):
+    from rooms import selectors
+
+    ann, ben = people(2)
+    matching.lobby_join(user=ann)
+    room = matching.lobby_join(user=ben).room
+    client.force_login(ann)
+    assert client.get(f"/rooms/{room.pk}/").context["online"] == {ann.pk, ben.pk}
+    matching.lobby_leave(user=ben)
+    assert client.get(f"/rooms/{room.pk}/").context["online"] == {ann.pk}
+    assert selectors.room_presence_ids(user=ann, room_id=room.pk) == [ann.pk]
+    assert room.pk not in selectors.room_ids_of_user(user_id=ann.pk)

@@ -117,6 +117,24 @@ def test_once_accepted_the_conversation_notifies_as_any_other(ann, ben, asked):
     assert list(Notification.objects.filter(user=ben).values_list("kind", flat=True)) == ["dm"]
 
 
+def test_the_sender_does_not_see_the_recipient_online_until_they_accept(ann, ben, asked, api_as, online):
+    online(ann, ben)
+
+    def peer_online():
+        rows = api_as(ann).get("/api/rooms/").json()
+        return next(row["peer"]["online"] for row in rows if row["room"]["id"] == asked.pk)
+
+    assert not peer_online()
+    assert browser_for(ann).get(f"/rooms/{asked.pk}/").context["online"] == {ann.pk}
+    assert set(selectors.room_presence_ids(user=ann, room_id=asked.pk)) == {ann.pk}
+    # The recipient sees the sender, as in the request's page.
+    assert browser_for(ben).get(f"/rooms/{asked.pk}/").context["online"] == {ann.pk, ben.pk}
+
+    services.message_request_accept(user=ben, room_id=asked.pk)
+    assert peer_online()
+    assert browser_for(ann).get(f"/rooms/{asked.pk}/").context["online"] == {ann.pk, ben.pk}
+
+
 def test_the_recipient_reads_a_request_but_answers_only_by_accepting(ann, ben, asked, api_as):
     history = api_as(ben).get(f"/api/rooms/{asked.pk}/messages/")
     assert history.status_code == 200 and len(history.json()["results"]) == 1
@@ -277,3 +295,10 @@ async def test_on_the_socket_a_request_is_silent_until_accepted_then_followed(an
         assert (await ben_ws.expect("member.joined"))["room"] == asked.pk
         await database_sync_to_async(send)(ann, asked, "welcome")
         assert (await ben_ws.expect("message.new"))["message"]["body"] == "welcome"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_presence_query_of_the_sender_leaves_the_recipient_out(ann, ben, asked):
+    async with connected(ben), connected(ann) as ann_ws:
+        snapshot = await ann_ws.request("presence.query", room=asked.pk)
+        assert snapshot == {"type": "presence.snapshot", "room": asked.pk, "online": [ann.pk]}

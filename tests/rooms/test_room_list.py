@@ -7,7 +7,7 @@ from accounts import services as account_services
 from chat import presence
 from chat import services as chat_services
 from rooms import services
-from rooms.models import Room
+from rooms.models import Membership, Room
 from tests.rooms.factories import group_room
 
 pytestmark = pytest.mark.django_db
@@ -168,6 +168,8 @@ def test_the_list_json_is_exactly_what_the_documented_fields_give(ann, ben, bob,
     send(gone, group_room(ann, gone, title="Gone"), "é" * 150)  # a preview cut in characters
     gone.delete()  # the direct room keeps no peer, the message no author
     Room.objects.filter(pk=room.pk).update(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))  # a whole second
+    lobby_chat = Room.objects.create(kind=Room.Kind.RANDOM, closed_at=datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=UTC))
+    Membership.objects.create(room=lobby_chat, user=ann)
     online(ben)
 
     memberships = memberships_of_user(user=ann)
@@ -176,12 +178,16 @@ def test_the_list_json_is_exactly_what_the_documented_fields_give(ann, ben, bob,
             membership.peer.is_online = membership.peer.handle == "ben"
 
     built = room_list_payload(room_list(user=ann))
-    assert built == MyRoomSerializer(memberships, many=True).data and len(built) == 6
+    assert built == MyRoomSerializer(memberships, many=True).data and len(built) == 7
     assert any(item["peer"] and item["peer"]["avatar_thumbnail_url"] for item in built)
     assert any(item["peer"] and item["peer"]["online"] for item in built)
     assert built[0]["last_message"] == {**built[0]["last_message"], "author": None, "body": "é" * 100}
     assert [item["last_message"]["deleted"] for item in built if item["last_message"]] == [False, True]
     assert [item["room"]["created_at"] for item in built if item["room"]["id"] == room.pk] == ["2026-01-02T03:04:05Z"]
+    assert [item["room"]["closed_at"] for item in built if item["room"]["id"] == lobby_chat.pk] == [
+        "2026-01-02T03:04:05.000600Z"
+    ]
+    assert {item["room"]["closed_at"] for item in built if item["room"]["id"] != lobby_chat.pk} == {None}
     assert api_as(ann).get("/api/rooms/").json() == built
 
 
