@@ -201,6 +201,9 @@ LOBBY_RATE_BURST = env.int("LOBBY_RATE_BURST", default=5)
 LOBBY_RATE_PER_SECOND = env.float("LOBBY_RATE_PER_SECOND", default=0.5)
 # Live counts (online, waiting, public rooms' members) go to the lobby page at most this often.
 LOBBY_TICK_SECONDS = env.float("LOBBY_TICK_SECONDS", default=0.5)
+# A lobby chat ends when one of its two people has had no socket for this long (tab closed,
+# connection lost); the grace lets the lobby page hand over to the room page without ending it.
+LOBBY_DISCONNECT_GRACE_SECONDS = env.float("LOBBY_DISCONNECT_GRACE_SECONDS", default=15.0)
 
 # RETENTION (`manage.py purge`, chat.purge): messages older than this many days are deleted.
 # Unset (the default) keeps every message forever.

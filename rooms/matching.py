@@ -20,7 +20,6 @@ MAX_TAGS = 5
 TAG = re.compile(r"[a-z0-9][a-z0-9-]{0,29}")
 # The lobby page shows this many public rooms (the largest) with live member counts.
 LOBBY_ROOMS = 12
-DEFAULT_DISCONNECT_GRACE_SECONDS = 15.0
 
 
 @dataclass
@@ -70,7 +69,7 @@ def lobby_gone(*, user_id: int) -> None:
 
 
 def disconnect_grace_seconds() -> float:
-    return float(getattr(settings, "LOBBY_DISCONNECT_GRACE_SECONDS", DEFAULT_DISCONNECT_GRACE_SECONDS))
+    return settings.LOBBY_DISCONNECT_GRACE_SECONDS
 
 
 def lobby_offline(*, user_id: int) -> list[int]:
