@@ -1,5 +1,7 @@
 // The lobby page: live counts pushed over the socket, and "Talk to a stranger" (the queue).
 // Every piece of user text goes through textContent, never innerHTML.
+import { keepConnected } from "./socket.js";
+
 const lobby = document.getElementById("lobby");
 const form = document.getElementById("lobby-join");
 const input = document.getElementById("lobby-tags");
@@ -10,7 +12,6 @@ const errorLine = document.getElementById("lobby-error");
 const connection = document.getElementById("connection");
 
 let socket = null;
-let retries = 0;
 let queued = false; // Wanted in the queue: a reconnect joins again (the server forgot the closed socket).
 
 function tags() {
@@ -57,22 +58,15 @@ const handlers = {
 };
 
 function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}/ws/`);
-  socket.addEventListener("open", () => {
-    retries = 0;
-    connection.textContent = "";
-    send({ type: "lobby.subscribe" });
-    if (queued) join();
-  });
-  socket.addEventListener("message", (frame) => {
-    const event = JSON.parse(frame.data);
-    handlers[event.type]?.(event);
-  });
-  socket.addEventListener("close", () => {
-    connection.textContent = "Reconnecting…";
-    const delay = Math.min(30000, 500 * 2 ** retries++) * (0.5 + Math.random());
-    setTimeout(connect, delay);
+  keepConnected({
+    created: (opening) => { socket = opening; },
+    opened: () => {
+      connection.textContent = "";
+      send({ type: "lobby.subscribe" });
+      if (queued) join();
+    },
+    event: (event) => handlers[event.type]?.(event),
+    closed: () => { connection.textContent = "Reconnecting…"; },
   });
 }
 

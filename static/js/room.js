@@ -3,6 +3,7 @@
 import { appendWithMentions, notificationEvent } from "./notifications.js";
 import { appendAttachments, UploadTray } from "./attachments.js";
 import { showPreview } from "./link_preview.js";
+import { keepConnected } from "./socket.js";
 
 const root = document.getElementById("room");
 const roomId = Number(root.dataset.roomId);
@@ -19,7 +20,6 @@ let lastSeq = Number(root.dataset.lastSeq);
 // nothing is marked read from this page.
 const detached = "around" in root.dataset;
 let socket = null;
-let retries = 0;
 let lastTypingSent = 0;
 let readSent = 0;
 let readTimer = null;
@@ -39,25 +39,22 @@ const tray = new UploadTray({
 attach.classList.add("enhanced");
 
 function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}/ws/`);
-  socket.addEventListener("open", () => {
-    retries = 0;
-    connection.textContent = "";
-    root.classList.remove("offline");
-    socket.send(JSON.stringify({ type: "resume", rooms: { [roomId]: lastSeq } }));
-    // The page's dots were drawn before this socket listened: ask who is online now.
-    socket.send(JSON.stringify({ type: "presence.query", room: roomId }));
-    for (const [clientId, item] of pending) sendMessage(clientId, item.body, item.attachments);
-    markRead();
-  });
-  socket.addEventListener("message", (frame) => handle(JSON.parse(frame.data)));
-  socket.addEventListener("close", () => {
-    root.classList.add("offline");
-    connection.textContent = "Reconnecting…";
-    // Exponential backoff with jitter, so a restarted server isn't hit by every tab at once.
-    const delay = Math.min(30000, 500 * 2 ** retries++) * (0.5 + Math.random());
-    setTimeout(connect, delay);
+  keepConnected({
+    created: (opening) => { socket = opening; },
+    opened: () => {
+      connection.textContent = "";
+      root.classList.remove("offline");
+      socket.send(JSON.stringify({ type: "resume", rooms: { [roomId]: lastSeq } }));
+      // The page's dots were drawn before this socket listened: ask who is online now.
+      socket.send(JSON.stringify({ type: "presence.query", room: roomId }));
+      for (const [clientId, item] of pending) sendMessage(clientId, item.body, item.attachments);
+      markRead();
+    },
+    event: handle,
+    closed: () => {
+      root.classList.add("offline");
+      connection.textContent = "Reconnecting…";
+    },
   });
 }
 
