@@ -1,6 +1,6 @@
 // The lobby page: live counts pushed over the socket, and "Talk to a stranger" (the queue).
 // Every piece of user text goes through textContent, never innerHTML.
-import { keepConnected } from "./socket.js";
+import { live, send } from "./socket.js";
 
 const lobby = document.getElementById("lobby");
 const form = document.getElementById("lobby-join");
@@ -11,15 +11,10 @@ const stop = document.getElementById("lobby-stop");
 const errorLine = document.getElementById("lobby-error");
 const connection = document.getElementById("connection");
 
-let socket = null;
 let queued = false; // Wanted in the queue: a reconnect joins again (the server forgot the closed socket).
 
 function tags() {
   return input.value.split(/[\s,]+/).map((tag) => tag.replace(/^#/, "").toLowerCase()).filter(Boolean);
-}
-
-function send(event) {
-  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(event));
 }
 
 function join() {
@@ -54,20 +49,16 @@ const handlers = {
     showWaiting(false);
     errorLine.textContent = message;
   },
-  ping: () => send({ type: "pong" }),
 };
 
 function connect() {
-  keepConnected({
-    created: (opening) => { socket = opening; },
-    opened: () => {
-      connection.textContent = "";
-      send({ type: "lobby.subscribe" });
-      if (queued) join();
-    },
-    event: (event) => handlers[event.type]?.(event),
-    closed: () => { connection.textContent = "Reconnecting…"; },
+  live.onOpen(() => {
+    connection.textContent = "";
+    send({ type: "lobby.subscribe" });
+    if (queued) join();
   });
+  live.onClose(() => { connection.textContent = "Reconnecting…"; });
+  live.on("*", (event) => handlers[event.type]?.(event));
 }
 
 form.addEventListener("submit", (event) => {

@@ -1,9 +1,9 @@
-// The room page, live: one WebSocket, messages in seq order, pending sends, typing and presence.
+// The room page, live over the tab's shared socket (socket.js): messages in seq order, pending sends, typing and presence.
 // Every piece of user text goes through textContent, never innerHTML.
 import { appendWithMentions, notificationEvent } from "./notifications.js";
 import { appendAttachments, UploadTray } from "./attachments.js";
 import { showPreview } from "./link_preview.js";
-import { keepConnected } from "./socket.js";
+import { live } from "./socket.js";
 
 const root = document.getElementById("room");
 const roomId = Number(root.dataset.roomId);
@@ -19,7 +19,6 @@ let lastSeq = Number(root.dataset.lastSeq);
 // Opened around an older message (?around=, a search hit): what is on screen is not the newest, so
 // nothing is marked read from this page.
 const detached = "around" in root.dataset;
-let socket = null;
 let lastTypingSent = 0;
 let readSent = 0;
 let readTimer = null;
@@ -39,23 +38,20 @@ const tray = new UploadTray({
 attach.classList.add("enhanced");
 
 function connect() {
-  keepConnected({
-    created: (opening) => { socket = opening; },
-    opened: () => {
-      connection.textContent = "";
-      root.classList.remove("offline");
-      socket.send(JSON.stringify({ type: "resume", rooms: { [roomId]: lastSeq } }));
-      // The page's dots were drawn before this socket listened: ask who is online now.
-      socket.send(JSON.stringify({ type: "presence.query", room: roomId }));
-      for (const [clientId, item] of pending) sendMessage(clientId, item.body, item.attachments);
-      markRead();
-    },
-    event: handle,
-    closed: () => {
-      root.classList.add("offline");
-      connection.textContent = "Reconnecting…";
-    },
+  live.onOpen(() => {
+    connection.textContent = "";
+    root.classList.remove("offline");
+    live.send({ type: "resume", rooms: { [roomId]: lastSeq } });
+    // The page's dots were drawn before this socket listened: ask who is online now.
+    live.send({ type: "presence.query", room: roomId });
+    for (const [clientId, item] of pending) sendMessage(clientId, item.body, item.attachments);
+    markRead();
   });
+  live.onClose(() => {
+    root.classList.add("offline");
+    connection.textContent = "Reconnecting…";
+  });
+  live.on("*", handle);
 }
 
 const handlers = {
@@ -87,7 +83,6 @@ const handlers = {
     const item = pending.get(id);
     if (item) item.element.classList.add("failed");
   },
-  ping: () => socket.send(JSON.stringify({ type: "pong" })),
 };
 
 function showPresence(user, online) {
@@ -101,13 +96,7 @@ function showPresence(user, online) {
 function handle(event) {
   handlers[event.type]?.(event);
   notificationEvent(event);
-  // Other modules of the page (stranger.js in a lobby chat) see every event, and send through this socket.
-  document.dispatchEvent(new CustomEvent("parley:event", { detail: event }));
 }
-
-document.addEventListener("parley:send", ({ detail }) => {
-  if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(detail));
-});
 
 // My message's ack and its message.new travel separate paths and come in either order:
 // whichever is first replaces the pending copy.
@@ -128,7 +117,7 @@ function advance(seq) {
   while (early.delete(lastSeq + 1)) lastSeq += 1;
   clearTimeout(gapTimer);
   gapTimer = early.size ? setTimeout(() => {
-    if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "resume", rooms: { [roomId]: lastSeq } }));
+    live.send({ type: "resume", rooms: { [roomId]: lastSeq } });
   }, 2000) : null;
 }
 
@@ -198,9 +187,8 @@ function markRead() {
   if (detached || document.hidden || lastSeq <= readSent || readTimer) return;
   readTimer = setTimeout(() => {
     readTimer = null;
-    if (socket?.readyState !== WebSocket.OPEN || document.hidden) return;
+    if (document.hidden || !live.send({ type: "read", room: roomId, seq: lastSeq })) return;
     readSent = lastSeq;
-    socket.send(JSON.stringify({ type: "read", room: roomId, seq: lastSeq }));
   }, 1000);
 }
 
@@ -210,9 +198,7 @@ function renderTyping() {
 }
 
 function sendMessage(clientId, body, attachments) {
-  if (socket?.readyState === WebSocket.OPEN) {
-    socket.send(JSON.stringify({ type: "message.send", id: clientId, room: roomId, body, client_id: clientId, attachments }));
-  }
+  live.send({ type: "message.send", id: clientId, room: roomId, body, client_id: clientId, attachments });
 }
 
 composer.addEventListener("submit", (event) => {
@@ -248,10 +234,7 @@ input.addEventListener("paste", (event) => tray.paste(event));
 
 input.addEventListener("input", () => {
   const now = Date.now();
-  if (now - lastTypingSent > 2000 && socket?.readyState === WebSocket.OPEN) {
-    lastTypingSent = now;
-    socket.send(JSON.stringify({ type: "typing", room: roomId }));
-  }
+  if (now - lastTypingSent > 2000 && live.send({ type: "typing", room: roomId })) lastTypingSent = now;
 });
 
 document.addEventListener("visibilitychange", markRead);

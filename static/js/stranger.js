@@ -1,5 +1,6 @@
 // A lobby chat's controls: "Next" (a new stranger), the end of the chat, and "Add friend" in place.
-// room.js owns the socket: events arrive as "parley:event", frames leave as "parley:send".
+import { live, send } from "./socket.js";
+
 const box = document.getElementById("stranger");
 const room = document.getElementById("room");
 const roomId = Number(room.dataset.roomId);
@@ -8,7 +9,6 @@ const next = document.getElementById("stranger-next");
 const friendForm = document.getElementById("stranger-friend");
 
 const roomUrl = (id) => box.dataset.roomUrl.replace(/0\/$/, `${Number(id)}/`);
-const send = (event) => document.dispatchEvent(new CustomEvent("parley:send", { detail: event }));
 // The interests typed in the lobby, kept for "Next" (lobby.js stores them).
 const tags = () => JSON.parse(sessionStorage.getItem("parley.lobby.tags") || "[]");
 
@@ -24,7 +24,7 @@ next.addEventListener("click", () => {
   send({ type: "lobby.next", tags: tags() });
 });
 
-document.addEventListener("parley:event", ({ detail: event }) => {
+live.on("*", (event) => {
   if (event.type === "match.found") location.assign(roomUrl(event.room.id));
   if (event.type === "match.ended" && event.room === roomId) {
     const mine = event.by === Number(room.dataset.userId);
