@@ -5,6 +5,7 @@ config.settings reads for a Parley process under measurement, and the rows of th
 import json
 import os
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,6 +40,16 @@ def psql(sql: str, db: str = "postgres") -> str:
         text=True,
     )
     return out.stdout.strip()
+
+
+def pyspy(pid: int, seconds: float, out: Path) -> subprocess.Popen:
+    """Record a process with py-spy (raw/collapsed stacks, every thread) for bench/pyspy_summary.py."""
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--duration",
+         str(max(1, int(seconds))), "--rate", "100", "--nonblocking", "--threads", "--format", "raw", "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def log(text: str) -> None:

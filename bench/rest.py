@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import history, ws_fanout  # noqa: E402
-from bench.common import HOST, ROOT, Row, log, parley_environment, psql, record, table  # noqa: E402
+from bench.common import HOST, ROOT, Row, log, parley_environment, psql, pyspy, record, table  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 PREFIX = "parleybenchrest"
@@ -165,12 +165,16 @@ def first_answer(*, ports: list[int], path: str, token: str) -> None:
             raise SystemExit(f"{path} on port {port}: {error.code} {error.read()[:300]!r}") from None
 
 
-def measure(*, servers, path: str, token: str, cfg: dict) -> dict:
+def measure(*, servers, name: str, path: str, token: str, cfg: dict, profile: Path | None) -> dict:
     ports = [server.port for server in servers]
     first_answer(ports=ports, path=path, token=token)
     wrk(ports=ports, path=path, token=token, clients=cfg["clients"], seconds=cfg["warmup"])
     cpu0 = sum(server.cpu_seconds() for server in servers)
+    # The first process only: the two run the same code under the same load.
+    profiler = pyspy(servers[0].pid, cfg["seconds"], profile / f"rest-{name}.txt") if profile else None
     result = wrk(ports=ports, path=path, token=token, clients=cfg["clients"], seconds=cfg["seconds"])
+    if profiler:
+        profiler.wait(timeout=60)
     wall = result["duration_us"] / 1e6
     if not result["requests"]:
         raise SystemExit(f"{path}: no answer in {cfg['seconds']} s of load")
@@ -216,6 +220,7 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2, help="daphne processes")
     parser.add_argument("--only", default=",".join(ENDPOINTS), help="comma-separated endpoints (default: all)")
     parser.add_argument("--refill", action="store_true", help="drop the database and fill it again")
+    parser.add_argument("--profile", type=Path, help="directory for py-spy raw profiles of a daphne under load")
     args = parser.parse_args()
     cfg = dict(PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"])
     cfg.update({key: getattr(args, key) for key in ("seconds", "clients") if getattr(args, key) is not None})
@@ -227,6 +232,8 @@ def main() -> int:
     command = "cd /work/main && .venv/bin/python " + " ".join(shlex.quote(a) for a in sys.argv)
     started = time.monotonic()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwinds through the finally that stops daphne
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
 
     warnings.filterwarnings("ignore", message="No directory at")  # no collectstatic: pages are not measured
     env = environment(cfg["db"])
@@ -250,7 +257,7 @@ def main() -> int:
         for name, (path, token, user) in asked.items():
             if name == "friends":
                 mark_online(user)
-            results[name] = measure(servers=servers, path=path, token=token, cfg=cfg)
+            results[name] = measure(servers=servers, name=name, path=path, token=token, cfg=cfg, profile=args.profile)
     connection.close()
     table_rows = rows(results, cfg=cfg, processes=args.processes)
     print()

@@ -44,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import websockets
 
-from bench.common import HOST, ROOT, Row, log, parley_environment, percentile, psql, record, table  # noqa: E402
+from bench.common import HOST, ROOT, Row, log, parley_environment, percentile, psql, pyspy, record, table  # noqa: E402
 
 BIN = Path(sys.executable).parent  # the virtualenv running this, wherever the checkout is
 DB_NAME = "parley_bench"
@@ -451,13 +451,7 @@ class Target:
     def profile(self, name: str, seconds: float):
         if not (self.parley and self.profile_dir):
             return None
-        out = self.profile_dir / f"{name}.txt"
-        return subprocess.Popen(
-            [str(BIN / "py-spy"), "record", "--pid", str(self.server.pid), "--duration", str(max(1, int(seconds))),
-             "--rate", "100", "--nonblocking", "--threads", "--format", "raw", "-o", str(out)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        return pyspy(self.server.pid, seconds, self.profile_dir / f"{name}.txt")
 
 
 @dataclass
