@@ -1,12 +1,12 @@
 """WebSocket fan-out benchmark: Parley (one real daphne process) against the Channels tutorial chat.
 
-    .venv/bin/python bench/ws_fanout.py            # full run, about 10 minutes
-    .venv/bin/python bench/ws_fanout.py --quick    # small sizes, under 2 minutes
+    .venv/bin/python bench/ws_fanout.py            # full run, about 15 minutes
+    .venv/bin/python bench/ws_fanout.py --quick    # small sizes, about 3 minutes
     .venv/bin/python bench/ws_fanout.py --smoke    # a few seconds of each scenario, for CI
 
 Everything runs on 127.0.0.1: a throwaway PostgreSQL database (parley_bench, dropped and
-recreated), Redis db 14 under its own prefixes, one daphne for Parley and one for the reference
-peer (bench/reference/, started after Parley stops so that they never compete for the CPU).
+recreated), Redis db 14 under its own prefixes, daphne for Parley and for the reference peer
+(bench/reference/), one server (or pair, for (e)) at a time, so that they never compete for the CPU.
 
 Scenarios, each against both servers:
   (a) one room of N members, all connected; senders send at a target rate. An open-loop ramp
@@ -15,6 +15,10 @@ Scenarios, each against both servers:
   (b) many DM pairs, every member sending a burst of K messages at once: acked, delivered,
       stored (rows counted in PostgreSQL afterwards) and lost.
   (c) server memory per idle connection (RSS of the daphne process before and after M sockets).
+  (d) connections per second: the M sockets of (c), opened 50 at a time (a full connect each).
+  (e) two daphne processes (--processes, default 2; 1 skips it), socket i on process i mod 2: the
+      biggest room of (a), the DM burst of (b) and a connect phase again; the scaling factor is the
+      two-process figure over the one-process one (target: at least 1.5).
 
 Users are marked online in Redis before they connect (the state "already open in another tab"),
 so the connect of N members does not announce N presence events to N members each (an N^2 storm
@@ -865,7 +869,7 @@ def report(parley: dict, reference: dict | None, command: str, cfg: dict) -> str
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
+    mode.add_argument("--quick", action="store_true", help="small sizes, about 3 minutes")
     mode.add_argument("--smoke", action="store_true", help="tiny: proves it still runs (CI)")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], help="room sizes, e.g. 10,100,1000")
     parser.add_argument("--pairs", type=int, help="DM pairs (2 senders each)")
