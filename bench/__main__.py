@@ -45,7 +45,11 @@ class Benchmark:
 BENCHMARKS = (
     Benchmark(
         "ws_fanout",
-        {"full": [], "quick": ["--quick", "--sizes", "100", "--duration", "3"], "smoke": ["--smoke"]},
+        {
+            "full": [],
+            "quick": ["--quick", "--sizes", "100", "--pairs", "50", "--idle", "100", "--duration", "3"],
+            "smoke": ["--smoke"],
+        },
         {"full": 1800, "quick": 300, "smoke": 150},
         lane=0,
     ),
