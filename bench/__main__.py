@@ -85,6 +85,7 @@ BENCHMARKS = (
         lane=1,
     ),
 )
+LOG_TAIL = 25  # lines of a failed benchmark's log printed under the table
 GRACE = 30  # seconds between SIGTERM and SIGKILL: time to stop the servers a benchmark started
 
 
@@ -211,7 +212,9 @@ def main() -> int:
     for outcome in outcomes:
         if outcome.code != 0:
             state = "overran its limit" if outcome.code is None else f"failed (exit {outcome.code})"
-            print(f"{outcome.benchmark.name} {state}: see {outcome.log}")
+            # The end of its log here too: in CI the log file does not outlive the machine.
+            tail = "\n".join(outcome.log.read_text(errors="replace").splitlines()[-LOG_TAIL:])
+            print(f"{outcome.benchmark.name} {state}; the end of {outcome.log}:\n{tail}\n")
     print(
         f"mode {mode}, commit {commit()}, {os.cpu_count()} CPUs, load average {' '.join(load_before)} before, "
         f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} after; {time.monotonic() - started:.0f} s; "
