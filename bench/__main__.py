@@ -178,7 +178,10 @@ def run_all(chosen: list[Benchmark], mode: str, logs: Path, results: Path, side_
 
 
 def commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    except OSError:  # no git: a source tree without its history
+        return "unknown"
     return out.stdout.strip() or "unknown"
 
 
