@@ -6,7 +6,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format worker beat migrate clean chromium nginx
+.PHONY: run test lint format worker beat migrate clean chromium nginx wrk bench bench-smoke
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,9 +39,24 @@ nginx:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; } || \
 		echo "nginx is not installed and could not be: the nginx deployment test will be skipped."
 
-test: $(VENV)/.test-installed chromium nginx
+# The REST benchmark's load generator (bench/rest.py) is Debian's wrk.
+wrk:
+	@test -x /usr/bin/wrk || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || \
+		echo "wrk is not installed and could not be: the REST benchmark will fail."
+
+test: $(VENV)/.test-installed chromium nginx wrk
 	$(VENV)/bin/ruff check .
 	$(PY) tests/run.py
+
+# Every benchmark on 127.0.0.1 (real daphne, PostgreSQL, Redis), then one table against the targets
+# (docs/PERFORMANCE.md). `make bench ARGS=--quick` takes under 3 minutes; the full run about 35.
+bench: $(VENV)/.test-installed wrk
+	$(PY) -m bench $(ARGS)
+
+# Every benchmark at tiny size (what `make test` runs first, so that none of them can rot).
+bench-smoke: $(VENV)/.test-installed wrk
+	$(PY) -m bench --smoke
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .

@@ -1,8 +1,13 @@
-"""What every benchmark shares: PostgreSQL on 127.0.0.1, logging, percentiles, and the environment
-config.settings reads for a Parley process under measurement."""
+"""What every benchmark shares: PostgreSQL on 127.0.0.1, logging, percentiles, the environment
+config.settings reads for a Parley process under measurement, and the rows of the one table that
+`python -m bench` prints."""
 
+import json
+import os
 import subprocess
+import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +42,16 @@ def psql(sql: str, db: str = "postgres") -> str:
     return out.stdout.strip()
 
 
+def pyspy(pid: int, seconds: float, out: Path) -> subprocess.Popen:
+    """Record a process with py-spy (raw/collapsed stacks, every thread) for bench/pyspy_summary.py."""
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--duration",
+         str(max(1, int(seconds))), "--rate", "100", "--nonblocking", "--threads", "--format", "raw", "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 def log(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
@@ -46,3 +61,68 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+# Results: each benchmark prints its own report, and also hands its rows to `python -m bench`
+# (bench/__main__.py), which names a file in this variable and prints every benchmark's rows as one table.
+RESULTS_ENV = "PARLEY_BENCH_RESULTS"
+
+
+@dataclass
+class Row:
+    scenario: str
+    metric: str
+    parley: float | None
+    reference: float | None = None
+    spec: str = ",.0f"  # format() spec of both figures
+    target: str = ""
+    met: bool | None = None  # None: the row has no target
+
+
+def record(rows: list[Row]) -> None:
+    """Append the rows to the results file of `python -m bench`, when this benchmark runs under it."""
+    path = os.environ.get(RESULTS_ENV)
+    if path:
+        with open(path, "a") as out:
+            out.writelines(json.dumps(asdict(row)) + "\n" for row in rows)
+
+
+def read_results(path: Path) -> list[Row]:
+    if not path.exists():
+        return []
+    return [Row(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
+def figure(value, spec: str) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    return format(value, spec)
+
+
+def ratio(parley, reference) -> str:
+    if parley is None or not reference or parley != parley or reference != reference:
+        return "n/a"
+    return f"{parley / reference:.2f}"
+
+
+def table(rows: list[Row]) -> str:
+    """A Markdown table: scenario, metric, Parley, reference, Parley ÷ reference, target, met."""
+    headers = ("scenario", "metric", "Parley", "reference", "Parley/ref", "target", "met")
+    cells = [
+        (
+            row.scenario,
+            row.metric,
+            figure(row.parley, row.spec),
+            figure(row.reference, row.spec),
+            ratio(row.parley, row.reference),
+            row.target,
+            "" if row.met is None else "yes" if row.met else "NO",
+        )
+        for row in rows
+    ]
+    widths = [max(len(str(line[i])) for line in [headers, *cells]) for i in range(len(headers))]
+
+    def line(values) -> str:
+        return "| " + " | ".join(str(v).ljust(w) for v, w in zip(values, widths, strict=True)) + " |"
+
+    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells)])

@@ -29,7 +29,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import ROOT, log, parley_environment, percentile, psql  # noqa: E402
+from bench.common import ROOT, Row, log, parley_environment, percentile, psql, record  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 PREFIX = "parleybenchhistory"
@@ -389,6 +389,20 @@ def report(rows: list[tuple], command: str) -> str:
     return "\n".join(lines)
 
 
+def table_rows(rows: list[tuple], *, messages: int) -> list[Row]:
+    """The rows of `python -m bench`'s table: p50 and p99 of each figure, with their targets."""
+    out = []
+    for scenario, where, figures, target_key in rows:
+        if figures is None:
+            continue
+        label = f"(g) {scenario}" + (f", {messages:,} messages" if scenario.startswith("history") else "")
+        p50_max, p99_max = TARGETS[target_key] if target_key else (None, None)
+        for name, limit in (("p50", p50_max), ("p99", p99_max)):
+            target, met = (f"< {limit:g}", figures[name] < limit) if limit else ("", None)
+            out.append(Row(label, f"{where}, {name} ms", figures[name], spec=",.1f", target=target, met=met))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, under 30 s (CI)")
@@ -427,6 +441,7 @@ def main() -> int:
     rows = measure(messages=cfg["messages"], reps=cfg["reps"], warmup=cfg["warmup"], only=only)
     print()
     print(report(rows, command))
+    record(table_rows(rows, messages=cfg["messages"]))
     print(f"\nfinished in {time.monotonic() - started:.0f} s")
     return 0
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import websockets  # noqa: E402
 
 from bench import ws_fanout  # noqa: E402
-from bench.common import HOST, log, percentile  # noqa: E402
+from bench.common import HOST, Row, log, percentile, record  # noqa: E402
 
 ws_fanout.DB_NAME = "parley_bench_matching"
 ws_fanout.PREFIX = "parleybenchmatching"
@@ -144,6 +144,17 @@ def report(results: list[dict], cfg: dict, command: str) -> str:
     return "\n".join(lines)
 
 
+def table_rows(results: list[dict], cfg: dict) -> list[Row]:
+    """The rows of `python -m bench`'s table (the issue set no target for the lobby)."""
+    label = f"(i) lobby, {cfg['users']:,} join at once, {cfg['processes']} daphne"
+    median = {key: statistics.median(result[key] for result in results) for key in ("pairs_per_s", "p50", "p99")}
+    return [
+        Row(label, "pairs/s", median["pairs_per_s"]),
+        Row(label, "time to match p50 ms", median["p50"]),
+        Row(label, "time to match p99 ms", median["p99"]),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny: proves it still runs (CI)")
@@ -172,6 +183,7 @@ def main() -> int:
         asyncio.run(ws_fanout.clear_redis([ws_fanout.PREFIX]))
     print()
     print(report(results, cfg, command))
+    record(table_rows(results, cfg))
     return 0
 
 

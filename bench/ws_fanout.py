@@ -1,12 +1,12 @@
 """WebSocket fan-out benchmark: Parley (one real daphne process) against the Channels tutorial chat.
 
-    .venv/bin/python bench/ws_fanout.py            # full run, about 10 minutes
-    .venv/bin/python bench/ws_fanout.py --quick    # small sizes, under 2 minutes
+    .venv/bin/python bench/ws_fanout.py            # full run, about 15 minutes
+    .venv/bin/python bench/ws_fanout.py --quick    # small sizes, about 3 minutes
     .venv/bin/python bench/ws_fanout.py --smoke    # a few seconds of each scenario, for CI
 
 Everything runs on 127.0.0.1: a throwaway PostgreSQL database (parley_bench, dropped and
-recreated), Redis db 14 under its own prefixes, one daphne for Parley and one for the reference
-peer (bench/reference/, started after Parley stops so that they never compete for the CPU).
+recreated), Redis db 14 under its own prefixes, daphne for Parley and for the reference peer
+(bench/reference/), one server (or pair, for (e)) at a time, so that they never compete for the CPU.
 
 Scenarios, each against both servers:
   (a) one room of N members, all connected; senders send at a target rate. An open-loop ramp
@@ -15,6 +15,10 @@ Scenarios, each against both servers:
   (b) many DM pairs, every member sending a burst of K messages at once: acked, delivered,
       stored (rows counted in PostgreSQL afterwards) and lost.
   (c) server memory per idle connection (RSS of the daphne process before and after M sockets).
+  (d) connections per second: the M sockets of (c), opened 50 at a time (a full connect each).
+  (e) two daphne processes (--processes, default 2; 1 skips it), socket i on process i mod 2: the
+      biggest room of (a), the DM burst of (b) and a connect phase again; the scaling factor is the
+      two-process figure over the one-process one (target: at least 1.5).
 
 Users are marked online in Redis before they connect (the state "already open in another tab"),
 so the connect of N members does not announce N presence events to N members each (an N^2 storm
@@ -44,9 +48,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import websockets
 
-from bench.common import HOST, ROOT, log, parley_environment, percentile, psql  # noqa: E402
+from bench.common import HOST, ROOT, Row, log, parley_environment, percentile, psql, pyspy, record, table  # noqa: E402
 
-BIN = ROOT / ".venv" / "bin"
+BIN = Path(sys.executable).parent  # the virtualenv running this, wherever the checkout is
 DB_NAME = "parley_bench"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 PREFIX = "parleybench"
@@ -406,11 +410,24 @@ async def quiet(stats: Stats, seconds: float, limit: float = 60.0) -> None:
 
 @dataclass
 class Target:
+    """One server, or several sharing Redis (and PostgreSQL) as behind nginx: socket i goes to server i mod N."""
+
     name: str
-    server: Server
+    servers: list[Server]
     fixture: Fixture
     parley: bool
     profile_dir: Path | None = None
+
+    @property
+    def server(self) -> Server:
+        """The first server: the one whose memory and profile are taken."""
+        return self.servers[0]
+
+    def cpu_seconds(self) -> float:
+        return sum(server.cpu_seconds() for server in self.servers)
+
+    def port(self, index: int) -> int:
+        return self.servers[index % len(self.servers)].port
 
     @property
     def origin(self) -> str:
@@ -424,9 +441,9 @@ class Target:
                 room = self.fixture.dm_rooms[int(room_key[2:])]
             else:
                 room = None
-            url = f"ws://{HOST}:{self.server.port}/ws/"
+            url = f"ws://{HOST}:{self.port(index)}/ws/"
             return Client(index, url, self.origin, self.fixture.sessions[index], room, stats)
-        url = f"ws://{HOST}:{self.server.port}/ws/chat/{room_key}/"
+        url = f"ws://{HOST}:{self.port(index)}/ws/chat/{room_key}/"
         return Client(index, url, self.origin, None, 0, stats)
 
     async def prepare(self) -> None:
@@ -438,13 +455,7 @@ class Target:
     def profile(self, name: str, seconds: float):
         if not (self.parley and self.profile_dir):
             return None
-        out = self.profile_dir / f"{name}.txt"
-        return subprocess.Popen(
-            [str(BIN / "py-spy"), "record", "--pid", str(self.server.pid), "--duration", str(max(1, int(seconds))),
-             "--rate", "100", "--nonblocking", "--threads", "--format", "raw", "-o", str(out)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        return pyspy(self.server.pid, seconds, self.profile_dir / f"{name}.txt")
 
 
 @dataclass
@@ -482,7 +493,7 @@ async def run_rate(target: Target, stats: Stats, senders: list[Client], n: int, 
     phase = stats.new_phase()
     per_sender = rate / len(senders)
     errors_before = sum(stats.errors.values())
-    cpu0, client0 = target.server.cpu_seconds(), time.process_time()
+    cpu0, client0 = target.cpu_seconds(), time.process_time()
     t0 = time.perf_counter() + 0.05
     phase.first_send = t0
 
@@ -518,7 +529,7 @@ async def run_rate(target: Target, stats: Stats, senders: list[Client], n: int, 
         p95=percentile(phase.latencies, 95),
         p99=percentile(phase.latencies, 99),
         errors=sum(stats.errors.values()) - errors_before,
-        server_cpu=(target.server.cpu_seconds() - cpu0) / wall,
+        server_cpu=(target.cpu_seconds() - cpu0) / wall,
         client_cpu=(time.process_time() - client0) / wall,
     )
     log(
@@ -612,7 +623,7 @@ async def dm_scenario(target: Target, pairs: int, burst: int, cfg: dict) -> dict
         await quiet(stats, 1.0)
         phase = stats.new_phase()
         errors_before = Counter(stats.errors)
-        cpu0 = target.server.cpu_seconds()
+        cpu0 = target.cpu_seconds()
         profiler = target.profile("dm-burst", cfg["dm_profile_s"])
         t0 = phase.first_send = time.perf_counter()
 
@@ -634,7 +645,7 @@ async def dm_scenario(target: Target, pairs: int, burst: int, cfg: dict) -> dict
                 break
             await asyncio.sleep(0.05)
         wall = time.perf_counter() - t0
-        server_cpu = (target.server.cpu_seconds() - cpu0) / wall
+        server_cpu = (target.cpu_seconds() - cpu0) / wall
         if profiler:
             profiler.wait(timeout=60)
         stored = None
@@ -689,6 +700,21 @@ async def idle_scenario(target: Target, count: int) -> dict:
     return {"count": count, "before_kb": before, "after_kb": after, "per_kb": per, "connect_s": connect}
 
 
+async def connect_scenario(target: Target, count: int) -> dict:
+    """Connections per second: `count` sockets opened CONNECT_CONCURRENCY at a time into a warm server."""
+    stats = Stats()
+    await target.prepare()
+    warm = [target.client(i, f"idle{i}", stats) for i in range(min(20, count))]
+    await open_all(warm)
+    await close_all(warm)
+    clients = [target.client(i, f"idle{i}", stats) for i in range(count)]
+    seconds = await open_all(clients)
+    await close_all(clients)
+    log(f"{target.name}: {count} sockets over {len(target.servers)} process(es) in {seconds:.2f} s")
+    await asyncio.sleep(1)
+    return {"count": count, "connect_s": seconds, "per_s": count / seconds}
+
+
 async def run_target(target: Target, cfg: dict) -> dict:
     results = {"rss_start_kb": target.server.rss_kb()}
     results["idle"] = await idle_scenario(target, cfg["idle"])
@@ -698,66 +724,53 @@ async def run_target(target: Target, cfg: dict) -> dict:
     return results
 
 
+async def run_scaling(target: Target, cfg: dict) -> dict:
+    """The same scenarios on several processes: the biggest room, the DM burst, and connecting."""
+    return {
+        "processes": len(target.servers),
+        "connect": await connect_scenario(target, cfg["idle"]),
+        "room": await room_scenario(target, max(cfg["sizes"]), cfg),
+        "dm": await dm_scenario(target, cfg["pairs"], cfg["burst"], cfg),
+    }
+
+
 # Report
 
-
-def fmt(value, spec=",.0f") -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float) and value != value:
-        return "n/a"
-    return format(value, spec)
+SCALING_TARGET = 1.5  # two processes against one, on this 2-core machine
 
 
-def ratio(a, b) -> str:
-    if a is None or b is None or not b or a != a or b != b:
-        return "n/a"
-    return f"{a / b:.2f}"
-
-
-def report(parley: dict, reference: dict | None, command: str, cfg: dict) -> str:
+def rows(parley: dict, reference: dict | None) -> list[Row]:
     ref = reference or {}
-    rows = []
+    out: list[Row] = []
 
-    def row(scenario, metric, p, r, spec=",.0f", target="", met=""):
-        rows.append((scenario, metric, fmt(p, spec), fmt(r, spec) if reference else "-", ratio(p, r), target, met))
+    def row(scenario, metric, p, r, spec=",.0f", target="", met=None):
+        out.append(Row(scenario, metric, p, r if reference else None, spec, target, met))
 
     for i, room in enumerate(parley["rooms"]):
         n = room["n"]
         rr = ref["rooms"][i] if ref else {}
         h, rh = room["half"], rr.get("half")
         cap = " (sender cap)" if room["capped"] else ""
-        row(f"(a) room {n}", "connect all members, s", room["connect_s"], rr.get("connect_s"), ".1f")
-        idle = rr["idle_p50"] * 1e3 if rr else None
-        row(f"(a) room {n}", "one message at a time, p50 ms", room["idle_p50"] * 1e3, idle, ".1f")
-        row(f"(a) room {n}", f"max sustained rate, msg/s{cap}", room["max_rate"], rr.get("max_rate"), ",.1f")
+        label = f"(a) room {n}"
+        row(label, "connect all members, s", room["connect_s"], rr.get("connect_s"), ".1f")
+        row(label, "one message at a time, p50 ms", room["idle_p50"] * 1e3, rr.get("idle_p50", 0) * 1e3, ".1f")
+        row(label, f"max sustained rate, msg/s{cap}", room["max_rate"], rr.get("max_rate"), ",.1f")
         big = n >= 1000
-        goal = 10_000 if big else None
         row(
-            f"(a) room {n}",
-            "max sustained deliveries/s",
-            room["max_deliveries"],
-            rr.get("max_deliveries"),
-            target=">= 10,000" if big else "",
-            met=("yes" if room["max_deliveries"] >= goal else "NO") if goal else "",
-        )
-        row(f"(a) room {n}", "peak deliveries/s (any step)", room["peak_deliveries"], rr.get("peak_deliveries"))
-        row(f"(a) room {n}", "half rate, msg/s", h.rate, rh.rate if rh else None, ",.1f")
-        row(f"(a) room {n}", "  delivered / expected", h.delivered, rh.delivered if rh else None)
-        row(f"(a) room {n}", "  p50 ms", h.p50 * 1e3, rh.p50 * 1e3 if rh else None, ".1f")
-        row(f"(a) room {n}", "  p95 ms", h.p95 * 1e3, rh.p95 * 1e3 if rh else None, ".1f")
+            label, "max sustained deliveries/s", room["max_deliveries"], rr.get("max_deliveries"),
+            target=">= 10,000" if big else "", met=room["max_deliveries"] >= 10_000 if big else None,
+        )  # fmt: skip
+        row(label, "peak deliveries/s (any step)", room["peak_deliveries"], rr.get("peak_deliveries"))
+        row(label, "half rate, msg/s", h.rate, rh.rate if rh else None, ",.1f")
+        row(label, "  delivered / expected", h.delivered, rh.delivered if rh else None)
+        row(label, "  p50 ms", h.p50 * 1e3, rh.p50 * 1e3 if rh else None, ".1f")
+        row(label, "  p95 ms", h.p95 * 1e3, rh.p95 * 1e3 if rh else None, ".1f")
         limit = 250 if big else 20 if n <= 100 else None
         row(
-            f"(a) room {n}",
-            "  p99 ms",
-            h.p99 * 1e3,
-            rh.p99 * 1e3 if rh else None,
-            ".1f",
-            target=f"< {limit}" if limit else "",
-            met=("yes" if h.p99 * 1e3 < limit else "NO") if limit else "",
-        )
-        cpu = rh.server_cpu * 100 if rh else None
-        row(f"(a) room {n}", "  server CPU % at half rate", h.server_cpu * 100, cpu, ".0f")
+            label, "  p99 ms", h.p99 * 1e3, rh.p99 * 1e3 if rh else None, ".1f",
+            target=f"< {limit}" if limit else "", met=h.p99 * 1e3 < limit if limit else None,
+        )  # fmt: skip
+        row(label, "  server CPU % at half rate", h.server_cpu * 100, rh.server_cpu * 100 if rh else None)
     dm, rdm = parley["dm"], ref.get("dm", {})
     label = f"(b) {dm['pairs']} DM pairs x{dm['burst']}"
     row(label, "sent", dm["sent"], rdm.get("sent"))
@@ -765,33 +778,84 @@ def report(parley: dict, reference: dict | None, command: str, cfg: dict) -> str
     row(label, "stored (rows)", dm["stored"], None)
     row(label, "delivered to peer", dm["delivered"], rdm.get("delivered"))
     lost_ok = dm["lost"] == 0 and dm["stored"] == dm["sent"] and dm["acked"] == dm["sent"]
-    row(label, "lost (sent - delivered)", dm["lost"], rdm.get("lost"), target="0", met="yes" if lost_ok else "NO")
-    ok = (dm["persisted_per_s"] or 0) >= 800
-    row(label, "persisted msg/s", dm["persisted_per_s"], None, target=">= 800", met="yes" if ok else "NO")
-    ok = dm["delivered_per_s"] >= 800
-    row(
-        label, "delivered msg/s", dm["delivered_per_s"], rdm.get("delivered_per_s"), target=">= 800",
-        met="yes" if ok else "NO",
-    )  # fmt: skip
-    row(label, "delivery p50 ms", dm["p50"] * 1e3, rdm.get("p50", 0) * 1e3 if rdm else None, ",.0f")
-    row(label, "delivery p99 ms", dm["p99"] * 1e3, rdm.get("p99", 0) * 1e3 if rdm else None, ",.0f")
-    row(label, "errors", sum(dm["errors"].values()), sum(rdm.get("errors", {}).values()) if rdm else None)
+    row(label, "lost (sent - delivered)", dm["lost"], rdm.get("lost"), target="0", met=lost_ok)
+    persisted = dm["persisted_per_s"] or 0
+    row(label, "persisted msg/s", dm["persisted_per_s"], None, target=">= 800", met=persisted >= 800)
+    delivered = dm["delivered_per_s"]
+    row(label, "delivered msg/s", delivered, rdm.get("delivered_per_s"), target=">= 800", met=delivered >= 800)
+    row(label, "delivery p50 ms", dm["p50"] * 1e3, rdm.get("p50", 0) * 1e3)
+    row(label, "delivery p99 ms", dm["p99"] * 1e3, rdm.get("p99", 0) * 1e3)
+    row(label, "errors", sum(dm["errors"].values()), sum(rdm.get("errors", {}).values()))
     idle, ridle = parley["idle"], ref.get("idle", {})
     label = f"(c) {idle['count']} idle sockets"
     row(label, "server RSS before, MB", idle["before_kb"] / 1024, ridle.get("before_kb", 0) / 1024 or None, ".1f")
     row(label, "server RSS after, MB", idle["after_kb"] / 1024, ridle.get("after_kb", 0) / 1024 or None, ".1f")
     ok = idle["per_kb"] <= 40
-    row(label, "KB per idle connection", idle["per_kb"], ridle.get("per_kb"), ".1f", "<= 40", "yes" if ok else "NO")
-    headers = ("scenario", "metric", "Parley", "reference", "Parley/ref", "target", "met")
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    lines = [
-        "| " + " | ".join(str(h).ljust(w) for h, w in zip(headers, widths, strict=True)) + " |",
-        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
-    ]
-    for r in rows:
-        lines.append("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
-    lines.append("")
-    lines.append(f"command: {command}")
+    row(label, "KB per idle connection", idle["per_kb"], ridle.get("per_kb"), ".1f", "<= 40", ok)
+    label = f"(d) connect {idle['count']} sockets"
+    ref_rate = ridle["count"] / ridle["connect_s"] if ridle else None
+    row(label, f"connections/s, 1 daphne, {CONNECT_CONCURRENCY} at a time", idle["count"] / idle["connect_s"], ref_rate)
+    if "scaling" in parley:
+        out += scaling_rows(parley, reference)
+    return out
+
+
+def scaling_rows(parley: dict, reference: dict | None) -> list[Row]:
+    """Two processes against one: the room fan-out, the DM burst, connecting."""
+    out: list[Row] = []
+    scaled, ref_scaled = parley["scaling"], (reference or {}).get("scaling")
+
+    def pick(results: dict | None, path) -> float | None:
+        return path(results) if results and "scaling" in results else None
+
+    def row(scenario, metric, value, spec=",.0f", target="", met=None):
+        out.append(Row(scenario, metric, pick(parley, value), pick(reference, value), spec, target, met))
+
+    def factor(scenario, metric, value, *, targeted=True):
+        def of(results):
+            one = value(results, single=True)
+            return value(results, single=False) / one if one else None
+
+        p = of(parley)
+        r = of(reference) if ref_scaled else None
+        target = f">= {SCALING_TARGET}" if targeted else ""
+        met = (p is not None and p >= SCALING_TARGET) if targeted else None
+        out.append(Row(scenario, metric, p, r, ".2f", target, met))
+
+    k, n = scaled["processes"], scaled["room"]["n"]
+
+    def room_of(results, single):
+        rooms = {room["n"]: room for room in results["rooms"]}
+        return (rooms[n] if single else results["scaling"]["room"])["max_deliveries"]
+
+    def dm_of(results, single):
+        return (results["dm"] if single else results["scaling"]["dm"])["delivered_per_s"]
+
+    def connect_of(results, single):
+        if single:
+            return results["idle"]["count"] / results["idle"]["connect_s"]
+        return results["scaling"]["connect"]["per_s"]
+
+    label = f"(e) room {n}, {k} daphne"
+    capped = " (sender cap)" if scaled["room"]["capped"] else ""
+    row(label, f"max sustained deliveries/s{capped}", lambda r: r["scaling"]["room"]["max_deliveries"])
+    row(label, "  p99 ms at half rate", lambda r: r["scaling"]["room"]["half"].p99 * 1e3, ".1f")
+    row(label, "  server CPU % at half rate (all processes)", lambda r: r["scaling"]["room"]["half"].server_cpu * 100)
+    factor(label, f"deliveries/s, {k} processes / 1", room_of)
+    dm = scaled["dm"]
+    label = f"(e) {dm['pairs']} DM pairs x{dm['burst']}, {k} daphne"
+    row(label, "delivered msg/s", lambda r: r["scaling"]["dm"]["delivered_per_s"])
+    out.append(Row(label, "persisted msg/s", dm["persisted_per_s"]))
+    out.append(Row(label, "lost (sent - delivered)", dm["lost"], target="0", met=dm["lost"] == 0))
+    factor(label, f"delivered msg/s, {k} processes / 1", dm_of)
+    label = f"(e) connect {scaled['connect']['count']} sockets, {k} daphne"
+    row(label, "connections/s", lambda r: r["scaling"]["connect"]["per_s"])
+    factor(label, f"connections/s, {k} processes / 1", connect_of, targeted=False)
+    return out
+
+
+def report(parley: dict, reference: dict | None, command: str, cfg: dict) -> str:
+    lines = [table(rows(parley, reference)), "", f"command: {command}"]
     lines.append(f"parley daphne: {' '.join(parley['command'])} (env: bench/ws_fanout.py parley_env())")
     if reference:
         lines.append(f"reference daphne: {' '.join(reference['command'])}")
@@ -805,7 +869,7 @@ def report(parley: dict, reference: dict | None, command: str, cfg: dict) -> str
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
+    mode.add_argument("--quick", action="store_true", help="small sizes, about 3 minutes")
     mode.add_argument("--smoke", action="store_true", help="tiny: proves it still runs (CI)")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], help="room sizes, e.g. 10,100,1000")
     parser.add_argument("--pairs", type=int, help="DM pairs (2 senders each)")
@@ -816,10 +880,11 @@ def main() -> int:
     parser.add_argument("--no-reference", action="store_true", help="skip the reference peer")
     parser.add_argument("--no-parley", action="store_true", help="only the reference peer (experiments)")
     parser.add_argument("--profile", type=Path, help="directory for py-spy raw profiles of the Parley daphne")
+    parser.add_argument("--processes", type=int, help="daphne processes of the scaling scenario (e); 1: skip it")
     args = parser.parse_args()
 
-    cfg = dict(PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"])
-    for key in ("sizes", "pairs", "burst", "idle", "duration", "step"):
+    cfg = dict(PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"], processes=2)
+    for key in ("sizes", "pairs", "burst", "idle", "duration", "step", "processes"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
     cfg.update(start_deliveries=1000, factor=1.6, ramp_budget=60.0 if not args.smoke else 5.0)
@@ -839,32 +904,48 @@ def main() -> int:
     started = time.monotonic()
     asyncio.run(clear_redis([PREFIX, REF_PREFIX]))
     fixture = build_fixture(users, cfg["sizes"], cfg["pairs"])
-    parley = reference = None
-    server = None
+    peers = []
+    if not args.no_parley:
+        peers.append(("parley", "config.asgi:application", parley_env(), True))
+    if not args.no_reference:
+        peers.append(("reference", "bench.reference.asgi:application", reference_env(), False))
+    results = {}
     try:
-        if not args.no_parley:
-            server = Server("parley", "config.asgi:application", parley_env(), free_port())
-            log(f"parley daphne pid {server.pid} on {server.port}")
-            target = Target("parley", server, fixture, parley=True, profile_dir=args.profile)
-            parley = asyncio.run(run_target(target, cfg))
-            parley["command"] = server.command
-            server.stop()
-            server = None
-        if not args.no_reference:
-            server = Server("reference", "bench.reference.asgi:application", reference_env(), free_port())
-            log(f"reference daphne pid {server.pid} on {server.port}")
-            reference = asyncio.run(run_target(Target("reference", server, fixture, parley=False), cfg))
-            reference["command"] = server.command
+        for name, app, env, parley in peers:
+            profile = args.profile if parley else None
+            with serving(name, app, env, 1) as servers:
+                results[name] = asyncio.run(run_target(Target(name, servers, fixture, parley, profile), cfg))
+                results[name]["command"] = servers[0].command
+            # The smoke run proves the multi-process path once (Parley's): the reference's is the same code.
+            if cfg["processes"] > 1 and (parley or not args.smoke):
+                with serving(name, app, env, cfg["processes"]) as servers:
+                    target = Target(name, servers, fixture, parley)
+                    results[name]["scaling"] = asyncio.run(run_scaling(target, cfg))
     finally:
-        if server is not None:
-            server.stop()
         asyncio.run(clear_redis([PREFIX, REF_PREFIX]))
     print()
-    if parley is None:  # --no-parley: show the reference in the Parley column
-        parley, reference = reference, None
+    # --no-parley: the reference in the Parley column
+    parley, reference = results.get("parley") or results.get("reference"), results.get("reference")
+    if parley is reference:
+        reference = None
     print(report(parley, reference, command, cfg))
+    record(rows(parley, reference))
     print(f"\nfinished in {time.monotonic() - started:.0f} s")
     return 0
+
+
+@contextlib.contextmanager
+def serving(name: str, app: str, env: dict, count: int):
+    """`count` daphne processes of one application (ports of their own), stopped on the way out."""
+    servers: list[Server] = []
+    try:
+        for number in range(count):
+            servers.append(Server(f"{name}{number}", app, env, free_port()))
+            log(f"{name} daphne {number + 1}/{count}: pid {servers[-1].pid} on {servers[-1].port}")
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
 
 
 if __name__ == "__main__":

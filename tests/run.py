@@ -2,8 +2,8 @@
 
 PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) are used when reachable; with CI=true
 they must be. An explicitly set DATABASE_URL or REDIS_URL is respected as it is. With no
-arguments, three runs: the benchmarks at tiny sizes (`--smoke`, with the services up, so that
-they cannot rot), the browser tests (tests/e2e, Debian's Chromium) as their own pytest
+arguments, three runs: every benchmark at tiny size (`python -m bench --smoke`, with the services
+up, so that none of them can rot), the browser tests (tests/e2e, Debian's Chromium) as their own pytest
 run, and the main suite. Arguments run only the main suite, with them.
 """
 
@@ -57,9 +57,6 @@ def browser_suite(python: str, ci: bool) -> list[list[str]]:
     return []
 
 
-SMOKE_BENCHMARKS = ("ws_fanout", "history", "friends", "matching", "attachments")
-
-
 def main() -> int:
     env = service_environment()
     env.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
@@ -70,7 +67,7 @@ def main() -> int:
     if not sys.argv[1:]:
         if env["PARLEY_SERVICES"] == "1":
             # Not tests (they assert nothing about speed): they prove the benchmarks still run.
-            suites += [[python, f"bench/{name}.py", "--smoke"] for name in SMOKE_BENCHMARKS]
+            suites.append([python, "-m", "bench", "--smoke"])
         suites += browser_suite(python, ci=env.get("CI", "").lower() in ("1", "true", "yes"))
     # The main suite runs last, so that its summary is the closing line of the whole run.
     suites.append([python, "-m", "pytest", *sys.argv[1:]])

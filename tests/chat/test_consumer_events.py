@@ -2,12 +2,13 @@
 
 import json
 import uuid
+from contextlib import AsyncExitStack
 
 import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from chat import services
+from chat import events, services
 from chat.models import Message
 from chat.protocol import FLOOD_FRAMES, MAX_FRAME_BYTES
 from rooms import services as room_services
@@ -41,6 +42,29 @@ async def test_a_message_is_acknowledged_to_its_sender_and_reaches_the_other_mem
         assert own["message.new"]["message"] == ack["message"]
         assert await ben_ws.nothing()
     assert await database_sync_to_async(Message.objects.filter(room=room, body="hi ben").count)() == 1
+
+
+async def test_a_message_is_serialized_once_however_many_members_receive_it(ann, make_user, monkeypatch):
+    """The fan-out's cost per recipient is a write, not a JSON encoding (docs/PERFORMANCE.md)."""
+    others = [await database_sync_to_async(make_user)() for _ in range(4)]
+    room = await database_sync_to_async(group_room)(ann, *others)
+    serialized = []
+    real_dumps = events.dumps
+
+    def counting_dumps(event: dict) -> str:
+        serialized.append(event["type"])
+        return real_dumps(event)
+
+    monkeypatch.setattr(events, "dumps", counting_dumps)
+    async with AsyncExitStack() as stack:
+        ann_ws = await stack.enter_async_context(connected(ann))
+        sockets = [await stack.enter_async_context(connected(person)) for person in others]
+        await ann_ws.send("message.send", room=room.pk, body="to all five", client_id=str(uuid.uuid4()))
+        own = await ann_ws.expect_each("message.ack", "message.new")
+        received = [(await ws.expect("message.new"))["message"] for ws in sockets]
+    assert received == [own["message.new"]["message"]] * 4
+    assert serialized.count("message.new") == 1
+    assert serialized.count("message.ack") == 1
 
 
 async def test_a_retried_send_is_acknowledged_again_without_a_second_message(ann, ben, room):
