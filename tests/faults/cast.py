@@ -36,7 +36,9 @@ def make_cast(*, people: int, rooms: int) -> dict:
     for user in users:
         browser = Client()
         browser.force_login(user)
-        cast.append({"id": user.pk, "handle": user.handle, "cookie": browser.cookies[settings.SESSION_COOKIE_NAME].value})
+        cast.append(
+            {"id": user.pk, "handle": user.handle, "cookie": browser.cookies[settings.SESSION_COOKIE_NAME].value}
+        )
     return {"people": cast, "rooms": room_ids}
 
 

@@ -153,7 +153,13 @@ class ChatClient:
 
     async def _transmit(self, item: Pending) -> None:
         await self._emit(
-            {"type": "message.send", "id": item.client_id, "room": item.room, "body": item.body, "client_id": item.client_id}
+            {
+                "type": "message.send",
+                "id": item.client_id,
+                "room": item.room,
+                "body": item.body,
+                "client_id": item.client_id,
+            }
         )
 
     # Events from the server
