@@ -17,6 +17,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from django_guid import set_guid
 
 from accounts.selectors import blocked_ids
@@ -43,6 +46,10 @@ CLOSE_SERVICE_RESTART = 4012
 # An API client has this long after the handshake to send its ticket.
 DEFAULT_AUTH_SECONDS = 10
 TYPING_INTERVAL_SECONDS = 2
+# PostgreSQL or Redis away (restarting, failing over). A send may even have been stored just before
+# the connection broke: the client sends it again with the same client_id, which stores it at most once.
+SERVICE_AWAY = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+UNAVAILABLE_RETRY_SECONDS = 1
 
 
 async def _announce_offline(user_id: int) -> None:
@@ -247,6 +254,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             code = "invalid"
             extra = {"fields": error.message_dict} if hasattr(error, "error_dict") else {}
             error = " ".join(error.messages)
+        elif isinstance(error, SERVICE_AWAY):
+            logger.warning("WebSocket event failed: a service is away (%s)", error)
+            code, extra = "unavailable", {"retry_after": UNAVAILABLE_RETRY_SECONDS}
+            error = "The server is briefly unavailable. Try again."
         else:
             logger.exception("WebSocket event failed", exc_info=error)
             code, error = "internal", "Something went wrong on our side."

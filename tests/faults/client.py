@@ -25,8 +25,8 @@ from websockets.exceptions import ConnectionClosed
 ORIGIN = "http://127.0.0.1:8000"
 SESSION_COOKIE = "sessionid"
 GAP_WAIT_SECONDS = 1.0
-# Errors a retry may cure: the database or Redis away ("internal"), the sender too fast.
-RETRIED_ERRORS = {"internal", "rate_limited"}
+# Errors a retry may cure: the database or Redis away, the sender too fast.
+RETRIED_ERRORS = {"unavailable", "rate_limited"}
 
 
 @dataclass
@@ -56,6 +56,7 @@ class ChatClient:
         self.pending: dict[str, Pending] = {}
         self.acked: dict[str, tuple[int, int]] = {}  # client_id -> (room, seq)
         self.problems: list[str] = []
+        self.refusals = 0  # Errors answered to sends that a retry then cured.
         self.closes: list[int | None] = []  # Close codes of the sockets it lost (None: no close frame).
         self.connections = 0
         self.socket = None
@@ -204,6 +205,7 @@ class ChatClient:
         if item is None:
             self.problems.append(f"error {event}")
         elif event["code"] in RETRIED_ERRORS:
+            self.refusals += 1
             asyncio.get_running_loop().call_later(max(0.3, event.get("retry_after", 0)), self._retry, item)
         else:
             self.pending.pop(item.client_id)

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,18 +52,19 @@ class PostgresCluster:
     """A throwaway PostgreSQL cluster in a temporary directory, run as the `postgres` user (initdb
     refuses root), with fsync off: it is thrown away with the test."""
 
-    def __init__(self, directory: Path):
+    def __init__(self):
         if not (POSTGRES_BIN / "initdb").exists():
             pytest.fail(f"PostgreSQL's server programs are not in {POSTGRES_BIN}")
-        self.directory, self.port = directory / "pg", free_port()
-        self.directory.mkdir()
+        # Not under pytest's tmp_path: its parents are private to root, and the server runs as postgres.
+        self.directory, self.port = Path(tempfile.mkdtemp(prefix="parley-pg-")), free_port()
         shutil.chown(self.directory, "postgres")
         self._as_postgres("initdb", "-D", "data", "-A", "trust", "-U", "postgres", "--no-sync")
         self.start()
 
     def _as_postgres(self, program: str, *args: str) -> None:
         command = ["runuser", "-u", "postgres", "--", str(POSTGRES_BIN / program), *args]
-        subprocess.run(command, cwd=self.directory, check=True, capture_output=True)
+        done = subprocess.run(command, cwd=self.directory, capture_output=True, text=True)
+        assert done.returncode == 0, f"{program} failed: {done.stdout}{done.stderr}"
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
@@ -73,7 +75,13 @@ class PostgresCluster:
         self._as_postgres("pg_ctl", "-D", "data", "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
-        self._as_postgres("pg_ctl", "-D", "data", "-m", "immediate", "stop")
+        """Stop for good and remove the cluster."""
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(POSTGRES_BIN / "pg_ctl"), "-D", "data", "-m", "immediate", "stop"],
+            cwd=self.directory,
+            capture_output=True,
+        )
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
