@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import datetime
 import itertools
+import json
 import os
 import resource
 import shlex
@@ -348,7 +349,7 @@ class Client:
                 elif text.startswith('{"type":"hello"'):
                     self.ready.set()
                 elif text.startswith('{"type":"ping"'):
-                    await self.ws.send('{"type":"pong"}')
+                    await self.ws.send(json.dumps({"type": "pong", "id": json.loads(text).get("id")}))
                 elif text.startswith('{"type":"error"'):
                     code = text.split('"code":"', 1)[-1].split('"', 1)[0]
                     stats.errors[code] += 1

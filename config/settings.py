@@ -118,6 +118,9 @@ USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql
 DATABASE_THREADS = env.int("DATABASE_THREADS", default=8)
 # How many batches of WebSocket sends a process stores at once (chat.batching); at most DATABASE_THREADS.
 MESSAGE_SEND_WORKERS = env.int("MESSAGE_SEND_WORKERS", default=2)
+# A socket whose client has left this many bytes of what it was sent unread (a frozen tab) is closed
+# (4413) instead of being buffered without end (chat.backlog); the client reconnects and resumes.
+WS_SEND_BACKLOG_BYTES = env.int("WS_SEND_BACKLOG_BYTES", default=1024 * 1024)
 
 # REDIS: cache, channel layer and Celery broker
 REDIS_URL = env.str("REDIS_URL", default="")

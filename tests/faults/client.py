@@ -55,6 +55,7 @@ class ChatClient:
         self.views = {room: RoomView() for room in rooms}
         self.pending: dict[str, Pending] = {}
         self.acked: dict[str, tuple[int, int]] = {}  # client_id -> (room, seq)
+        self.arrivals: dict[int, list[int]] = {}  # room -> seqs of its message.new events, as they came
         self.problems: list[str] = []
         self.refusals = 0  # Errors answered to sends that a retry then cured.
         self.closes: list[int | None] = []  # Close codes of the sockets it lost (None: no close frame).
@@ -168,8 +169,9 @@ class ChatClient:
     async def _handle(self, event: dict) -> None:
         kind = event["type"]
         if kind == "ping":
-            await self._emit({"type": "pong"})
+            await self._emit({"type": "pong", "id": event.get("id")})
         elif kind == "message.new":
+            self.arrivals.setdefault(event["message"]["room"], []).append(event["message"]["seq"])
             self._saw(event["message"])
         elif kind == "message.ack":
             message = event["message"]
