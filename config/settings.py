@@ -150,6 +150,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# With acks_late, a task whose worker was killed stays unacknowledged in Redis and is delivered again
+# once this many seconds have passed; it must exceed the longest countdown of a retry (mail: 10 min).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -174,6 +177,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Parley <noreply@parl
 # chose "immediately"; people on "digest" get at most one per NOTIFICATION_DIGEST_HOURS.
 NOTIFICATION_EMAIL_INTERVAL = timedelta(seconds=env.int("NOTIFICATION_EMAIL_INTERVAL", default=600))
 NOTIFICATION_DIGEST_INTERVAL = timedelta(hours=env.int("NOTIFICATION_DIGEST_HOURS", default=24))
+# A worker claims what it mails for this long: one killed mid-send leaves its claim, which expires
+# and is mailed again (by the redelivered task or the next scan). Far above EMAIL_TIMEOUT.
+NOTIFICATION_MAIL_LEASE = timedelta(seconds=env.int("NOTIFICATION_MAIL_LEASE", default=300))
 # Read notifications are deleted this many days after they were read.
 NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=30)
 
