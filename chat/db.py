@@ -10,12 +10,13 @@ Order is unaffected: Channels handles one socket's frames one after another, and
 lock orders messages of one room.
 """
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 
 @cache
@@ -28,3 +29,18 @@ def in_db_thread(function):
     if connection.vendor == "sqlite":
         return database_sync_to_async(function)
     return database_sync_to_async(function, thread_sensitive=False, executor=_executor())
+
+
+def on_commit_robust(function: Callable[[], object]) -> None:
+    """transaction.on_commit(function, robust=True) for any callable, functools.partial included.
+
+    Django 5.2 logs a failing robust hook by its __qualname__, which a partial lacks: the
+    AttributeError then escapes the commit, and a request whose rows were committed fails after
+    all (a send answered with an error although stored; Django ticket #36487, fixed after 5.2).
+    """
+
+    def hook() -> None:
+        function()
+
+    hook.__qualname__ = getattr(getattr(function, "func", function), "__qualname__", type(function).__name__)
+    transaction.on_commit(hook, robust=True)
