@@ -48,6 +48,8 @@ async def test_a_frozen_client_is_closed_past_the_backlog_limit_while_the_others
             assert_nothing_lost([sender, near, far], stored, sent=MESSAGES)
             for reader in (near, far):
                 assert all(seqs == sorted(seqs) for seqs in reader.arrivals.values()), "live order is seq order"
+                # They too got far more than the limit, but answered the pings: never closed.
+                assert reader.connections == 1 and reader.closes == []
             assert frozen.connections == 1 and not frozen.views[rooms[0]].messages
 
             frozen.thaw()
