@@ -37,10 +37,9 @@ def on_commit_robust(function: Callable[[], object]) -> None:
     Django 5.2 logs a failing robust hook by its __qualname__, which a partial lacks: the
     AttributeError then escapes the commit, and a request whose rows were committed fails after
     all (a send answered with an error although stored; Django ticket #36487, fixed after 5.2).
+    A partial takes attributes, so it gets the name of what it calls, and stays the same object.
     """
-
-    def hook() -> None:
-        function()
-
-    hook.__qualname__ = getattr(getattr(function, "func", function), "__qualname__", type(function).__name__)
-    transaction.on_commit(hook, robust=True)
+    if not hasattr(function, "__qualname__"):
+        inner = getattr(function, "func", function)
+        function.__qualname__ = getattr(inner, "__qualname__", type(inner).__name__)
+    transaction.on_commit(function, robust=True)

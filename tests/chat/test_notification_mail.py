@@ -333,6 +333,8 @@ def test_a_celery_worker_mails_over_smtp_and_a_retry_sends_nothing_more(
     text = received.get_body(preferencelist=("plain",)).get_content()
     assert "@ben question 0" in text and f"http://chat.example/rooms/{room.pk}/?around=" in text
     assert received.get_body(preferencelist=("html",)) is not None
+    # Marked mailed once SMTP took it, as the task ends (chat.notifications).
+    assert wait_for_log(worker, r"notification_mail_send\[[^\]]+\] succeeded in [\d.]+s: 2")
     assert Notification.objects.filter(user=ben, emailed_at__isnull=True).count() == 0
 
     # The same task again, as a redelivery after a lost acknowledgement would run it: nothing more is sent.

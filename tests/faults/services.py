@@ -15,6 +15,9 @@ import pytest
 from tests.conftest import ROOT, free_port
 
 POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+# initdb refuses to run as root: as root, the cluster belongs to (and runs as) the postgres user.
+AS_ROOT = os.geteuid() == 0
+AS_POSTGRES = ["runuser", "-u", "postgres", "--"] if AS_ROOT else []
 
 
 def start_redis(port: int, directory: Path) -> subprocess.Popen:
@@ -49,20 +52,20 @@ class RedisServer:
 
 
 class PostgresCluster:
-    """A throwaway PostgreSQL cluster in a temporary directory, run as the `postgres` user (initdb
-    refuses root), with fsync off: it is thrown away with the test."""
+    """A throwaway PostgreSQL cluster in a temporary directory, with fsync off: it is thrown away with the test."""
 
     def __init__(self):
         if not (POSTGRES_BIN / "initdb").exists():
             pytest.fail(f"PostgreSQL's server programs are not in {POSTGRES_BIN}")
         # Not under pytest's tmp_path: its parents are private to root, and the server runs as postgres.
         self.directory, self.port = Path(tempfile.mkdtemp(prefix="parley-pg-")), free_port()
-        shutil.chown(self.directory, "postgres")
+        if AS_ROOT:
+            shutil.chown(self.directory, "postgres")
         self._as_postgres("initdb", "-D", "data", "-A", "trust", "-U", "postgres", "--no-sync")
         self.start()
 
     def _as_postgres(self, program: str, *args: str) -> None:
-        command = ["runuser", "-u", "postgres", "--", str(POSTGRES_BIN / program), *args]
+        command = [*AS_POSTGRES, str(POSTGRES_BIN / program), *args]
         done = subprocess.run(command, cwd=self.directory, capture_output=True, text=True)
         assert done.returncode == 0, f"{program} failed: {done.stdout}{done.stderr}"
 
@@ -77,7 +80,7 @@ class PostgresCluster:
     def stop(self) -> None:
         """Stop for good and remove the cluster."""
         subprocess.run(
-            ["runuser", "-u", "postgres", "--", str(POSTGRES_BIN / "pg_ctl"), "-D", "data", "-m", "immediate", "stop"],
+            [*AS_POSTGRES, str(POSTGRES_BIN / "pg_ctl"), "-D", "data", "-m", "immediate", "stop"],
             cwd=self.directory,
             capture_output=True,
         )
