@@ -57,7 +57,7 @@ def browser_suite(python: str, ci: bool) -> list[list[str]]:
     return []
 
 
-SMOKE_BENCHMARKS = ("ws_fanout", "history", "friends", "matching", "attachments", "soak")
+SMOKE_BENCHMARKS = ("ws_fanout", "history", "friends", "matching", "attachments")
 
 
 def main() -> int:
