@@ -84,6 +84,13 @@ BENCHMARKS = (
         {"full": 900, "quick": 150, "smoke": 150},
         lane=1,
     ),
+    # Not a speed figure: what a long run does to memory and delivery (the full run is ten minutes).
+    Benchmark(
+        "soak",
+        {"full": [], "quick": ["--clients", "50", "--minutes", "0.5"], "smoke": ["--smoke"]},
+        {"full": 1200, "quick": 150, "smoke": 150},
+        lane=0,
+    ),
 )
 LOG_TAIL = 25  # lines of a failed benchmark's log printed under the table
 GRACE = 30  # seconds between SIGTERM and SIGKILL: time to stop the servers a benchmark started

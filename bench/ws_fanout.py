@@ -30,8 +30,8 @@ A sender socket sends at most 10 frames a second: Parley closes a socket that se
 import argparse
 import asyncio
 import contextlib
-import datetime
 import itertools
+import json
 import os
 import resource
 import shlex
@@ -48,7 +48,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import websockets
 
-from bench.common import HOST, ROOT, Row, log, parley_environment, percentile, psql, pyspy, record, table  # noqa: E402
+from bench.common import (  # noqa: E402
+    HOST,
+    ROOT,
+    Row,
+    log,
+    parley_environment,
+    percentile,
+    psql,
+    pyspy,
+    record,
+    signed_in_sessions,
+    table,
+)
 
 BIN = Path(sys.executable).parent  # the virtualenv running this, wherever the checkout is
 DB_NAME = "parley_bench"
@@ -96,7 +108,7 @@ class Server:
 
     def __init__(self, name: str, app: str, env: dict, port: int):
         self.name, self.port = name, port
-        self.command = [str(BIN / "daphne"), "-b", HOST, "-p", str(port), app]
+        self.command = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port), app]
         self.log = open(f"/tmp/bench-{name}-{port}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             self.command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
@@ -158,14 +170,10 @@ def build_fixture(users: int, sizes: list[int], pairs: int) -> Fixture:
     import django
 
     django.setup()
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.hashers import make_password
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.contrib.sessions.models import Session
     from django.core.management import call_command
     from django.db import connections
     from django.utils import timezone
-    from django.utils.crypto import get_random_string
 
     from accounts.models import User
     from rooms.models import Membership, Room
@@ -203,23 +211,10 @@ def build_fixture(users: int, sizes: list[int], pairs: int) -> Fixture:
     for i, room in enumerate(dms):
         memberships += [Membership(room=room, user=people[2 * i]), Membership(room=room, user=people[2 * i + 1])]
     Membership.objects.bulk_create(memberships, batch_size=2000)
-    store = SessionStore()
-    expiry = now + datetime.timedelta(days=1)
-    backend = "django.contrib.auth.backends.ModelBackend"
-    sessions = [
-        Session(
-            session_key=get_random_string(32, "abcdefghijklmnopqrstuvwxyz0123456789"),
-            session_data=store.encode(
-                {SESSION_KEY: str(p.pk), BACKEND_SESSION_KEY: backend, HASH_SESSION_KEY: p.get_session_auth_hash()}
-            ),
-            expire_date=expiry,
-        )
-        for p in people
-    ]
-    Session.objects.bulk_create(sessions, batch_size=1000)
+    sessions = signed_in_sessions(people)
     connections.close_all()
     log(f"fixture: {users} users, rooms {sizes}, {pairs} DM pairs in {time.monotonic() - started:.1f} s")
-    return Fixture([s.session_key for s in sessions], [p.pk for p in people], room_of_size, [r.pk for r in dms])
+    return Fixture(sessions, [p.pk for p in people], room_of_size, [r.pk for r in dms])
 
 
 async def clear_redis(prefixes: list[str]) -> None:
@@ -352,7 +347,7 @@ class Client:
                 elif text.startswith('{"type":"hello"'):
                     self.ready.set()
                 elif text.startswith('{"type":"ping"'):
-                    await self.ws.send('{"type":"pong"}')
+                    await self.ws.send(json.dumps({"type": "pong", "id": json.loads(text).get("id")}))
                 elif text.startswith('{"type":"error"'):
                     code = text.split('"code":"', 1)[-1].split('"', 1)[0]
                     stats.errors[code] += 1

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts import images
 from chat import limits, sniff, tasks
+from chat.db import on_commit_robust
 from chat.models import Attachment
 from rooms.services import require_verified
 
@@ -189,7 +190,7 @@ def files_delete(names: list[str]) -> None:
 def files_delete_on_commit(names: list[str]) -> None:
     names = [name for name in names if name]
     if names:
-        transaction.on_commit(partial(tasks.attachment_files_delete.delay, names), robust=True)
+        on_commit_robust(partial(tasks.attachment_files_delete.delay, names))
 
 
 def attachments_purge_unsent() -> int:

@@ -17,10 +17,14 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import InterfaceError, OperationalError
 from django_guid import set_guid
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from accounts.selectors import blocked_ids
 from chat import events, protocol, selectors, services, tickets
+from chat.backlog import Backlog
 from chat.batching import batcher
 from chat.db import in_db_thread
 from chat.fanout import fanout
@@ -38,11 +42,16 @@ CLOSE_SESSION_ENDED = 4001
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
+CLOSE_TOO_FAR_BEHIND = 4413
 # 1012 (Service Restart) is the standard code, but daphne accepts only 1000 and 3000-4999 from apps.
 CLOSE_SERVICE_RESTART = 4012
 # An API client has this long after the handshake to send its ticket.
 DEFAULT_AUTH_SECONDS = 10
 TYPING_INTERVAL_SECONDS = 2
+# PostgreSQL or Redis away (restarting, failing over). A send may even have been stored just before
+# the connection broke: the client sends it again with the same client_id, which stores it at most once.
+SERVICE_AWAY = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+UNAVAILABLE_RETRY_SECONDS = 1
 
 
 async def _announce_offline(user_id: int) -> None:
@@ -86,6 +95,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     gone = False
     in_lobby = False  # Follows the lobby's counts (lobby.subscribe).
     queued = False  # Put its person in the lobby's queue: closing it takes them out.
+    behind = False  # Its client stopped reading: closing, nothing more is sent (chat.backlog).
 
     async def dispatch(self, message):
         # Channels' dispatch first runs close_old_connections in the one sync thread, for every event
@@ -112,6 +122,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.connection = uuid.uuid4().hex
         self.flood = protocol.FloodGuard()
+        self.backlog = Backlog(limit=settings.WS_SEND_BACKLOG_BYTES)
         self.room_ids: set[int] = set()
         self.last_heard = time.monotonic()
         user = self.scope.get("user")
@@ -247,13 +258,25 @@ class ChatConsumer(AsyncWebsocketConsumer):
             code = "invalid"
             extra = {"fields": error.message_dict} if hasattr(error, "error_dict") else {}
             error = " ".join(error.messages)
+        elif isinstance(error, SERVICE_AWAY):
+            logger.warning("WebSocket event failed: a service is away (%s)", error)
+            code, extra = "unavailable", {"retry_after": UNAVAILABLE_RETRY_SECONDS}
+            error = "The server is briefly unavailable. Try again."
         else:
             logger.exception("WebSocket event failed", exc_info=error)
             code, error = "internal", "Something went wrong on our side."
         await self.send_error(code, str(error), request_id=request_id, **extra)
 
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        self.backlog.wrote(len(text_data or bytes_data or ""))
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
     async def send_event(self, event: dict) -> None:
         await self.send(text_data=events.dumps(event))
+
+    async def ping(self) -> None:
+        """chat.heartbeat's ping, and chat.backlog's: the client echoes the id in its pong."""
+        await self.send_event({"type": "ping", "id": self.backlog.ping()})
 
     async def send_error(self, code: str, message: str, *, request_id=None, **extra) -> None:
         await self.send_event({"type": "error", "code": code, "message": message, "id": request_id, **extra})
@@ -264,7 +287,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_event({"type": "pong", "id": data["id"]})
 
     async def on_pong(self, data):
-        pass  # The answer to the server's ping: receiving any frame already counted as a sign of life.
+        # Receiving any frame already counted as a sign of life; the id tells what the client has read.
+        self.backlog.answered(data["id"])
 
     async def on_message_send(self, data):
         fields = {"room_id": data["room"], "body": data["body"], "client_id": data["client_id"]}
@@ -344,9 +368,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # Group events: the text was serialized once, upstream, for every receiver
 
     async def forward(self, message: dict) -> None:
-        # A room left a moment ago may still have an event on its way to this socket: drop it.
-        if fanout().has(message.get("group"), self):
-            await self.send(text_data=message["text"])
+        # A room left a moment ago may still have an event on its way to this socket: drop it. So is
+        # everything for a socket being closed because its client stopped reading (chat.backlog).
+        if self.behind or not fanout().has(message.get("group"), self):
+            return
+        await self.send(text_data=message["text"])
+        if self.backlog.over():
+            self.behind = True
+            logger.warning("Closing a socket whose client left %d bytes unread", self.backlog.unread)
+            await self.close(code=CLOSE_TOO_FAR_BEHIND)
+        elif self.backlog.wants_ping():
+            await self.ping()
 
     message_new = message_edited = message_deleted = reaction_added = reaction_removed = forward
     message_preview = forward

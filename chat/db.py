@@ -10,12 +10,13 @@ Order is unaffected: Channels handles one socket's frames one after another, and
 lock orders messages of one room.
 """
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 
 @cache
@@ -28,3 +29,17 @@ def in_db_thread(function):
     if connection.vendor == "sqlite":
         return database_sync_to_async(function)
     return database_sync_to_async(function, thread_sensitive=False, executor=_executor())
+
+
+def on_commit_robust(function: Callable[[], object]) -> None:
+    """transaction.on_commit(function, robust=True) for any callable, functools.partial included.
+
+    Django 5.2 logs a failing robust hook by its __qualname__, which a partial lacks: the
+    AttributeError then escapes the commit, and a request whose rows were committed fails after
+    all (a send answered with an error although stored; Django ticket #36487, fixed after 5.2).
+    A partial takes attributes, so it gets the name of what it calls, and stays the same object.
+    """
+    if not hasattr(function, "__qualname__"):
+        inner = getattr(function, "func", function)
+        function.__qualname__ = getattr(inner, "__qualname__", type(inner).__name__)
+    transaction.on_commit(function, robust=True)

@@ -21,7 +21,6 @@ from chat import presence
 logger = logging.getLogger(__name__)
 
 SLICES = 10
-PING = {"type": "ping"}
 CLOSE_NO_PONG = 4408
 
 
@@ -32,7 +31,7 @@ class Beating(Protocol):
     @property
     def user(self): ...
 
-    async def send_event(self, event: dict) -> None: ...
+    async def ping(self) -> None: ...
 
     async def close(self, code: int) -> None: ...
 
@@ -84,7 +83,7 @@ class Heart:
             if socket.last_heard < silent_since:
                 await socket.close(code=CLOSE_NO_PONG)
             else:
-                await socket.send_event(PING)
+                await socket.ping()
                 alive.append(socket)
         came_online = await presence.connections_alive([(socket.user.pk, socket.connection) for socket in alive])
         for socket, online in zip(alive, came_online, strict=True):

@@ -111,6 +111,8 @@ class Notification(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # Set while a worker mails it; a claim older than NOTIFICATION_MAIL_LEASE died with its worker.
+    mail_claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -16,17 +16,22 @@ rooms with messages the person has not read while they are offline, and notifies
 stretch (the stretch's first message is the notification's message, and the unique constraint on
 (user, kind, message) makes overlapping scans harmless). Reading the room ends the stretch.
 
-Mail is at-most-once: a notification is claimed (emailed_at set) and committed BEFORE the mail is
-sent. A retried or redelivered task finds nothing left to claim, so nobody is mailed twice about
-one notification. An SMTP error releases the claim and the task retries; only a crash between the
-commit and the hand-over to SMTP loses that mail, which the in-app list still shows.
+Mail goes once, even past a worker killed mid-send: a notification is claimed for a lease
+(mail_claimed_at, NOTIFICATION_MAIL_LEASE) and committed before the mail is sent, then marked
+emailed_at once SMTP took it. While the claim holds, a retried, redelivered or concurrent task finds
+nothing to claim. An SMTP error gives the claim back and the task retries; a worker killed while
+sending leaves its claim, which expires, and the redelivered task (acks_late) or the next scan mails
+it. Only a worker killed between SMTP's acceptance and the mark sends it twice; both copies carry
+the same Message-ID, which mail clients use to show it once.
 """
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
@@ -304,7 +309,9 @@ def _mailable(*, now: datetime) -> QuerySet[Notification]:
     muted = Membership.objects.filter(room_id=OuterRef("room_id"), user_id=OuterRef("user_id")).filter(
         Q(notification_level=Level.NOTHING) | Q(last_read_seq__gte=OuterRef("message__seq"))
     )
+    unclaimed = Q(mail_claimed_at__isnull=True) | Q(mail_claimed_at__lt=now - settings.NOTIFICATION_MAIL_LEASE)
     return Notification.objects.filter(
+        unclaimed,
         kind__in=MAILED_KINDS,
         read_at__isnull=True,
         emailed_at__isnull=True,
@@ -351,7 +358,7 @@ def users_due_for_mail(*, now: datetime | None = None, batch: int = SCAN_BATCH) 
 def notification_mail_send(*, user_id: int, now: datetime | None = None) -> int:
     """Mail the person about what they have not read (at most once per interval); returns how many items.
 
-    Claim, commit, then send (see the module's docstring for why at-most-once).
+    Claim, commit, send, mark (see the module's docstring for why once).
     """
     now = now or timezone.now()
     user = User.objects.filter(pk=user_id).first()
@@ -360,19 +367,21 @@ def notification_mail_send(*, user_id: int, now: datetime | None = None) -> int:
     claimed = _mail_claim(user=user, now=now)
     if not claimed:
         return 0
+    mine = Notification.objects.filter(pk__in=[n.pk for n in claimed], mail_claimed_at=now)
     try:
         _mail(user=user, notifications=claimed)
     except Exception:
         # Not sent: give the claim back so that the task's retry mails them.
-        Notification.objects.filter(pk__in=[n.pk for n in claimed], emailed_at=now).update(emailed_at=None)
+        mine.update(mail_claimed_at=None)
         raise
+    mine.update(emailed_at=now, mail_claimed_at=None)
     return len(claimed)
 
 
 @transaction.atomic
 def _mail_claim(*, user, now: datetime) -> list[Notification]:
     # The person's row lock makes the interval check and the claim one step: two workers mailing the same
-    # person at once queue here, and the second sees the first one's emailed_at. Held for a few
+    # person at once queue here, and the second sees the first one's claim. Held for a few
     # statements only, never while talking to SMTP.
     User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk").first()
     last = _last_mailed([user.pk]).get(user.pk)
@@ -387,7 +396,7 @@ def _mail_claim(*, user, now: datetime) -> list[Notification]:
     )
     if not ids:
         return []
-    Notification.objects.filter(pk__in=ids).update(emailed_at=now)
+    Notification.objects.filter(pk__in=ids).update(mail_claimed_at=now)
     return list(Notification.objects.filter(pk__in=ids).select_related("actor", "room", "message").order_by("id"))
 
 
@@ -406,10 +415,21 @@ def _mail(*, user, notifications: list[Notification]) -> None:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[user.email],
         # RFC 8058: mail clients offer a one-click unsubscribe that POSTs to the link.
-        headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Message-ID": _mail_message_id(user=user, notifications=notifications),
+        },
     )
     message.attach_alternative(render_to_string("chat/email/notifications.html", context), "text/html")
     message.send()
+
+
+def _mail_message_id(*, user, notifications: list[Notification]) -> str:
+    """The same for the same claim: a mail sent again after a crash is recognised as the same mail."""
+    ids = ".".join(str(notification.pk) for notification in notifications)
+    digest = hashlib.sha256(ids.encode()).hexdigest()[:24]
+    return f"<notifications.{user.pk}.{digest}@{urlsplit(settings.SITE_URL).hostname or 'parley.localhost'}>"
 
 
 def _mail_item(notification: Notification) -> dict:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts import avatars, tokens
 from accounts.models import Block, FriendRequest, Friendship, Report, User
 from chat import events
+from chat.db import on_commit_robust
 from chat.events import moment
 from chat.models import Attachment, Message, Notification, Reaction
 from rooms import services as room_services
@@ -146,7 +147,7 @@ def user_delete(*, user: User, messages: str) -> dict[str, int]:
     user_id = user.pk
     user.delete()
     transaction.on_commit(lambda: avatars.delete(files))
-    transaction.on_commit(partial(events.user_sockets_close, user_id), robust=True)
+    on_commit_robust(partial(events.user_sockets_close, user_id))
     return {
         "rooms_left": len(group_room_ids),
         "messages_tombstoned": tombstoned,

@@ -9,11 +9,12 @@ The protocol in short (for docs/API.md):
 - Client events (an optional "id" is echoed in errors and pongs): see EVENTS below. message.send
   is answered with message.ack; everything else shows up as the group event it causes.
 - Server events: message.new|edited|deleted, reaction.added|removed, read, typing, presence,
-  room.updated, room.invited, member.joined|updated|left, resync {room}, ping (answer with pong),
+  room.updated, room.invited, member.joined|updated|left, resync {room}, ping {id} (answer with pong {id}),
   session.close, lobby.counts|queued|left, match.found|ended, and error {code, message, id,
   retry_after?, fields?}.
 - Close codes: 4001 session ended (logout, new password, deactivated), 4401 not signed in,
-  4408 no pong for two heartbeats, 1008 flood, 1009 frame over 64 KB.
+  4408 no pong for two heartbeats, 4413 too far behind in reading (chat.backlog), 4012 Redis came
+  back (reconnect and resume), 1008 flood, 1009 frame over 64 KB.
 """
 
 import json

@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import blocked_between, blocked_pairs
 from chat import attachments, events, limits, link_previews, selectors, tasks
+from chat.db import on_commit_robust
 from chat.limits import RateLimited
 from chat.models import Attachment, Message, Reaction
 from rooms.models import Membership, Room
@@ -459,11 +460,8 @@ def _insert_locked(messages: list[Message], *, member_ids: list[int]) -> None:
         for message, member_id in zip(messages, member_ids, strict=True):
             read[member_id] = max(read.get(member_id, 0), message.seq)
         cursor.execute(_READ_OWN_SQL, [list(read), list(read.values())])
-    transaction.on_commit(
-        partial(
-            events.publish_each, [(events.room_group(m.room_id), partial(events.message_new, m)) for m in messages]
-        ),
-        robust=True,
+    on_commit_robust(
+        partial(events.publish_each, [(events.room_group(m.room_id), partial(events.message_new, m)) for m in messages])
     )
     for message in messages:
         _mentions_on_commit(message)
@@ -473,13 +471,13 @@ def _insert_locked(messages: list[Message], *, member_ids: list[int]) -> None:
 def _mentions_on_commit(message: Message) -> None:
     # Parsing mentions and looking people up is a Celery task's work, queued only when there may be one.
     if "@" in message.body:
-        transaction.on_commit(partial(tasks.message_mentions_notify.delay, message.pk), robust=True)
+        on_commit_robust(partial(tasks.message_mentions_notify.delay, message.pk))
 
 
 def _preview_on_commit(message: Message) -> None:
     # Fetching a page is a Celery task's work (chat.previews), queued only when the body has a link.
     if settings.LINK_PREVIEWS_ENABLED and link_previews.first_url(message.body):
-        transaction.on_commit(partial(tasks.message_preview_fetch.delay, message.pk), robust=True)
+        on_commit_robust(partial(tasks.message_preview_fetch.delay, message.pk))
 
 
 @transaction.atomic

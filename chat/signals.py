@@ -8,12 +8,12 @@ the person's group; the browser then reconnects with whatever session it still h
 from functools import partial
 
 from django.contrib.auth.signals import user_logged_out
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from accounts.models import User
 from chat import attachments, events, notifications
+from chat.db import on_commit_robust
 from chat.models import Attachment, Notification
 from rooms.models import RoomInvite
 
@@ -21,7 +21,7 @@ CREDENTIAL_FIELDS = {"is_active", "password"}
 
 
 def _close_sockets_on_commit(user_id: int) -> None:
-    transaction.on_commit(partial(events.user_sockets_close, user_id), robust=True)
+    on_commit_robust(partial(events.user_sockets_close, user_id))
 
 
 @receiver(user_logged_out, dispatch_uid="chat.close_sockets_on_logout")

@@ -118,6 +118,9 @@ USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql
 DATABASE_THREADS = env.int("DATABASE_THREADS", default=8)
 # How many batches of WebSocket sends a process stores at once (chat.batching); at most DATABASE_THREADS.
 MESSAGE_SEND_WORKERS = env.int("MESSAGE_SEND_WORKERS", default=2)
+# A socket whose client has left this many bytes of what it was sent unread (a frozen tab) is closed
+# (4413) instead of being buffered without end (chat.backlog); the client reconnects and resumes.
+WS_SEND_BACKLOG_BYTES = env.int("WS_SEND_BACKLOG_BYTES", default=1024 * 1024)
 
 # REDIS: cache, channel layer and Celery broker
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -147,6 +150,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# With acks_late, a task whose worker was killed stays unacknowledged in Redis and is delivered again
+# once this many seconds have passed; it must exceed the longest countdown of a retry (mail: 10 min).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -171,6 +177,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Parley <noreply@parl
 # chose "immediately"; people on "digest" get at most one per NOTIFICATION_DIGEST_HOURS.
 NOTIFICATION_EMAIL_INTERVAL = timedelta(seconds=env.int("NOTIFICATION_EMAIL_INTERVAL", default=600))
 NOTIFICATION_DIGEST_INTERVAL = timedelta(hours=env.int("NOTIFICATION_DIGEST_HOURS", default=24))
+# A worker claims what it mails for this long: one killed mid-send leaves its claim, which expires
+# and is mailed again (by the redelivered task or the next scan). Far above EMAIL_TIMEOUT.
+NOTIFICATION_MAIL_LEASE = timedelta(seconds=env.int("NOTIFICATION_MAIL_LEASE", default=300))
 # Read notifications are deleted this many days after they were read.
 NOTIFICATION_RETENTION_DAYS = env.int("NOTIFICATION_RETENTION_DAYS", default=30)
 

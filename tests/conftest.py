@@ -2,6 +2,7 @@ import email
 import email.policy
 import itertools
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -218,6 +219,16 @@ def celery_worker_process(settings, tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def wait_for_log(worker, pattern: str, timeout: float = 45.0) -> bool:
+    """True once a line of the worker's log (celery_worker_process) matches `pattern`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if re.search(pattern, worker.log_path.read_text()):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 @pytest.fixture

@@ -78,9 +78,14 @@ const handlers = {
     }
   },
   resync: ({ room }) => { if (room === roomId) location.reload(); },
-  error: ({ message, id }) => {
-    errorLine.textContent = message;
+  error: ({ message, id, code, retry_after: retryAfter }) => {
     const item = pending.get(id);
+    if (item && code === "unavailable") {
+      // The server's database was away for a moment: the same client_id goes again (stored at most once).
+      setTimeout(() => { if (pending.has(id)) sendMessage(id, item.body, item.attachments); }, (retryAfter || 1) * 1000);
+      return;
+    }
+    errorLine.textContent = message;
     if (item) item.element.classList.add("failed");
   },
 };

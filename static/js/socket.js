@@ -23,8 +23,9 @@ function connect() {
 }
 
 function dispatch(event) {
-  // The server's keep-alive is answered here, once, whoever else is listening.
-  if (event.type === "ping") send({ type: "pong" });
+  // The server's keep-alive is answered here, once, whoever else is listening; the echoed id tells
+  // the server how far this tab has read (a tab that stops reading is closed, then resumes).
+  if (event.type === "ping") send({ type: "pong", id: event.id });
   for (const handler of listeners.get(event.type) || []) handler(event);
   for (const handler of listeners.get("*") || []) handler(event);
 }

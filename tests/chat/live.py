@@ -94,7 +94,7 @@ class Client:
             event = json.loads(await self.connection.recv())
             if event["type"] != "ping":
                 return event
-            await self.send("pong")
+            await self.send("pong", id=event.get("id"))
 
     async def send(self, event_type: str, **fields) -> None:
         await self.connection.send(json.dumps({"type": event_type, **fields}))

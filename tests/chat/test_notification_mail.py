@@ -2,7 +2,6 @@
 (Redis broker -> Celery worker -> SMTP)."""
 
 import re
-import time
 import uuid
 from datetime import timedelta
 
@@ -16,7 +15,7 @@ from chat import notifications, services, tasks
 from chat.models import Notification
 from rooms import services as room_services
 from rooms.models import Membership
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for_log
 
 pytestmark = pytest.mark.django_db
 Kind = Notification.Kind
@@ -219,14 +218,34 @@ def test_an_smtp_failure_gives_the_claim_back_and_the_retry_mails_once(ann, ben,
     assert len(mail.outbox) == 1
 
 
-def test_a_crash_between_claim_and_send_loses_that_mail_rather_than_doubling_it(ann, ben, room, immediately, settings):
-    """At-most-once, by design (chat.notifications): the claim commits before the mail is handed over."""
+def test_a_crash_between_claim_and_send_mails_once_when_the_claim_expires(ann, ben, room, immediately, settings):
+    """chat.notifications: the dead worker's claim holds for its lease, then the mail goes, once."""
     settings.NOTIFICATION_EMAIL_INTERVAL = timedelta(0)
     mention(ann, ben, room)
     claimed = notifications._mail_claim(user=ben, now=timezone.now())  # ... and the worker dies here.
     assert len(claimed) == 1
-    assert tasks.notification_mail_send(ben.pk) == 0 and mail.outbox == []
-    assert Notification.objects.get(user=ben).read_at is None, "still unread in the app"
+    assert tasks.notification_mail_send(ben.pk) == 0 and mail.outbox == [], "claimed: nobody else mails it"
+    assert notifications.users_due_for_mail() == []
+
+    expired = timezone.now() + settings.NOTIFICATION_MAIL_LEASE + timedelta(seconds=1)
+    assert notifications.users_due_for_mail(now=expired) == [ben.pk]
+    assert notifications.notification_mail_send(user_id=ben.pk, now=expired) == 1
+    assert notifications.notification_mail_send(user_id=ben.pk, now=expired) == 0
+    assert len(mail.outbox) == 1
+    notification = Notification.objects.get(user=ben)
+    assert notification.emailed_at == expired and notification.mail_claimed_at is None
+
+
+def test_a_mail_sent_again_carries_the_same_message_id(ann, ben, room, immediately, settings):
+    """A worker killed between SMTP's acceptance and the mark sends again: mail clients see one mail."""
+    settings.NOTIFICATION_EMAIL_INTERVAL = timedelta(0)
+    mention(ann, ben, room)
+    assert notifications.notification_mail_send(user_id=ben.pk) == 1
+    Notification.objects.filter(user=ben).update(emailed_at=None)  # As if the mark never committed.
+    assert notifications.notification_mail_send(user_id=ben.pk) == 1
+    first, second = mail.outbox
+    assert first.extra_headers["Message-ID"] == second.extra_headers["Message-ID"]
+    assert first.extra_headers["Message-ID"].startswith(f"<notifications.{ben.pk}.")
 
 
 @pytest.mark.services
@@ -314,6 +333,8 @@ def test_a_celery_worker_mails_over_smtp_and_a_retry_sends_nothing_more(
     text = received.get_body(preferencelist=("plain",)).get_content()
     assert "@ben question 0" in text and f"http://chat.example/rooms/{room.pk}/?around=" in text
     assert received.get_body(preferencelist=("html",)) is not None
+    # Marked mailed once SMTP took it, as the task ends (chat.notifications).
+    assert wait_for_log(worker, r"notification_mail_send\[[^\]]+\] succeeded in [\d.]+s: 2")
     assert Notification.objects.filter(user=ben, emailed_at__isnull=True).count() == 0
 
     # The same task again, as a redelivery after a lost acknowledgement would run it: nothing more is sent.
@@ -347,12 +368,3 @@ def test_through_a_real_worker_nobody_online_muted_or_opted_out_is_mailed(
     assert len(smtp_inbox.messages) == 1
     assert set(Notification.objects.values_list("user__handle", flat=True)) == {"ben", "cyd", "eve"}
     assert list(Notification.objects.filter(emailed_at__isnull=False).values_list("user__handle", flat=True)) == ["ben"]
-
-
-def wait_for_log(worker, pattern: str, timeout: float = 45.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if re.search(pattern, worker.log_path.read_text()):
-            return True
-        time.sleep(0.2)
-    return False

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import shutil
 import signal
-import subprocess
 import uuid
 
 import pytest
@@ -20,21 +19,12 @@ from websockets.exceptions import ConnectionClosed
 from chat.models import Message
 from tests.chat.live import WAIT, daphne_pair, open_socket
 from tests.conftest import free_port
+from tests.faults.services import start_redis
 from tests.rooms.factories import group_room
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 MESSAGES_PER_PHASE = 5
-
-
-def start_redis(port: int, directory) -> subprocess.Popen:
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    process = subprocess.Popen([*command, "--dir", str(directory)], stdout=subprocess.DEVNULL)
-    for _ in range(100):
-        if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() == b"PONG":
-            return process
-        subprocess.run(["sleep", "0.05"])
-    raise AssertionError("redis-server did not start")
 
 
 class Person:
