@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import HOST, ROOT, log, parley_environment, psql, signed_in_sessions  # noqa: E402
+from bench.common import HOST, ROOT, Row, log, parley_environment, psql, record, signed_in_sessions  # noqa: E402
 from bench.ws_fanout import Server, free_port  # noqa: E402
 from tests.faults.client import ChatClient  # noqa: E402
 from tests.faults.ledger import expected_views, stored_messages  # noqa: E402
@@ -185,6 +185,29 @@ def report(result: dict, servers: list[Server], args, seconds: float) -> str:
     return "\n".join(lines)
 
 
+def rows(result: dict, args) -> list[Row]:
+    """The soak's lines in `python -m bench`'s table: nothing lost, and how much each daphne grew."""
+    scenario = f"soak: {result['clients']} clients, {args.minutes:g} min"
+    growth = [(end - start) / 1024 for start, end in result["rss_kb"].values()]
+    return [
+        Row(
+            scenario,
+            "messages lost or doubled",
+            float(result["sent"] - result["stored"] + result["doubled"]),
+            target="0",
+            met=not lost_anything(result),
+        ),
+        Row(
+            scenario,
+            "deliveries missing",
+            float(result["deliveries_due"] - result["delivered"]),
+            target="0",
+            met=result["delivered"] == result["deliveries_due"],
+        ),
+        Row(scenario, "largest daphne RSS growth (MB)", max(growth, default=0.0), spec=",.1f"),
+    ]
+
+
 def lost_anything(result: dict) -> bool:
     return bool(
         result["unacked"]
@@ -222,6 +245,7 @@ def main() -> int:
             servers.append(Server(f"soak{number}", "config.asgi:application", soak_env(), free_port()))
         result = asyncio.run(soak(servers, sessions, room_of, args))
         print(report(result, servers, args, time.monotonic() - started))
+        record(rows(result, args))
     finally:
         for server in servers:
             server.stop()
