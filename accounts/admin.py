@@ -9,7 +9,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from accounts import moderation
-from accounts.admin_moderation import reasoned_action, refusals_as_messages
+from accounts.admin_moderation import EstimatingPaginator, reasoned_action, refusals_as_messages
 from accounts.models import Block, EmailVerification, FriendRequest, Friendship, ModerationAction, Report, User
 
 
@@ -57,8 +57,10 @@ class UserAdmin(DjangoUserAdmin):
     )
     list_filter = (VerifiedFilter, "is_active", "is_staff", "is_superuser", "date_joined")
     search_fields = ("email", "handle", "display_name")
-    ordering = ("-date_joined",)
+    # Newest first by id, which the primary key's index serves (date_joined has none).
+    ordering = ("-id",)
     show_full_result_count = False
+    paginator = EstimatingPaginator
     readonly_fields = ("date_joined", "last_login", "last_seen", "email_verified_at")
     actions = ["verify_users", "deactivate_users", "reactivate_users"]
     fieldsets = (
@@ -260,7 +262,7 @@ class ModerationActionAdmin(admin.ModelAdmin):
     list_select_related = ("moderator", "target_user", "target_room")
     list_filter = ("kind", "created_at")
     search_fields = ("target_label", "reason", "moderator__handle", "target_user__handle")
-    ordering = ("-created_at", "-id")
+    ordering = ("-id",)
     date_hierarchy = "created_at"
     show_full_result_count = False
 

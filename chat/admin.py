@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.text import Truncator
 
-from accounts.admin_moderation import InputFilter, reasoned_action
+from accounts.admin_moderation import EstimatingPaginator, InputFilter, reasoned_action
 from chat import services
 from chat.models import Attachment, LinkPreview, Message, Notification, Reaction
 from chat.search import messages_matching
@@ -85,6 +85,7 @@ class MessageAdmin(admin.ModelAdmin):
     readonly_fields += ("removal_reason", "client_id")
     ordering = ("-id",)
     show_full_result_count = False
+    paginator = EstimatingPaginator
     actions = ["remove_messages"]
 
     def has_add_permission(self, request):
@@ -123,7 +124,9 @@ class ReactionAdmin(admin.ModelAdmin):
     list_select_related = ("user", "message")
     search_fields = ("emoji", "user__handle")
     raw_id_fields = ("message", "user")
+    ordering = ("-id",)
     show_full_result_count = False
+    paginator = EstimatingPaginator
 
 
 @admin.register(Notification)
@@ -138,9 +141,10 @@ class NotificationAdmin(admin.ModelAdmin):
     list_select_related = ("user", "actor", "room")
     search_fields = ("user__handle", "actor__handle")
     raw_id_fields = ("user", "actor", "room", "message")
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its first look is MIN/MAX(created_at) over the whole table, which has no index on it.
     ordering = ("-id",)
     show_full_result_count = False
+    paginator = EstimatingPaginator
 
 
 @admin.register(LinkPreview)

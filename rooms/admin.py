@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from accounts.admin_moderation import reasoned_action
+from accounts.admin_moderation import EstimatingPaginator, reasoned_action
 from rooms import services
 from rooms.models import Membership, Room, RoomInvite
 
@@ -54,8 +54,9 @@ class RoomAdmin(admin.ModelAdmin):
     readonly_fields = ("direct_key", "created_at", "last_message_at", "last_seq", "closed_at")
     raw_id_fields = ("creator",)
     inlines = [MembershipInline]
-    ordering = ("-created_at",)
+    ordering = ("-id",)
     show_full_result_count = False
+    paginator = EstimatingPaginator
     actions = ["archive_rooms", "unarchive_rooms"]
 
     @admin.display(boolean=True, description="archived", ordering="closed_at")
@@ -81,7 +82,9 @@ class MembershipAdmin(admin.ModelAdmin):
     list_select_related = ("user", "room")
     search_fields = ("user__handle", "user__email", "room__title")
     raw_id_fields = ("user", "room")
+    ordering = ("-id",)
     show_full_result_count = False
+    paginator = EstimatingPaginator
 
 
 @admin.register(RoomInvite)

@@ -24,9 +24,9 @@ def reports_actioned(apps, schema_editor):
 def moderators_group(apps, schema_editor):
     # Permissions are otherwise created only after every migration ran (post_migrate): make them now.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        models_module, app_config.models_module = getattr(app_config, "models_module", None), True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = models_module
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     group, _ = Group.objects.get_or_create(name=GROUP)
