@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -13,6 +14,7 @@ from chat import services
 from chat.models import Attachment, Message, Notification, Reaction
 from rooms.models import Room
 from tests.chat.attachments import upload_id
+from tests.chat.sockets import connected
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +158,18 @@ def test_the_message_list_costs_the_same_queries_for_5_or_50_messages(ann, ben, 
     for number in range(45):
         send(ann if number % 2 else ben, room, f"more {number}")
     assert queries_for_list() == few
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_members_see_the_removal_live_with_its_reason(ann, ben, room, moderator):
+    said = await database_sync_to_async(send)(ann, room, "something awful")
+    async with connected(ben) as ben_ws:
+        await database_sync_to_async(services.message_remove)(moderator=moderator, message_id=said.pk, reason="Abuse")
+        event = await ben_ws.expect("message.deleted")
+    message = event["message"]
+    assert (message["id"], message["deleted"], message["body"], message["removal_reason"]) == (
+        said.pk,
+        True,
+        "",
+        "Abuse",
+    )
