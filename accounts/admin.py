@@ -259,7 +259,8 @@ class ModerationActionAdmin(admin.ModelAdmin):
     """The audit log: read-only, newest first."""
 
     list_display = ("created_at", "kind", "moderator", "target", "reason")
-    list_select_related = ("moderator", "target_user", "target_room")
+    # Targets show as their id and label (which outlive them): only the moderator is joined.
+    list_select_related = ("moderator",)
     list_filter = ("kind", "created_at")
     search_fields = ("target_label", "reason", "moderator__handle", "target_user__handle")
     ordering = ("-id",)

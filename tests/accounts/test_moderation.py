@@ -219,6 +219,7 @@ def test_the_log_outlives_what_it_names(ann, ben, room, moderator, admin_browser
     room_services.room_archive(moderator=moderator, room_id=room.pk, reason="Dead")
     room.delete()
     ann.delete()
+    moderator.delete()
     assert ModerationAction.objects.count() == 2
     listing = admin_browser.get("/admin/accounts/moderationaction/")
     assert listing.status_code == 200 and b"gone soon" in listing.content
