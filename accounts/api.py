@@ -502,7 +502,9 @@ class ReportSerializer(serializers.Serializer):
     details = serializers.CharField()
     room = serializers.IntegerField(source="room_id", allow_null=True)
     message = serializers.IntegerField(source="message_id", allow_null=True)
-    status = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=Report.Status.choices, help_text="open until moderators resolve or dismiss the report."
+    )
     created_at = serializers.DateTimeField()
 
 
@@ -514,7 +516,7 @@ class ReportsView(APIView):
     @extend_schema(
         summary="Report someone",
         description="From a lobby chat or anywhere: optionally the room (one I am in) and a message of theirs "
-        "in it. Staff see reports in the admin. A lobby chat with an open report is not purged.",
+        "in it. Moderators handle reports in the admin's queue. A lobby chat with an open report is not purged.",
         request=ReportCreateSerializer,
         responses={201: ReportSerializer, **ERRORS},
     )

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 
 from accounts import services
-from accounts.models import User
+from accounts.models import Report, User
 
 
 class SignupForm(forms.Form):
@@ -98,4 +98,16 @@ class FriendRequestForm(forms.Form):
 class AvatarForm(forms.Form):
     avatar = forms.FileField(
         widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp,image/gif"})
+    )
+
+
+class ReportForm(forms.Form):
+    """Why someone (or a message of theirs) is reported; the report pages and the lobby's report box."""
+
+    reason = forms.ChoiceField(choices=Report.Reason.choices)
+    details = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Optional: what happened. Only our moderators read it.",
     )

@@ -193,8 +193,8 @@ class Block(models.Model):
 
 
 class Report(models.Model):
-    """Someone reported a person (from a lobby chat, or anywhere else). The queue that handles
-    reports is the operations issue's; this stores them and shows them in the admin.
+    """Someone reported a person (from a lobby chat, a message, their profile). Staff work through
+    the open ones in the admin's queue (accounts.moderation resolves or dismisses them).
 
     Room and message are kept by reference: a lobby room with an open report is not purged
     (rooms.services.random_rooms_purge), so what was reported stays readable until it is handled.
@@ -208,7 +208,7 @@ class Report(models.Model):
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
-        ACTIONED = "actioned", "Action taken"
+        RESOLVED = "resolved", "Resolved"
         DISMISSED = "dismissed", "Dismissed"
 
     reporter = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reports_made")
@@ -223,6 +223,9 @@ class Report(models.Model):
     details = models.TextField(max_length=2000, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
+    handled_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    handled_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField("what was done", max_length=2000, blank=True)
 
     class Meta:
         constraints = [
@@ -232,3 +235,53 @@ class Report(models.Model):
 
     def __str__(self):
         return f"report of {self.reported_id} by {self.reporter_id} ({self.status})"
+
+
+def _audit_target(model, name: str) -> models.ForeignKey:
+    # ModerationAction says why these are not real foreign keys.
+    return models.ForeignKey(
+        model,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        verbose_name=name,
+    )
+
+
+class ModerationAction(models.Model):
+    """The audit log: one row per thing staff did to a person, room, message or report, written by
+    the moderation services only (accounts.moderation), never changed afterwards.
+
+    Targets are kept by id without a foreign key constraint (DO_NOTHING): deleting a person or purging
+    a room must neither fail because of the log nor take its rows with it, and the log must not cost
+    those deletions a query. `target_label` keeps what the target was called (or a removed message's
+    text), for when it is gone.
+    """
+
+    class Kind(models.TextChoices):
+        MESSAGE_REMOVE = "message_remove", "Removed a message"
+        USER_DEACTIVATE = "user_deactivate", "Deactivated a person"
+        USER_REACTIVATE = "user_reactivate", "Reactivated a person"
+        USER_VERIFY = "user_verify", "Verified a person"
+        ROOM_ARCHIVE = "room_archive", "Archived a room"
+        ROOM_UNARCHIVE = "room_unarchive", "Unarchived a room"
+        REPORT_RESOLVE = "report_resolve", "Resolved a report"
+        REPORT_DISMISS = "report_dismiss", "Dismissed a report"
+
+    moderator = _audit_target(User, "moderator")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    target_user = _audit_target(User, "person")
+    target_room = _audit_target("rooms.Room", "room")
+    target_message = _audit_target("chat.Message", "message")
+    target_report = _audit_target(Report, "report")
+    target_label = models.TextField("target", blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "-created_at"], name="moderation_kind_newest")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.target_label}) by {self.moderator_id}"

@@ -477,7 +477,7 @@ def _blocks_changed(*user_ids: int) -> None:
     events.publish_on_commit([events.user_group(user_id) for user_id in user_ids], events.blocks_changed)
 
 
-# Reports (the moderation queue that handles them is the operations issue's; admins see them)
+# Reports (moderators handle them in the admin's queue: accounts.moderation, docs/MODERATION.md)
 
 
 @transaction.atomic

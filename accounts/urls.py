@@ -36,6 +36,7 @@ urlpatterns = [
     path("u/<str:handle>/friend/", views.profile_friend_add, name="profile-friend-add"),
     path("u/<str:handle>/unfriend/", views.profile_unfriend, name="profile-unfriend"),
     path("u/<str:handle>/block/", views.profile_block, name="profile-block"),
+    path("u/<str:handle>/report/", views.profile_report, name="profile-report"),
     path("u/<str:handle>/unblock/", views.profile_unblock, name="profile-unblock"),
     path("friends/", views.friends, name="friends"),
     path("friends/requests/", views.friend_request_send, name="friend-request-send"),

@@ -8,7 +8,15 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.decorators import verified_required
-from accounts.forms import AvatarForm, FriendRequestForm, ProfileForm, ResendForm, SignupForm, VerifyForm
+from accounts.forms import (
+    AvatarForm,
+    FriendRequestForm,
+    ProfileForm,
+    ReportForm,
+    ResendForm,
+    SignupForm,
+    VerifyForm,
+)
 
 SIGNUP_SESSION_KEY = "parley_signup_user_id"
 MAIL_SENT = "If {email} can be used, a 6-digit code is on its way to it. It works for 15 minutes."
@@ -128,6 +136,40 @@ def profile_public(request, handle):
     if request.user.is_authenticated and request.user.is_verified:
         relation = selectors.relationship(viewer=request.user, other=person)
     return render(request, "accounts/profile_public.html", {"person": person, "relation": relation})
+
+
+@verified_required
+def profile_report(request, handle):
+    """Report a person from their profile (a message of theirs is reported from the message: chat.views)."""
+    person = selectors.user_by_handle(handle)
+    if person is None or person.pk == request.user.pk:
+        raise Http404("No one to report here.")
+    return report_page(request, reported=person, back=reverse("profile", args=[person.handle]))
+
+
+def report_page(request, *, reported, message=None, back: str):
+    """The report form, and its post: a report of `reported` (about `message`, when given)."""
+    from chat.limits import RateLimited, report_rate_take  # chat builds on accounts, not the other way round
+
+    form = ReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            report_rate_take(user_id=request.user.pk)
+            services.report_create(
+                reporter=request.user,
+                reported=reported,
+                message_id=message.pk if message else None,
+                **form.cleaned_data,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        except RateLimited as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, "Thank you: the report is with our moderators.")
+            return redirect(back)
+    context = {"form": form, "reported": reported, "message": message, "back": back}
+    return render(request, "accounts/report.html", context, status=400 if form.errors else 200)
 
 
 # Friends and blocks: one page, and small POST-only actions that come back to it or to the profile.

@@ -84,6 +84,12 @@ BENCHMARKS = (
         {"full": 900, "quick": 150, "smoke": 150},
         lane=1,
     ),
+    Benchmark(
+        "admin_lists",
+        {"full": [], "quick": ["--quick"], "smoke": ["--smoke"]},
+        {"full": 1800, "quick": 300, "smoke": 150},
+        lane=1,
+    ),
     # Not a speed figure: what a long run does to memory and delivery (the full run is ten minutes).
     Benchmark(
         "soak",

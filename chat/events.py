@@ -202,6 +202,10 @@ class MessagePayload(serializers.Serializer):
     created_at = serializers.DateTimeField()
     edited_at = serializers.DateTimeField(allow_null=True)
     deleted = serializers.BooleanField(source="is_deleted")
+    removal_reason = serializers.SerializerMethodField(
+        help_text="Null, unless a moderator removed the message (then `deleted` is true too): the reason members "
+        'are shown, as "Removed by a moderator: <reason>".'
+    )
     attachments = serializers.SerializerMethodField()
     reactions = serializers.SerializerMethodField()
     preview = LinkPreviewPayload(
@@ -223,10 +227,14 @@ class MessagePayload(serializers.Serializer):
             "created_at": moment(message.created_at),
             "edited_at": moment(message.edited_at),
             "deleted": message.is_deleted,
+            "removal_reason": self.get_removal_reason(message),
             "attachments": self.get_attachments(message),
             "reactions": self.get_reactions(message),
             "preview": link_preview_payload(message.preview) if card else None,
         }
+
+    def get_removal_reason(self, message) -> str | None:
+        return message.removal_reason or None
 
     @extend_schema_field(AttachmentPayload(many=True))
     def get_attachments(self, message) -> list[dict]:
@@ -263,7 +271,9 @@ class RoomPayload(serializers.Serializer):
     last_message_at = serializers.DateTimeField(allow_null=True)
     last_seq = serializers.IntegerField()
     closed_at = serializers.DateTimeField(
-        allow_null=True, help_text="When a lobby chat ended (it then refuses messages); null for every open room."
+        allow_null=True,
+        help_text="When the room became read-only (it then refuses messages, edits and reactions): a lobby chat "
+        "ended, or moderators archived a group room. Null for every open room.",
     )
 
 
@@ -329,6 +339,8 @@ def message_edited(message) -> dict:
 
 
 def message_deleted(message) -> dict:
+    """A message was deleted by its author or the room's managers, or removed by a moderator
+    (`removal_reason` set): the payload is the tombstone, with no text, files, reactions or card."""
     return {"type": "message.deleted", "message": message_payload(message)}
 
 

@@ -15,6 +15,7 @@ from functools import cache
 from django.conf import settings
 from django.core.cache import cache as django_cache
 from redis.exceptions import RedisError
+from rest_framework.throttling import ScopedRateThrottle
 
 from chat import redis_sync
 
@@ -61,6 +62,15 @@ def upload_rate_take(*, user_id: int) -> None:
     """One upload (chat.attachments), by the same rules: ATTACHMENT_RATE_BURST, then ATTACHMENT_RATE_PER_MINUTE."""
     per_second = settings.ATTACHMENT_RATE_PER_MINUTE / 60
     [refusal] = _refusals(keys=[f"rate:upload:{user_id}"], burst=settings.ATTACHMENT_RATE_BURST, per_second=per_second)
+    if refusal is not None:
+        raise refusal
+
+
+def report_rate_take(*, user_id: int) -> None:
+    """One report from a page (the API's throttle counts its own): THROTTLE_REPORT's rate, e.g. 30/hour,
+    as a bucket of that many that refills over the period, so the two paths share one setting."""
+    count, seconds = ScopedRateThrottle().parse_rate(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["report"])
+    [refusal] = _refusals(keys=[f"rate:report:{user_id}"], burst=count, per_second=count / seconds)
     if refusal is not None:
         raise refusal
 

@@ -37,6 +37,10 @@ class Message(models.Model):
     edited_at = models.DateTimeField(null=True, blank=True)
     # Soft delete: the body is blanked but the row stays, so seqs stay gapless and replies keep a target.
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Set when staff removed the message (chat.services.message_remove): members see it as "removed by a
+    # moderator" with this reason. Who removed it, and its text, are in the audit log (accounts.ModerationAction).
+    # db_default too: the send paths insert with raw SQL that names only the columns a new message sets.
+    removal_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
     # The card of the body's first link, set by a Celery task once fetched (chat.previews); only ok ones.
     # No plain index on the hottest table: the partial one below holds only messages that have a card.
     preview = models.ForeignKey(
@@ -70,6 +74,11 @@ class Message(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def is_removed(self) -> bool:
+        """Deleted by a moderator rather than by its author or the room's managers."""
+        return bool(self.removal_reason)
 
 
 class Reaction(models.Model):

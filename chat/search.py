@@ -106,7 +106,7 @@ def message_search(
     milliseconds and are the ones people look for in a chat. The cursor keeps the first page's
     newest candidate as a ceiling, so later pages rank the same candidates whatever is sent meanwhile.
     """
-    backend = _FullText(query) if connection.vendor == "postgresql" else _Contains(query)
+    backend = _backend(query)
     mine = Message.objects.filter(
         room_id__in=Membership.objects.filter(user=user).values("room_id"), deleted_at__isnull=True
     )
@@ -129,6 +129,15 @@ def message_search(
     hits = hits[:limit]
     ceiling = after.ceiling if after is not None else hits[0].ceiling
     return SearchPage(hits=hits, next=SearchCursor(ceiling=ceiling, rank=hits[-1].rank, id=hits[-1].pk))
+
+
+def messages_matching(messages: QuerySet[Message], query: str) -> QuerySet[Message]:
+    """Those of `messages` that match `query` as search reads it (the indexed vector on PostgreSQL), unranked."""
+    return _backend(query).matching(messages)
+
+
+def _backend(query: str):
+    return _FullText(query) if connection.vendor == "postgresql" else _Contains(query)
 
 
 def message_url(message: Message) -> str:

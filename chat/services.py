@@ -14,7 +14,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from accounts.models import User
+from accounts import moderation
+from accounts.models import ModerationAction, User
+from accounts.moderation import reason_clean, require_moderator
 from accounts.selectors import blocked_between, blocked_pairs
 from chat import attachments, events, limits, link_previews, selectors, tasks
 from chat.db import on_commit_robust
@@ -28,6 +30,7 @@ __all__ = [
     "RateLimited",
     "message_delete",
     "message_edit",
+    "message_remove",
     "message_send",
     "reaction_add",
     "reaction_remove",
@@ -515,14 +518,49 @@ def message_delete(*, user, message_id: int) -> Message:
         raise PermissionDenied("Only the author or the room's owners and admins can delete a message.")
     if message.is_deleted:
         return message
+    _tombstone(message)
+    return message
+
+
+def _tombstone(message: Message, *, removal_reason: str = "") -> None:
+    """Blank the message and drop what hung on it (reactions, files, card); announced as message.deleted."""
     message.body = ""
-    message.deleted_at = timezone.now()
+    message.deleted_at = message.deleted_at or timezone.now()
     message.preview = None
-    message.save(update_fields=["body", "deleted_at", "preview"])
+    message.removal_reason = removal_reason
+    message.save(update_fields=["body", "deleted_at", "preview", "removal_reason"])
     Reaction.objects.filter(message=message).delete()
     Attachment.objects.filter(message=message).delete()  # Their files follow on commit (chat.signals).
     message.prefetched_reactions, message.prefetched_attachments = [], []
     events.publish_on_commit(events.room_group(message.room_id), partial(events.message_deleted, message))
+
+
+@transaction.atomic
+def message_remove(*, moderator, message_id: int, reason: str) -> Message:
+    """Staff take a message down: blanked like a delete (so its text is in no payload, search, preview
+    or notification any more), its files and card gone, and members see "removed by a moderator" with
+    `reason`, live (message.deleted) and in history. Its text is kept in the audit log only.
+
+    Works in any room, ended or archived ones too; removing a removed message changes nothing.
+    """
+    require_moderator(moderator, "chat.change_message")
+    reason = reason_clean(reason)
+    message = Message.objects.select_for_update(no_key=True).filter(pk=message_id).first()
+    if message is None:
+        raise ValidationError({"message": ["No such message."]}, code="not_found")
+    if message.is_removed:
+        return message
+    body = message.body
+    _tombstone(message, removal_reason=reason)
+    moderation.action_record(
+        moderator=moderator,
+        kind=ModerationAction.Kind.MESSAGE_REMOVE,
+        reason=reason,
+        message=message,
+        user=message.author,
+        room=message.room,
+        label=body or str(message),
+    )
     return message
 
 

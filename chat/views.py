@@ -1,12 +1,13 @@
 """Pages of messages (the room page itself is in rooms/views.py)."""
 
 from django import forms
-from django.http import HttpResponseNotAllowed
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.decorators import verified_required
-from chat import notifications, search
+from accounts.views import report_page
+from chat import notifications, search, selectors
 from rooms.models import Membership, Room
 from rooms.selectors import memberships_of_user
 
@@ -99,3 +100,12 @@ def notifications_unsubscribe(request, token: str):
     if done:
         notifications.email_notifications_off(user_id=user_id)
     return render(request, "chat/unsubscribe.html", {"done": done})
+
+
+@verified_required
+def message_report(request, message_id):
+    """Report a message (and so its author) from the room it is in; back to it afterwards."""
+    message = selectors.message_reportable(user=request.user, message_id=message_id)
+    if message is None:
+        raise Http404("No such message.")
+    return report_page(request, reported=message.author, message=message, back=search.message_url(message))

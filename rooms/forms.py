@@ -1,6 +1,6 @@
 from django import forms
 
-from accounts.models import Report
+from accounts.forms import ReportForm as PersonReportForm
 
 
 class RoomCreateForm(forms.Form):
@@ -24,7 +24,7 @@ class DirectoryForm(forms.Form):
     sort = forms.ChoiceField(choices=[("activity", "Most active"), ("size", "Most members")], required=False)
 
 
-class ReportForm(forms.Form):
+class ReportForm(PersonReportForm):
+    """The lobby chat's report box: the stranger's id comes with it."""
+
     user = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
-    reason = forms.ChoiceField(choices=Report.Reason.choices)
-    details = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))

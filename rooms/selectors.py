@@ -191,7 +191,8 @@ def room_list(*, user) -> RoomList:
 def room_visible(*, user, room_id: int) -> Room | None:
     """A room the person is in, or any public group room (which anyone may look at and join)."""
     is_member = Exists(Membership.objects.filter(room=OuterRef("pk"), user=user))
-    return Room.objects.filter(Q(is_member) | Q(kind=Room.Kind.GROUP, is_public=True), pk=room_id).first()
+    listed = Q(kind=Room.Kind.GROUP, is_public=True, closed_at__isnull=True)
+    return Room.objects.filter(Q(is_member) | listed, pk=room_id).first()
 
 
 def room_detail(*, user, room_id: int) -> Room | None:
@@ -235,13 +236,18 @@ def invites_pending(*, user) -> QuerySet[RoomInvite]:
 # The public room directory
 
 
+def listed_rooms() -> QuerySet[Room]:
+    """The rooms of the directory: public group rooms, not archived (rooms.services.room_archive)."""
+    return Room.objects.filter(kind=Room.Kind.GROUP, is_public=True, closed_at__isnull=True)
+
+
 def public_rooms(*, viewer, category: str = "", query: str = "", sort: str = "activity") -> QuerySet[Room]:
     """Public group rooms, each with `member_count` and whether the viewer `joined` it: one query.
 
     `category` matches exactly (case-insensitive), `query` is a part of the title; `sort` is
     "activity" (newest message first) or "size" (most members first).
     """
-    rooms = Room.objects.filter(kind=Room.Kind.GROUP, is_public=True)
+    rooms = listed_rooms()
     if category:
         rooms = rooms.filter(category__iexact=category)
     if query:
@@ -252,13 +258,13 @@ def public_rooms(*, viewer, category: str = "", query: str = "", sort: str = "ac
 
 def public_categories() -> list[str]:
     """The categories of public rooms, for browsing, alphabetically (case-insensitively once each)."""
-    names = Room.objects.filter(kind=Room.Kind.GROUP, is_public=True).exclude(category="")
+    names = listed_rooms().exclude(category="")
     unique = {name.lower(): name for name in names.order_by("-category").values_list("category", flat=True)}
     return sorted(unique.values(), key=str.lower)
 
 
 def public_room_counts(*, limit: int) -> list[dict]:
     """The `limit` largest public rooms as {"id", "members"}, for the lobby's live counts."""
-    rooms = Room.objects.filter(kind=Room.Kind.GROUP, is_public=True).annotate(member_count=Count("memberships"))
+    rooms = listed_rooms().annotate(member_count=Count("memberships"))
     rows = rooms.order_by(*PUBLIC_SORTS["size"]).values_list("pk", "member_count")[:limit]
     return [{"id": pk, "members": members} for pk, members in rows]

@@ -14,7 +14,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Report, User
+from accounts.models import ModerationAction, Report, User
+from accounts.moderation import action_record, reason_clean, require_moderator
 from accounts.selectors import blocked_between, dm_allowed, dm_is_request
 from chat import events
 from rooms import selectors
@@ -88,6 +89,16 @@ def _require_manager(membership: Membership) -> None:
 def _require_owner(membership: Membership) -> None:
     if membership.role != Role.OWNER:
         raise PermissionDenied("Only the room's owners can do this.")
+
+
+ARCHIVED = "This room is archived: it is read-only."
+
+
+def _require_not_archived(room: Room) -> None:
+    # An archived group room keeps its members and history, read-only (closed_at refuses every write
+    # to its messages, as in an ended lobby chat); nobody new comes in.
+    if room.closed_at is not None:
+        raise PermissionDenied(ARCHIVED)
 
 
 def _clean_group(room: Room) -> None:
@@ -252,6 +263,7 @@ def room_join(*, user, room_id: int) -> Membership:
         return membership
     if not (room.kind == Room.Kind.GROUP and room.is_public):
         raise RoomNotVisible()
+    _require_not_archived(room)
     return _add_member(room=room, user=user)
 
 
@@ -262,6 +274,7 @@ def room_invite(*, by, room_id: int, user) -> RoomInvite:
     room = room_lock(room_id=room_id)
     inviter = _member_of(room=room, user=by)
     _require_group(room)
+    _require_not_archived(room)
     if not room.is_public:
         _require_manager(inviter)
     if not (user.is_active and user.is_verified):
@@ -287,6 +300,7 @@ def invite_accept(*, user, invite_id: int) -> Membership:
     if membership is not None:
         RoomInvite.objects.filter(pk=invite.pk).update(accepted_at=timezone.now())
         return membership
+    _require_not_archived(room)
     return _add_member(room=room, user=user)
 
 
@@ -397,6 +411,42 @@ def room_update(*, by, room_id: int, **changes) -> Room:
         room.save(update_fields=changed)
         events.publish_on_commit(events.room_group(room.pk), partial(events.room_updated, room))
     return room
+
+
+# Moderation: staff archive a group room (read-only, out of the directory) and bring it back
+
+
+@transaction.atomic
+def room_archive(*, moderator, room_id: int, reason: str) -> Room:
+    """Make a group room read-only for good: no messages, edits, deletes, reactions, joins or invites
+    (it is closed like an ended lobby chat, so every write path already refuses it under the room's
+    lock), and out of the directory. Members keep reading it. Archiving twice records nothing."""
+    require_moderator(moderator, "rooms.change_room")
+    reason = reason_clean(reason)
+    room = room_lock(room_id=room_id)
+    _require_group(room)
+    if room.closed_at is None:
+        room.closed_at = timezone.now()
+        _room_moderated(moderator=moderator, room=room, kind=ModerationAction.Kind.ROOM_ARCHIVE, reason=reason)
+    return room
+
+
+@transaction.atomic
+def room_unarchive(*, moderator, room_id: int, reason: str = "") -> Room:
+    require_moderator(moderator, "rooms.change_room")
+    reason = reason_clean(reason, required=False)
+    room = room_lock(room_id=room_id)
+    _require_group(room)
+    if room.closed_at is not None:
+        room.closed_at = None
+        _room_moderated(moderator=moderator, room=room, kind=ModerationAction.Kind.ROOM_UNARCHIVE, reason=reason)
+    return room
+
+
+def _room_moderated(*, moderator, room: Room, kind: str, reason: str) -> None:
+    room.save(update_fields=["closed_at"])
+    events.publish_on_commit(events.room_group(room.pk), partial(events.room_updated, room))
+    action_record(moderator=moderator, kind=kind, reason=reason, room=room)
 
 
 # Lobby chats (rooms.matching pairs the people; these are the rooms it opens and closes)

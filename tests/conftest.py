@@ -134,6 +134,31 @@ def admin_browser(make_user):
 
 
 @pytest.fixture
+def moderator(make_user):
+    """A staff member in the Moderators group (accounts/0008), not a superuser."""
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    # Transactional tests flush the database, the group made by the data migration with it.
+    importlib.import_module("accounts.migrations.0008_moderators_group").moderators_group(apps, None)
+    person = make_user("mod", is_staff=True)
+    person.groups.add(Group.objects.get(name="Moderators"))
+    return person
+
+
+@pytest.fixture
+def moderator_browser(moderator):
+    """A Django test client signed in as `moderator`, for admin pages."""
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(moderator)
+    return browser
+
+
+@pytest.fixture
 def api():
     return APIClient()
 

@@ -177,7 +177,8 @@ function renderMessage(message) {
   const body = document.createElement("p");
   body.className = "body";
   if (message.deleted) {
-    body.append(Object.assign(document.createElement("em"), { className: "muted", textContent: "Message deleted" }));
+    const tombstone = message.removal_reason ? `Removed by a moderator: ${message.removal_reason}` : "Message deleted";
+    body.append(Object.assign(document.createElement("em"), { className: "muted", textContent: tombstone }));
   } else {
     appendWithMentions(body, message.body, root.dataset.handle);
   }

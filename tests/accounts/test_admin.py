@@ -22,7 +22,12 @@ def test_admins_verify_and_deactivate_people(admin_browser, make_user):
     pending = make_user("pending", verified=False)
     troll = make_user("troll")
     admin_browser.post("/admin/accounts/user/", {"action": "verify_users", "_selected_action": [pending.pk]})
-    admin_browser.post("/admin/accounts/user/", {"action": "deactivate_users", "_selected_action": [troll.pk]})
+    asked = admin_browser.post("/admin/accounts/user/", {"action": "deactivate_users", "_selected_action": [troll.pk]})
+    assert b"Reason" in asked.content  # The action asks why first.
+    admin_browser.post(
+        "/admin/accounts/user/",
+        {"action": "deactivate_users", "_selected_action": [troll.pk], "apply": "1", "reason": "trolling"},
+    )
     pending.refresh_from_db()
     troll.refresh_from_db()
     assert pending.is_verified and not troll.is_active

@@ -9,7 +9,7 @@ from django.conf import settings as django_settings
 from accounts import services as account_services
 from accounts.models import User
 from chat import presence
-from tests.chat.sockets import Socket, communicator, connected, logged_in_client
+from tests.chat.sockets import Socket, communicator, connected, logged_in_client, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -111,6 +111,21 @@ async def test_deactivation_closes_the_persons_sockets(ann, ben, room):
         await database_sync_to_async(account_services.user_deactivate)(user=ann)
         assert await ann_ws.closed() == 4001
         assert await ben_ws.nothing()
+
+
+async def test_deactivation_in_the_admin_closes_the_persons_sockets_and_they_cannot_reconnect(ann, moderator):
+    moderator_client = await database_sync_to_async(logged_in_client)(moderator)
+    cookie = await session_cookie(ann)
+    selection = {"action": "deactivate_users", "_selected_action": [ann.pk], "apply": "1", "reason": "Spam"}
+    async with connected(cookie=cookie) as ws:
+        response = await database_sync_to_async(moderator_client.post)("/admin/accounts/user/", selection)
+        assert response.status_code == 302
+        assert await ws.expect("session.close")
+        assert await ws.closed() == 4001
+    stale = Socket(communicator(cookie=cookie))
+    assert (await stale.communicator.connect(5))[0]  # Her session no longer signs her in: a ticket is needed.
+    assert (await stale.request("ping"))["code"] == "unauthenticated"
+    await stale.communicator.disconnect()
 
 
 async def test_other_changes_to_a_person_leave_their_sockets_open(ann):

@@ -7,6 +7,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from tests.chat.live import FAST_HEARTBEAT_SECONDS, daphne_pair, open_socket
+from tests.chat.sockets import logged_in_client
 from tests.rooms.factories import group_room
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -77,3 +78,34 @@ async def test_a_killed_process_s_sockets_go_offline_for_the_other_process(fast_
     finally:
         await ann_ws.connection.close()
         await ben_ws.connection.close()
+
+
+async def test_deactivating_someone_in_the_admin_closes_their_sockets_on_every_process(servers, make_user):
+    (first, _), (second, _) = servers
+    ann, ben, boss = await database_sync_to_async(
+        lambda: (make_user("ann"), make_user("ben"), make_user("boss", is_staff=True, is_superuser=True))
+    )()
+    await database_sync_to_async(group_room)(ann, ben)
+    admin = await database_sync_to_async(logged_in_client)(boss)
+
+    ann_here, ann_there, ben_ws = (
+        await open_socket(first, ann),
+        await open_socket(second, ann),
+        await open_socket(second, ben),
+    )
+    try:
+        selection = {"action": "deactivate_users", "_selected_action": [ann.pk], "apply": "1", "reason": "Spam"}
+        response = await database_sync_to_async(admin.post)("/admin/accounts/user/", selection)
+        assert response.status_code == 302
+        for socket in (ann_here, ann_there):
+            assert await socket.expect("session.close") == {"type": "session.close"}
+            await socket.connection.wait_closed()
+            assert socket.connection.close_code == 4001
+        # Ben stays: he sees her go offline, and his socket is not closed.
+        assert (await ben_ws.expect("presence", user=ann.pk))["online"] is False
+        assert await ben_ws.nothing_of("session.close")
+        await ben_ws.send("ping", id="still-there")
+        assert (await ben_ws.expect("pong"))["id"] == "still-there"
+    finally:
+        for socket in (ann_here, ann_there, ben_ws):
+            await socket.connection.close()

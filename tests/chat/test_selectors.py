@@ -83,11 +83,12 @@ def test_the_payload_is_what_rest_and_sockets_both_show(ann, ben):
         "created_at",
         "edited_at",
         "deleted",
+        "removal_reason",
         "attachments",
         "reactions",
         "preview",
     }
-    assert payload["preview"] is None
+    assert payload["preview"] is None and payload["removal_reason"] is None
     assert payload["author"] == {"id": ann.pk, "handle": "ann", "display_name": "Ann", "avatar_thumbnail_url": None}
     assert payload["reply_to"] == {"id": question.pk, "seq": 1, "author": "ben", "body": "q" * 100, "deleted": False}
     assert (payload["room"], payload["seq"], payload["body"], payload["deleted"]) == (room.pk, 2, "the answer", False)

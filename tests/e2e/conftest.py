@@ -80,7 +80,18 @@ def server(tmp_path_factory, web_site):
         )
         subprocess.run([*manage, "shell", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True)
 
-    yield type("Server", (), {"url": base, "make_people": staticmethod(make_people)})
+    def make_moderator(handle):
+        """A person who is staff in the Moderators group (docs/MODERATION.md)."""
+        make_people(handle)
+        script = (
+            "from accounts.models import User; from django.contrib.auth.models import Group\n"
+            f"user = User.objects.get(handle={handle!r}); user.is_staff = True; user.save()\n"
+            "user.groups.add(Group.objects.get(name='Moderators'))"
+        )
+        subprocess.run([*manage, "shell", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True)
+
+    people = {"make_people": staticmethod(make_people), "make_moderator": staticmethod(make_moderator)}
+    yield type("Server", (), {"url": base, **people})
     process.terminate()
     process.wait(timeout=10)
     log.close()
