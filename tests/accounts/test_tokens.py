@@ -103,9 +103,13 @@ def test_logout_on_one_device_leaves_the_others_access_token_working(api, user):
 @pytest.fixture
 def denylist_reads(monkeypatch):
     """The keys the denylist is asked about (the cache still answers them)."""
-    asked = []
-    read = tokens.cache.get
-    monkeypatch.setattr(tokens.cache, "get", lambda key, *rest, **options: asked.append(key) or read(key, *rest, **options))
+    asked, read = [], tokens.cache.get
+
+    def get(key, *args, **kwargs):
+        asked.append(key)
+        return read(key, *args, **kwargs)
+
+    monkeypatch.setattr(tokens.cache, "get", get)
     return asked
 
 
