@@ -4,12 +4,13 @@ Django builds an ASGI request's middleware chain asynchronously from the view ou
 as each middleware can be async: each `MiddlewareMixin` then runs its `process_request` and
 `process_response` through their own `sync_to_async` hop, the first sync-only one (WhiteNoise)
 adds an `async_to_sync` back to the event loop, and the (sync) view is one more hop: about
-fifteen thread switches per API request, a third of `GET /api/me/`'s time on a busy machine.
+fifteen thread switches per API request, a quarter to a third of `GET /api/me/`'s CPU time.
 
 This middleware is sync-only, so Django runs it, and everything before it, in one hop to the
 thread it keeps for sync code (`thread_sensitive`). There it calls the rest of
 `settings.MIDDLEWARE` and the view as Django's synchronous (WSGI) handler would, in the same
-thread, instead of the async chain Django built after it (which is never called). Every
+thread, instead of the async chain Django built after it (never called: those middleware are
+instantiated twice at start-up, which costs nothing per request). Every
 middleware of this project is synchronous code and every view a sync view; an async view would
 still work (Django's sync handler runs it with `async_to_sync`).
 """
