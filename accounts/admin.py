@@ -61,13 +61,16 @@ class UserAdmin(DjangoUserAdmin):
     ordering = ("-id",)
     show_full_result_count = False
     paginator = EstimatingPaginator
-    readonly_fields = ("date_joined", "last_login", "last_seen", "email_verified_at")
+    readonly_fields = ("date_joined", "last_login", "api_logout_at", "last_seen", "email_verified_at")
     actions = ["verify_users", "deactivate_users", "reactivate_users"]
     fieldsets = (
         (None, {"fields": ("email", "handle", "password")}),
         ("Profile", {"fields": ("display_name", "bio", "avatar", "avatar_thumbnail")}),
         ("Privacy", {"fields": ("dm_policy", "friend_request_policy", "email_notifications")}),
-        ("Status", {"fields": ("is_active", "email_verified_at", "last_seen", "last_login", "date_joined")}),
+        (
+            "Status",
+            {"fields": ("is_active", "email_verified_at", "last_seen", "last_login", "api_logout_at", "date_joined")},
+        ),
         (
             "Permissions",
             {"classes": ("collapse",), "fields": ("is_staff", "is_superuser", "groups", "user_permissions")},

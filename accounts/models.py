@@ -76,6 +76,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     email_notifications = models.CharField(
         "e-mail notifications", max_length=12, choices=EmailNotifications.choices, default=EmailNotifications.DIGEST
     )
+    # Access tokens issued after this skip the denylist look-up in Redis (accounts.tokens): only a
+    # token that already existed when its owner last signed out of the API can be on that list.
+    api_logout_at = models.DateTimeField("last API sign-out", null=True, blank=True, editable=False)
 
     objects = UserManager()
 

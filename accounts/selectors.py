@@ -233,15 +233,19 @@ def friends_page(*, user: User, cursor: str | None = None, limit: int = FRIENDS_
     between two pages can be shown twice or not at all; a reload puts them right.
     """
     after = friends_cursor_decode(cursor) if cursor else (-1, "")
-    page_rows = _friend_rows_sql if connection.vendor == "postgresql" else _friend_rows_orm
-    ids = _friend_ids(user.pk)
-    online = presence.online_among_now(ids)
-    rows = page_rows(user_id=user.pk, online=online, after=after, limit=limit + 1)
+    if connection.vendor == "postgresql":
+        joined_ids, total = _friend_ids_joined(user.pk)
+        online = presence.online_among_joined_now(joined_ids)
+        rows = _friend_rows_sql(user_id=user.pk, online=online, after=after, limit=limit + 1)
+    else:
+        ids = _friend_ids(user.pk)
+        total, online = len(ids), presence.online_among_now(ids)
+        rows = _friend_rows_orm(user_id=user.pk, online=online, after=after, limit=limit + 1)
     page = [Friend(*row[2:], online=row[0] == 0) for row in rows[:limit]]
     return FriendsPage(
         friends=page,
         next_cursor=friends_cursor_encode(rows[limit - 1][:2]) if len(rows) > limit else None,
-        total=len(ids),
+        total=total,
         online=len(online),
     )
 
@@ -251,6 +255,22 @@ def _friend_ids(user_id: int) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT friend_id FROM accounts_friendship WHERE user_id = %s", [user_id])
         return [friend_id for (friend_id,) in cursor.fetchall()]
+
+
+def _friend_ids_joined(user_id: int) -> tuple[str, int]:
+    """Every friend's id joined by commas, as the presence script takes them, and how many.
+
+    One value instead of 1,000 rows: fetching the rows and joining them in Python cost four
+    times the query (PostgreSQL only).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_FRIEND_IDS_JOINED_SQL, [user_id])
+        return cursor.fetchone()
+
+
+_FRIEND_IDS_JOINED_SQL = """
+SELECT COALESCE(string_agg(friend_id::text, ','), ''), count(*) FROM accounts_friendship WHERE user_id = %s
+"""
 
 
 def _friend_rows_orm(*, user_id: int, online: set[int], after: tuple[int, str], limit: int) -> list[tuple]:

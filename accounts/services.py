@@ -318,7 +318,7 @@ def api_logout(*, user: User, refresh: str, access_jti: str | None, access_expir
     """Blacklist the refresh token and make the current access token stop working now."""
     tokens.refresh_blacklist(user=user, refresh=refresh)
     if access_jti and access_expires:
-        tokens.access_deny(jti=access_jti, expires_at=datetime.fromtimestamp(access_expires, tz=UTC))
+        tokens.access_deny(user=user, jti=access_jti, expires_at=datetime.fromtimestamp(access_expires, tz=UTC))
 
 
 # Friends and blocks

@@ -1,6 +1,11 @@
-import pytest
+from datetime import UTC, datetime, timedelta
 
-from accounts import services
+import pytest
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts import services, tokens
+from accounts.models import User
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -85,3 +90,50 @@ def test_tampered_tokens_are_refused(api, user):
     header, payload, signature = access.split(".")
     tampered = ".".join([header, payload, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")])
     assert bearer(api, tampered).get("/api/me/").status_code == 401
+
+
+def test_logout_on_one_device_leaves_the_others_access_token_working(api, user):
+    phone, laptop = obtain(api, "alice@example.com").json(), obtain(api, "alice@example.com").json()
+    assert bearer(api, phone["access"]).post("/api/auth/logout/", {"refresh": phone["refresh"]}).status_code == 204
+
+    assert bearer(api, phone["access"]).get("/api/me/").json()["code"] == "token_revoked"
+    assert bearer(api, laptop["access"]).get("/api/me/").status_code == 200
+
+
+@pytest.fixture
+def denylist_reads(monkeypatch):
+    """The keys the denylist is asked about (the cache still answers them)."""
+    asked, read = [], tokens.cache.get
+
+    def get(key, *args, **kwargs):
+        asked.append(key)
+        return read(key, *args, **kwargs)
+
+    monkeypatch.setattr(tokens.cache, "get", get)
+    return asked
+
+
+def test_the_denylist_is_asked_only_about_tokens_issued_by_the_owners_last_logout(api, user, denylist_reads):
+    before = obtain(api, "alice@example.com").json()
+    assert bearer(api, before["access"]).get("/api/me/").status_code == 200
+    assert denylist_reads == []  # never logged out: no look-up at all
+
+    assert api.post("/api/auth/logout/", {"refresh": before["refresh"]}).status_code == 204
+    assert api.get("/api/me/").status_code == 401
+    assert denylist_reads == [tokens.DENYLIST_PREFIX + AccessToken(before["access"])["jti"]]
+
+    # A token issued in a later second than the logout cannot be on the list: not looked up.
+    User.objects.filter(pk=user.pk).update(api_logout_at=timezone.now() - timedelta(seconds=2))
+    after = obtain(api, "alice@example.com").json()
+    assert bearer(api, after["access"]).get("/api/me/").status_code == 200
+    assert len(denylist_reads) == 1
+
+
+def test_a_token_issued_in_the_same_second_as_a_logout_is_still_looked_up(user, denylist_reads):
+    token = AccessToken.for_user(user)
+    logout_at = datetime.fromtimestamp(token["iat"], tz=UTC) + timedelta(microseconds=500_000)
+    User.objects.filter(pk=user.pk).update(api_logout_at=logout_at)
+    user.refresh_from_db()
+
+    assert tokens.access_is_denied(user=user, jti=token["jti"], issued_at=token["iat"]) is False
+    assert denylist_reads == [tokens.DENYLIST_PREFIX + token["jti"]]
