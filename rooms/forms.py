@@ -1,6 +1,8 @@
 from django import forms
 
+from accounts.forms import FriendRequestForm
 from accounts.models import Report
+from rooms.models import Membership
 
 
 class RoomCreateForm(forms.Form):
@@ -28,3 +30,15 @@ class ReportForm(forms.Form):
     user = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
     reason = forms.ChoiceField(choices=Report.Reason.choices)
     details = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class InviteForm(FriendRequestForm):
+    """Whom to invite into a room, by handle (the same lookup as a friend request's)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["handle"].label = "Invite someone by handle"
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=[(value, label) for value, label in Membership.Role.choices])
