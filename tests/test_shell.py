@@ -1,7 +1,9 @@
 """The app shell (base.html's sidebar, bell and menu) and the pages that sit in it: what they cost in
 queries, that each renders for a signed-in person, and that people's text is shown as text."""
 
+import re
 import uuid
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -264,3 +266,43 @@ def test_one_notification_is_marked_read_without_javascript(ann, bob):
     notification.refresh_from_db()
     assert notification.is_read
     assert browser_for(bob).post(f"/notifications/{notification.pk}/read/").status_code == 404
+
+
+# The palette
+
+
+def palette(theme: str) -> dict[str, str]:
+    """The colour variables of parley.css: the light ones, overridden by the dark block for "dark"."""
+    css = (Path(__file__).resolve().parent.parent / "static" / "css" / "parley.css").read_text()
+    light, dark = css.split("@media (prefers-color-scheme: dark)", 1)
+    colours = dict(re.findall(r"--([a-z-]+): (#[0-9a-f]{6})", light[: light.index("}")]))
+    if theme == "dark":
+        colours |= dict(re.findall(r"--([a-z-]+): (#[0-9a-f]{6})", dark[: dark.index("}\n}")]))
+    return colours
+
+
+def contrast(one: str, other: str) -> float:
+    """WCAG 2's contrast ratio of two #rrggbb colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(one), luminance(other)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+# Text colour on the backgrounds it is drawn on.
+TEXT_ON = [
+    ("text", "bg"), ("text", "surface"), ("text", "selected"), ("muted", "bg"), ("muted", "surface"),
+    ("muted", "hover"), ("muted", "selected"), ("accent", "bg"), ("accent", "surface"), ("accent", "selected"),
+    ("accent-text", "accent"), ("accent-text", "muted"), ("danger", "surface"), ("ok", "surface"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_text_has_at_least_wcag_aa_contrast_in_both_themes(theme):
+    colours = palette(theme)
+    low = {(fg, bg): round(contrast(colours[fg], colours[bg]), 2) for fg, bg in TEXT_ON}
+    assert {pair: ratio for pair, ratio in low.items() if ratio < 4.5} == {}
