@@ -306,3 +306,10 @@ def test_text_has_at_least_wcag_aa_contrast_in_both_themes(theme):
     colours = palette(theme)
     low = {(fg, bg): round(contrast(colours[fg], colours[bg]), 2) for fg, bg in TEXT_ON}
     assert {pair: ratio for pair, ratio in low.items() if ratio < 4.5} == {}
+
+
+def test_the_open_room_s_row_links_its_settings_page(ann, ben):
+    garden = group_room(ann, ben, title="Garden")
+    page = browser_for(ben).get(f"/rooms/{garden.pk}/").content.decode()
+    assert page.count(f'href="/rooms/{garden.pk}/settings/"') == 1
+    assert f'href="/rooms/{garden.pk}/settings/"' not in browser_for(ben).get("/friends/").content.decode()
