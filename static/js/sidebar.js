@@ -164,4 +164,8 @@ if (list) {
   // Whatever happened while the socket was down (and the page was not reloaded) shows after it is back.
   let opened = false;
   live.onOpen(() => { if (opened) refresh(); opened = true; });
+  // "hello" comes once the socket listens to all my rooms: from then on the list is live (the shell
+  // shows it, and so can a test).
+  live.on("hello", () => { document.body.dataset.live = "on"; });
+  live.onClose(() => { document.body.dataset.live = "off"; });
 }

@@ -34,6 +34,11 @@ def verification_code(mail_inbox, address: str) -> str:
     raise AssertionError(f"no verification mail to {address}")
 
 
+def listening(page) -> None:
+    """Wait until the page's socket listens to all my rooms (sidebar.js marks the body on "hello")."""
+    expect(page.locator("body[data-live=on]")).to_have_count(1)
+
+
 def conversation(page, name: str):
     return page.locator("#sidebar-rooms li", has_text=name)
 
@@ -54,6 +59,7 @@ def test_sign_up_befriend_talk_in_a_dm_and_a_group_and_the_shell_follows_live(se
 
     # A friend request: Yara's bell counts it while she looks at another page.
     yara.goto(f"{server.url}/friends/")
+    listening(yara)
     expect(yara.locator("[data-notification-badge]")).to_be_hidden()
     wren.goto(f"{server.url}/u/yara/")
     wren.get_by_role("button", name="Add friend").click()
@@ -79,6 +85,7 @@ def test_sign_up_befriend_talk_in_a_dm_and_a_group_and_the_shell_follows_live(se
 
     row.get_by_role("link").click()
     expect(yara).to_have_url(dm_url)
+    listening(yara)
     expect(yara.locator(".message .body")).to_have_text(["Hi Yara <b>friend</b>"])
     expect(conversation(yara, "Wren").locator(".conversation-badge")).to_be_hidden()
     expect(yara).not_to_have_title(re.compile(r"^\("))
@@ -95,6 +102,7 @@ def test_sign_up_befriend_talk_in_a_dm_and_a_group_and_the_shell_follows_live(se
     wren.get_by_role("button", name="Create room").click()
     expect(wren.locator("#room")).to_be_visible()
     expect(conversation(wren, "# Garden")).to_have_count(1)
+    listening(wren)
     zane.get_by_role("link", name="Directory").click()
     zane.get_by_role("button", name="Join Garden").click()
     expect(zane.locator("#room")).to_be_visible()
@@ -104,6 +112,7 @@ def test_sign_up_befriend_talk_in_a_dm_and_a_group_and_the_shell_follows_live(se
     # The sidebar reorders and badges live: Wren is back in the DM, which Yara's message moves up;
     # then Zane writes in the garden, which moves up with a badge (Wren is not looking at it).
     wren.goto(dm_url)
+    listening(wren)
     expect(wren.locator("#sidebar-rooms li").first).to_contain_text("# Garden")
     say(yara, "still there?")
     expect(wren.locator("#sidebar-rooms li").first).to_contain_text("Yara: still there?")

@@ -56,7 +56,7 @@ def test_direct_messages_and_mentions_pop_up_while_the_tab_is_hidden_once_turned
     toggle.click()
     expect(opal.get_by_role("button", name="Turn off browser notifications")).to_have_attribute("aria-pressed", "true")
     opal.goto(f"{server.url}/friends/")
-    opal.wait_for_load_state("load")
+    expect(opal.locator("body[data-live=on]")).to_have_count(1)
 
     say(piet, "while you look")  # the tab is visible: no pop-up
     expect(opal.locator("#sidebar-rooms li", has_text="Piet").locator("[data-unread]")).to_have_text("2")
