@@ -313,3 +313,12 @@ def test_the_open_room_s_row_links_its_settings_page(ann, ben):
     page = browser_for(ben).get(f"/rooms/{garden.pk}/").content.decode()
     assert page.count(f'href="/rooms/{garden.pk}/settings/"') == 1
     assert f'href="/rooms/{garden.pk}/settings/"' not in browser_for(ben).get("/friends/").content.decode()
+
+
+def test_the_open_room_shows_no_unread_count_as_its_page_shows_the_messages(ann, ben):
+    garden = group_room(ann, ben, title="Garden")
+    say(ben, garden, "unread by ann")
+    browser = browser_for(ann)
+    assert "<span data-unread>1</span>" in browser.get("/friends/").content.decode()
+    page = browser.get(f"/rooms/{garden.pk}/").content.decode()
+    assert "<span data-unread>0</span>" in page and "<span data-unread>1</span>" not in page
