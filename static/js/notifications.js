@@ -37,6 +37,11 @@ export function notificationEvent(event) {
     notifyBrowser({ title: roomTitle ? `${who} mentioned you in # ${roomTitle}` : `${who} mentioned you`, body: preview, url, tag: `notification-${id}` });
   }
   if (event.type === "notification.read") markListRead(event.ids);
+  // The notifications page offers the new ones rather than inserting rows: their wording is the server's.
+  if (event.type === "notification.new" || event.type === "room.invited") {
+    const fresh = document.getElementById("notifications-fresh");
+    if (fresh) fresh.hidden = false;
+  }
 }
 
 function unread() {

@@ -132,7 +132,7 @@ function buildRow(item) {
     showPresence(row, peer.online);
   }
   showLast(row, item.last_message);
-  setUnread(row, item.unread);
+  setUnread(row, room.id === openRoomId ? 0 : item.unread);
   return row;
 }
 

@@ -116,3 +116,21 @@ def test_on_a_phone_the_conversations_are_a_drawer_the_header_button_opens(serve
     jude.keyboard.press("Escape")
     expect(sidebar).to_be_hidden()
     expect(toggle).to_be_focused()
+
+
+def test_the_notifications_page_follows_live_and_marks_one_read_in_place(server, signed_in):
+    server.make_people("lena", "milo")
+    lena, milo = signed_in("lena"), signed_in("milo")
+    lena.goto(f"{server.url}/notifications/")
+    expect(lena.locator("body[data-live=on]")).to_have_count(1)
+    milo.goto(f"{server.url}/u/lena/")
+    milo.get_by_role("button", name="Add friend").click()
+    expect(lena.locator("[data-notification-badge]")).to_have_text("1")
+    lena.get_by_role("link", name="New notifications: show them").click()
+    row = lena.locator(".notification.unread")
+    expect(row).to_contain_text("Milo")
+    row.get_by_role("button", name="Mark read").click()
+    expect(lena.locator(".notification.unread")).to_have_count(0)
+    expect(lena.locator("[data-notification-badge]")).to_be_hidden()
+    lena.reload()
+    expect(lena.locator(".notification.unread")).to_have_count(0)
