@@ -163,6 +163,14 @@ class Relationship:
     blocked: bool = False
 
 
+def profile_presence(*, viewer: User, person: User, relation: Relationship | None) -> bool | None:
+    """Whether the person is online, as their profile shows it to the viewer: to themselves and their
+    friends (the circle that sees it on the friends page); None, not shown, to anyone else."""
+    if viewer.pk != person.pk and not (relation and relation.friends):
+        return None
+    return person.pk in presence.online_among_now([person.pk])
+
+
 def relationship(*, viewer: User, other: User) -> Relationship:
     # Whether the other blocked the viewer is deliberately not part of it: the viewer is not told.
     if viewer.pk == other.pk:

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
@@ -132,10 +133,12 @@ def profile_public(request, handle):
     person = selectors.user_by_handle(handle)
     if person is None:
         raise Http404("No one has that handle.")
-    relation = None
+    relation = online = None
     if request.user.is_authenticated and request.user.is_verified:
         relation = selectors.relationship(viewer=request.user, other=person)
-    return render(request, "accounts/profile_public.html", {"person": person, "relation": relation})
+        online = selectors.profile_presence(viewer=request.user, person=person, relation=relation)
+    context = {"person": person, "relation": relation, "online": online}
+    return render(request, "accounts/profile_public.html", context)
 
 
 @verified_required
@@ -252,6 +255,16 @@ def friend_request_cancel(request, pk):
     return redirect("friends")
 
 
+def _back(request, handle: str):
+    """Back to the page the action was posted from when it says so (the friends page), else the profile."""
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(back)
+    return redirect("profile", handle)
+
+
 def _person(handle: str):
     person = selectors.user_by_handle(handle)
     if person is None:
@@ -278,7 +291,7 @@ def profile_unfriend(request, handle):
     person = _person(handle)
     if services.friendship_end(user=request.user, friend=person):
         messages.info(request, f"You and @{person.handle} are no longer friends.")
-    return redirect("profile", person.handle)
+    return _back(request, person.handle)
 
 
 @verified_required
@@ -291,7 +304,7 @@ def profile_block(request, handle):
         messages.error(request, " ".join(error.messages))
     else:
         messages.info(request, f"You blocked @{person.handle}. They are not told.")
-    return redirect("profile", person.handle)
+    return _back(request, person.handle)
 
 
 @verified_required

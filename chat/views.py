@@ -4,6 +4,7 @@ from django import forms
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from accounts.decorators import verified_required
 from accounts.views import report_page
@@ -83,6 +84,14 @@ def notifications_read_all(request):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     notifications.notifications_mark_all_read(user=request.user)
+    return redirect("notifications")
+
+
+@verified_required
+@require_POST
+def notification_read(request, notification_id: int):
+    """Mark one notification read without JavaScript (the page's script uses the API instead)."""
+    notifications.notification_mark_read(user=request.user, notification_id=notification_id)
     return redirect("notifications")
 
 

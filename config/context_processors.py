@@ -3,6 +3,8 @@ from functools import partial
 from django.conf import settings
 
 from chat.notifications import notifications_unread_count
+from rooms.api import room_list_payload
+from rooms.selectors import room_list
 
 
 def site(request):
@@ -11,7 +13,27 @@ def site(request):
 
 def notifications(request):
     """The header badge's unread count, counted only if a page renders it (templates call callables)."""
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or not user.is_verified:
+    user = _verified(request)
+    if user is None:
         return {}
     return {"notification_unread": partial(notifications_unread_count, user_id=user.pk)}
+
+
+def sidebar(request):
+    """The app shell's rooms: the rows of GET /api/rooms/ (the same selector, so the same queries: two,
+    and one Redis round trip for presence), read only if the page renders the sidebar."""
+    user = _verified(request)
+    if user is None:
+        return {}
+    return {"sidebar_rooms": partial(sidebar_rooms, user=user)}
+
+
+def sidebar_rooms(*, user) -> list[dict]:
+    return room_list_payload(room_list(user=user))
+
+
+def _verified(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_verified:
+        return None
+    return user

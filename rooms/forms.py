@@ -1,6 +1,8 @@
 from django import forms
 
+from accounts.forms import FriendRequestForm
 from accounts.forms import ReportForm as PersonReportForm
+from rooms.models import Membership
 
 
 class RoomCreateForm(forms.Form):
@@ -28,3 +30,15 @@ class ReportForm(PersonReportForm):
     """The lobby chat's report box: the stranger's id comes with it."""
 
     user = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+class InviteForm(FriendRequestForm):
+    """Whom to invite into a room, by handle (the same lookup as a friend request's)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["handle"].label = "Invite someone by handle"
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=[(value, label) for value, label in Membership.Role.choices])

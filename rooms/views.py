@@ -16,23 +16,37 @@ from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.limits import RateLimited
 from rooms import matching, message_requests, selectors, services
-from rooms.forms import DirectoryForm, MessageForm, ReportForm, RoomCreateForm
+from rooms.forms import DirectoryForm, InviteForm, MemberRoleForm, MessageForm, ReportForm, RoomCreateForm
 from rooms.models import Membership, Room
+from rooms.selectors import RoomNotVisible
 
 
 @verified_required
 def rooms_index(request):
     form = RoomCreateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            room = services.room_create_group(creator=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            return redirect("room", room_id=room.pk)
+    created = _created(request, form)
+    if created:
+        return created
     memberships = selectors.memberships_of_user(user=request.user)
-    requests = message_requests.message_requests_of(user=request.user)
-    return render(request, "rooms/index.html", {"memberships": memberships, "requests": requests, "form": form})
+    context = {
+        "memberships": memberships,
+        "requests": message_requests.message_requests_of(user=request.user),
+        "invites": selectors.invites_pending(user=request.user),
+        "form": form,
+    }
+    return render(request, "rooms/index.html", context)
+
+
+def _created(request, form: RoomCreateForm):
+    """A redirect to the room the posted form created; None otherwise (then the form carries the errors)."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        room = services.room_create_group(creator=request.user, **form.cleaned_data)
+    except ValidationError as error:
+        form.add_error(None, error)
+        return None
+    return redirect("room", room_id=room.pk)
 
 
 @verified_required
@@ -253,4 +267,136 @@ def message_request_ignore(request, room_id):
     except PermissionDenied as error:
         raise Http404("No such message request.") from error
     messages.info(request, "Message request ignored.")
+    return redirect("rooms")
+
+
+# Creating a room, and a room's settings and members (the pages over rooms.services)
+
+
+@verified_required
+def room_create(request):
+    form = RoomCreateForm(request.POST or None)
+    created = _created(request, form)
+    if created:
+        return created
+    return render(request, "rooms/create.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _my_room(request, room_id: int) -> tuple[Room, Membership]:
+    """The room with its members, and my membership of it; 404 for anyone outside it."""
+    room = selectors.room_detail(user=request.user, room_id=room_id)
+    mine = next((m for m in room.member_list if m.user_id == request.user.pk), None) if room else None
+    if mine is None:
+        raise Http404("No such room.")
+    return room, mine
+
+
+@verified_required
+def room_settings(request, room_id):
+    room, mine = _my_room(request, room_id)
+    details = RoomCreateForm(
+        request.POST or None, initial={name: getattr(room, name) for name in services.GROUP_FIELDS}
+    )
+    if request.method == "POST" and details.is_valid():
+        try:
+            services.room_update(by=request.user, room_id=room.pk, **details.cleaned_data)
+        except ValidationError as error:
+            details.add_error(None, error)
+        except PermissionDenied as error:
+            messages.error(request, str(error))
+            return redirect("room-settings", room_id=room.pk)
+        else:
+            messages.success(request, "Room settings saved.")
+            return redirect("room-settings", room_id=room.pk)
+    return _settings_page(request, room, mine, details=details, invite=InviteForm())
+
+
+def _settings_page(request, room, mine, *, details, invite):
+    context = {
+        "room": room,
+        "mine": mine,
+        "title": _title(room, request.user),
+        "details": details,
+        "invite": invite,
+        "roles": Membership.Role.choices,
+        "online": chat_selectors.online_visible_to(
+            viewer_id=request.user.pk, user_ids=[member.user_id for member in room.member_list if not member.request]
+        ),
+    }
+    return render(request, "rooms/settings.html", context, status=400 if details.errors or invite.errors else 200)
+
+
+@verified_required
+@require_POST
+def room_invite(request, room_id):
+    room, mine = _my_room(request, room_id)
+    invite = InviteForm(request.POST)
+    if invite.is_valid():
+        person = invite.cleaned_data["handle"]
+        try:
+            services.room_invite(by=request.user, room_id=room.pk, user=person)
+        except ValidationError as error:
+            invite.add_error("handle", error.message_dict.get("user", error.messages))
+        except PermissionDenied as error:
+            invite.add_error("handle", str(error))
+        else:
+            messages.success(request, f"@{person.handle} is invited.")
+            return redirect("room-settings", room_id=room.pk)
+    details = RoomCreateForm(initial={name: getattr(room, name) for name in services.GROUP_FIELDS})
+    return _settings_page(request, room, mine, details=details, invite=invite)
+
+
+@verified_required
+@require_POST
+def room_member_role(request, room_id, user_id):
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a role: owner, admin or member.")
+        return redirect("room-settings", room_id=room_id)
+    return _member_action(
+        request, room_id, "Role changed.", services.member_set_role, user_id=user_id, role=form.cleaned_data["role"]
+    )
+
+
+@verified_required
+@require_POST
+def room_member_remove(request, room_id, user_id):
+    return _member_action(request, room_id, "Removed from the room.", services.member_kick, user_id=user_id)
+
+
+def _member_action(request, room_id: int, done: str, action, **arguments):
+    try:
+        action(by=request.user, room_id=room_id, **arguments)
+    except RoomNotVisible as error:
+        if not Membership.objects.filter(room_id=room_id, user=request.user).exists():
+            raise Http404("No such room.") from error
+        messages.error(request, str(error))
+    except (PermissionDenied, ValidationError) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+    else:
+        messages.success(request, done)
+    return redirect("room-settings", room_id=room_id)
+
+
+@verified_required
+@require_POST
+def invite_accept(request, invite_id):
+    try:
+        membership = services.invite_accept(user=request.user, invite_id=invite_id)
+    except PermissionDenied as error:
+        raise Http404("No such invitation.") from error
+    return redirect("room", room_id=membership.room_id)
+
+
+@verified_required
+@require_POST
+def room_leave(request, room_id):
+    try:
+        services.room_leave(user=request.user, room_id=room_id)
+    except PermissionDenied as error:
+        raise Http404("No such room.") from error
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("room-settings", room_id=room_id)
+    messages.info(request, "You left the room.")
     return redirect("rooms")

@@ -323,8 +323,8 @@ def test_a_page_of_results_costs_a_fixed_number_of_queries(ann, ben, bob, room, 
     api = browser_for(ann)
 
     # session, person, my rooms (memberships, direct peers, newest messages), the search itself,
-    # the header's unread-notifications badge.
-    with django_assert_num_queries(7):
+    # the header's unread-notifications badge, and the app shell's sidebar (rooms, peers, blocks).
+    with django_assert_num_queries(10):
         page = browser.get("/search/", {"q": "heron"})
     assert page.content.decode().count("around=") == min(2 * count, search.DEFAULT_LIMIT)
     # session, person, the search.

@@ -1,0 +1,136 @@
+"""The app shell around every signed-in page: browser notifications, the account menu by keyboard,
+the drawer on a phone."""
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import open_direct_room
+
+# Records every Notification the page creates (the real one still runs), so the test can see it.
+RECORD_NOTIFICATIONS = """
+window.__notified = [];
+const RealNotification = window.Notification;
+window.Notification = class extends RealNotification {
+  constructor(title, options) {
+    super(title, options);
+    window.__notified.push({ title, body: options && options.body });
+  }
+};
+"""
+HIDE_PAGE = """() => {
+  Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+  Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+def notified(page, count: int) -> list[dict]:
+    """The first `count` notifications the page created, once it has (polled: wait_for_function would
+    need eval, which the site's Content-Security-Policy forbids)."""
+    for _ in range(100):
+        seen = page.evaluate("window.__notified")
+        if len(seen) >= count:
+            return seen
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{count} notification(s) expected, the page created {len(seen)}")
+
+
+def say(page, text: str) -> None:
+    page.wait_for_load_state("load")
+    page.get_by_role("textbox", name="Message").fill(text)
+    page.keyboard.press("Enter")
+    expect(page.locator(".message .body").last).to_have_text(text)
+
+
+def test_direct_messages_and_mentions_pop_up_while_the_tab_is_hidden_once_turned_on(server, signed_in):
+    server.make_people("opal", "piet")
+    opal = signed_in("opal", permissions=["notifications"])
+    opal.context.add_init_script(RECORD_NOTIFICATIONS)
+    piet = signed_in("piet")
+    open_direct_room(server, piet, "opal")
+    say(piet, "before opting in")
+
+    opal.goto(f"{server.url}/settings/profile/")
+    toggle = opal.get_by_role("button", name="Turn on browser notifications")
+    toggle.click()
+    expect(opal.get_by_role("button", name="Turn off browser notifications")).to_have_attribute("aria-pressed", "true")
+    opal.goto(f"{server.url}/friends/")
+    expect(opal.locator("body[data-live=on]")).to_have_count(1)
+
+    say(piet, "while you look")  # the tab is visible: no pop-up
+    expect(opal.locator("#sidebar-rooms li", has_text="Piet").locator("[data-unread]")).to_have_text("2")
+    opal.evaluate(HIDE_PAGE)
+    say(piet, "while you are away")
+    assert notified(opal, 1) == [{"title": "Piet", "body": "while you are away"}]
+
+    # A mention in a group room pops up too (it arrives as notification.new of kind "mention").
+    piet.goto(f"{server.url}/rooms/new/")
+    piet.get_by_label("Title").fill("Porch")
+    piet.get_by_role("button", name="Create room").click()
+    expect(piet).to_have_url(re.compile(r"/rooms/\d+/$"))
+    server.run(
+        "from rooms.models import Membership, Room; from accounts.models import User\n"
+        "Membership.objects.create(room=Room.objects.get(title='Porch'), user=User.objects.get(handle='opal'))"
+    )
+    say(piet, "ping @opal")
+    assert notified(opal, 2)[1] == {"title": "Piet mentioned you in # Porch", "body": "ping @opal"}
+
+
+def test_the_account_menu_works_with_the_keyboard_and_the_bell_links_the_notifications(server, signed_in):
+    server.make_people("ines")
+    ines = signed_in("ines")
+    expect(ines.get_by_role("link", name=re.compile("^Notifications"))).to_have_attribute("href", "/notifications/")
+    summary = ines.get_by_label("Account menu for @ines")
+    summary.focus()
+    ines.keyboard.press("Enter")
+    expect(ines.get_by_role("link", name="Your profile", exact=True)).to_be_visible()
+    ines.keyboard.press("ArrowDown")
+    expect(ines.get_by_role("link", name="Your profile", exact=True)).to_be_focused()
+    ines.keyboard.press("ArrowDown")
+    expect(ines.get_by_role("link", name="Settings")).to_be_focused()
+    ines.keyboard.press("ArrowDown")
+    expect(ines.get_by_role("button", name="Log out")).to_be_focused()
+    ines.keyboard.press("Escape")
+    expect(ines.get_by_role("link", name="Your profile", exact=True)).to_be_hidden()
+    expect(summary).to_be_focused()
+    ines.keyboard.press("Enter")
+    ines.keyboard.press("ArrowUp")
+    ines.keyboard.press("Enter")  # Log out, the last item
+    expect(ines.get_by_role("link", name="Log in", exact=True)).to_be_visible()
+
+
+def test_on_a_phone_the_conversations_are_a_drawer_the_header_button_opens(server, signed_in):
+    server.make_people("jude", "kira")
+    jude = signed_in("jude", viewport={"width": 390, "height": 844})
+    open_direct_room(server, jude, "kira")
+    sidebar = jude.locator("#sidebar")
+    expect(sidebar).to_be_hidden()
+    toggle = jude.get_by_role("button", name="Conversations")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    expect(sidebar).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(sidebar.get_by_role("link", name="All rooms")).to_be_focused()
+    expect(sidebar.locator("#sidebar-rooms li", has_text="Kira")).to_be_visible()
+    jude.keyboard.press("Escape")
+    expect(sidebar).to_be_hidden()
+    expect(toggle).to_be_focused()
+
+
+def test_the_notifications_page_follows_live_and_marks_one_read_in_place(server, signed_in):
+    server.make_people("lena", "milo")
+    lena, milo = signed_in("lena"), signed_in("milo")
+    lena.goto(f"{server.url}/notifications/")
+    expect(lena.locator("body[data-live=on]")).to_have_count(1)
+    milo.goto(f"{server.url}/u/lena/")
+    milo.get_by_role("button", name="Add friend").click()
+    expect(lena.locator("[data-notification-badge]")).to_have_text("1")
+    lena.get_by_role("link", name="New notifications: show them").click()
+    row = lena.locator(".notification.unread")
+    expect(row).to_contain_text("Milo")
+    row.get_by_role("button", name="Mark read").click()
+    expect(lena.locator(".notification.unread")).to_have_count(0)
+    expect(lena.locator("[data-notification-badge]")).to_be_hidden()
+    lena.reload()
+    expect(lena.locator(".notification.unread")).to_have_count(0)
