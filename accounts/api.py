@@ -214,6 +214,7 @@ class UserSearchQuerySerializer(serializers.Serializer):
 
 
 class UserListView(generics.ListAPIView):
+    permission_classes = [IsVerified]
     serializer_class = PublicUserSerializer
 
     @extend_schema(
@@ -233,6 +234,7 @@ class UserListView(generics.ListAPIView):
 
 
 class UserDetailView(generics.RetrieveAPIView):
+    permission_classes = [IsVerified]
     serializer_class = PublicUserSerializer
     lookup_url_kwarg = "user_id"
 
