@@ -1,4 +1,5 @@
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.generics import get_object_or_404
@@ -7,10 +8,10 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView
 
-from accounts import selectors, services
+from accounts import selectors, services, tokens
 from accounts.lockout import lockout_response
 from accounts.models import Report, User, handle_validator
 from accounts.permissions import IsVerified
@@ -138,6 +139,15 @@ class ResendView(AnonymousThrottledView):
         serializer.is_valid(raise_exception=True)
         services.verification_resend(email=serializer.validated_data["email"])
         return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
+
+
+class LockingTokenRefreshSerializer(TokenRefreshSerializer):
+    """Rotation that spends a refresh token once, however many requests bring it at the same moment."""
+
+    def validate(self, attrs):
+        with transaction.atomic():
+            tokens.refresh_lock(refresh=attrs["refresh"])
+            return super().validate(attrs)
 
 
 class TokenView(TokenObtainPairView):

@@ -322,6 +322,7 @@ SIMPLE_JWT = {
     "CHECK_REVOKE_TOKEN": True,
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
     "TOKEN_OBTAIN_SERIALIZER": "accounts.api.VerifiedTokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "accounts.api.LockingTokenRefreshSerializer",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parley API",
