@@ -401,9 +401,13 @@ class FriendRequestsView(APIView):
     @extend_schema(
         summary="Send a friend request",
         description="By `user` id or `handle`. If they had asked me already we are friends at once. "
-        "Sending again changes nothing.",
+        "Sending again changes nothing. Asking too often (FRIEND_REQUEST_RATE_*) is a 429.",
         request=FriendRequestCreateSerializer,
-        responses={201: FriendRequestOutcomeSerializer, **ERRORS},
+        responses={
+            201: FriendRequestOutcomeSerializer,
+            **ERRORS,
+            429: OpenApiResponse(ErrorSerializer, description="Asking too often; see Retry-After (`retry_after`)"),
+        },
     )
     def post(self, request):
         serializer = FriendRequestCreateSerializer(data=request.data)

@@ -1,10 +1,14 @@
 """One error body for every 4xx from the API: {"code", "detail", and "fields" when input was bad}."""
 
+import math
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from chat.limits import RateLimited
 
 INVALID_INPUT = "Some fields are not valid."
 
@@ -29,6 +33,9 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
+    elif isinstance(exc, RateLimited):
+        # Every service's rate limit answers alike: 429, Retry-After, and `retry_after` in the body.
+        exc = exceptions.Throttled(wait=math.ceil(exc.retry_after), detail=str(exc))
     if isinstance(exc, DjangoValidationError):
         # Services raise Django's ValidationError; the API answers it like a serializer error.
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
