@@ -37,3 +37,18 @@ def test_errors_inside_a_list_are_flat_messages_saying_which_item(api_as, make_u
     )
     assert response.status_code == 400
     assert response.json()["fields"] == {"attachments": ["1: Ensure this value is greater than or equal to 1."]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/reports/", {"user": 1, "reason": "spam", "room": 99999999999999999999}),
+        ("/api/reports/", {"user": 1, "reason": "spam", "message": 99999999999999999999}),
+        ("/api/rooms/public/?offset=250675118817350107489370112", None),
+    ],
+)
+def test_numbers_beyond_any_database_integer_in_bodies_and_queries_are_400s(path, body, api_as, make_user):
+    client = api_as(make_user("ann"))
+    response = client.get(path) if body is None else client.post(path, body, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
