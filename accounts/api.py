@@ -1,5 +1,6 @@
 from django.contrib.auth.signals import user_logged_in, user_logged_out
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.db import transaction
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.generics import get_object_or_404
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -7,10 +8,11 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView
+from rest_framework_simplejwt.views import TokenRefreshView as SimpleJWTTokenRefreshView
 
-from accounts import selectors, services
+from accounts import selectors, services, tokens
 from accounts.lockout import lockout_response
 from accounts.models import Report, User, handle_validator
 from accounts.permissions import IsVerified
@@ -95,6 +97,9 @@ class VerifiedTokenObtainPairSerializer(TokenObtainPairSerializer):
         return data
 
 
+THROTTLED = {429: OpenApiResponse(ErrorSerializer, description="Too many attempts; see Retry-After (`retry_after`)")}
+
+
 class AnonymousThrottledView(APIView):
     """For the steps before sign-in: no credentials read, a throttle per client and scope."""
 
@@ -106,7 +111,9 @@ class AnonymousThrottledView(APIView):
 class RegisterView(AnonymousThrottledView):
     throttle_scope = "register"
 
-    @extend_schema(request=RegisterSerializer, responses={202: DetailSerializer}, summary="Create an account")
+    @extend_schema(
+        request=RegisterSerializer, responses={202: DetailSerializer, **THROTTLED}, summary="Create an account"
+    )
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -117,7 +124,9 @@ class RegisterView(AnonymousThrottledView):
 class VerifyView(AnonymousThrottledView):
     throttle_scope = "verify"
 
-    @extend_schema(request=VerifySerializer, responses={200: ProfileSerializer}, summary="Verify an e-mail address")
+    @extend_schema(
+        request=VerifySerializer, responses={200: ProfileSerializer, **THROTTLED}, summary="Verify an e-mail address"
+    )
     def post(self, request):
         serializer = VerifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -132,7 +141,7 @@ class VerifyView(AnonymousThrottledView):
 class ResendView(AnonymousThrottledView):
     throttle_scope = "resend"
 
-    @extend_schema(request=ResendSerializer, responses={202: DetailSerializer}, summary="Mail a new code")
+    @extend_schema(request=ResendSerializer, responses={202: DetailSerializer, **THROTTLED}, summary="Mail a new code")
     def post(self, request):
         serializer = ResendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -140,9 +149,33 @@ class ResendView(AnonymousThrottledView):
         return Response({"detail": ACCEPTED}, status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema_serializer(component_name="TokenRefresh")
+class LockingTokenRefreshSerializer(TokenRefreshSerializer):
+    """Rotation that spends a refresh token once, however many requests bring it at the same moment."""
+
+    def validate(self, attrs):
+        with transaction.atomic():
+            tokens.refresh_lock(refresh=attrs["refresh"])
+            return super().validate(attrs)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="Send as `Authorization: Bearer ...`; short-lived.")
+    refresh = serializers.CharField(help_text="Spend at /api/auth/token/refresh/ for a new pair; works once.")
+
+
 class TokenView(TokenObtainPairView):
     """Verified users only; repeated failures lock the address out (429 with Retry-After)."""
 
+    @extend_schema(
+        summary="Sign in: a token pair for an e-mail address and password",
+        responses={
+            200: TokenPairSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="Wrong address or password"),
+            403: OpenApiResponse(ErrorSerializer, description="The e-mail address is not verified yet"),
+            429: OpenApiResponse(ErrorSerializer, description="Locked out after failures; see Retry-After"),
+        },
+    )
     def post(self, request, *args, **kwargs):
         response = super().post(request, *args, **kwargs)
         if getattr(request, "axes_locked_out", False):
@@ -153,6 +186,18 @@ class TokenView(TokenObtainPairView):
         if getattr(self.request, "axes_locked_out", False):
             return lockout_response(self.request)
         return super().handle_exception(exc)
+
+
+class TokenRefreshView(SimpleJWTTokenRefreshView):
+    @extend_schema(
+        summary="Spend a refresh token for a new pair (the old one stops working)",
+        responses={
+            200: LockingTokenRefreshSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="Invalid, expired, spent or revoked refresh token"),
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
 
 
 class LogoutView(APIView):
@@ -214,6 +259,7 @@ class UserSearchQuerySerializer(serializers.Serializer):
 
 
 class UserListView(generics.ListAPIView):
+    permission_classes = [IsVerified]
     serializer_class = PublicUserSerializer
 
     @extend_schema(
@@ -233,6 +279,7 @@ class UserListView(generics.ListAPIView):
 
 
 class UserDetailView(generics.RetrieveAPIView):
+    permission_classes = [IsVerified]
     serializer_class = PublicUserSerializer
     lookup_url_kwarg = "user_id"
 
@@ -389,9 +436,13 @@ class FriendRequestsView(APIView):
     @extend_schema(
         summary="Send a friend request",
         description="By `user` id or `handle`. If they had asked me already we are friends at once. "
-        "Sending again changes nothing.",
+        "Sending again changes nothing. Asking too often (FRIEND_REQUEST_RATE_*) is a 429.",
         request=FriendRequestCreateSerializer,
-        responses={201: FriendRequestOutcomeSerializer, **ERRORS},
+        responses={
+            201: FriendRequestOutcomeSerializer,
+            **ERRORS,
+            429: OpenApiResponse(ErrorSerializer, description="Asking too often; see Retry-After (`retry_after`)"),
+        },
     )
     def post(self, request):
         serializer = FriendRequestCreateSerializer(data=request.data)
@@ -518,7 +569,7 @@ class ReportsView(APIView):
         description="From a lobby chat or anywhere: optionally the room (one I am in) and a message of theirs "
         "in it. Moderators handle reports in the admin's queue. A lobby chat with an open report is not purged.",
         request=ReportCreateSerializer,
-        responses={201: ReportSerializer, **ERRORS},
+        responses={201: ReportSerializer, **ERRORS, **THROTTLED},
     )
     def post(self, request):
         serializer = ReportCreateSerializer(data=request.data)

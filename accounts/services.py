@@ -22,6 +22,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from accounts import avatars, selectors, tokens
 from accounts.models import Block, EmailVerification, FriendRequest, Friendship, Report, User
+from chat import limits
 
 PROFILE_FIELDS = ("display_name", "bio", "handle", "dm_policy", "friend_request_policy", "email_notifications")
 
@@ -345,9 +346,11 @@ def friend_request_send(*, sender: User, recipient: User) -> FriendRequestOutcom
 
     Sending twice is harmless (the pending request stays, nothing new is notified). When the
     recipient has blocked the sender the answer is the same "requested", and nothing is stored.
+    Raises RateLimited when the sender asks too often (chat.limits).
     """
     if sender.pk == recipient.pk:
         raise ValidationError({"user": ["You cannot send a friend request to yourself."]}, code="self")
+    limits.friend_request_rate_take(user_id=sender.pk)
     _lock_pair(sender, recipient)
     if selectors.are_friends(a_id=sender.pk, b_id=recipient.pk):
         raise ValidationError({"user": ["You are already friends."]}, code="already_friends")

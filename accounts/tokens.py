@@ -52,6 +52,18 @@ def refresh_blacklist(*, user, refresh: str) -> None:
     token.blacklist()
 
 
+def refresh_lock(*, refresh: str) -> None:
+    """Lock the refresh token's row until the caller's transaction ends, so that two refreshes with
+    one token take turns: the second then finds it blacklisted by the first, instead of both passing
+    the blacklist check and both getting a new pair. A token that does not verify is left to the caller.
+    """
+    try:
+        jti = RefreshToken(refresh, verify=False)[api_settings.JTI_CLAIM]
+    except (TokenError, KeyError):
+        return
+    list(OutstandingToken.objects.select_for_update().filter(jti=jti).values_list("pk"))
+
+
 def outstanding_tokens_blacklist(*, user) -> int:
     """Blacklist every live refresh token of the user, e.g. when an admin deactivates them."""
     live = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)

@@ -1,6 +1,5 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
-from rest_framework_simplejwt.views import TokenRefreshView
 
 from accounts import api, views
 from accounts.forms import CeleryPasswordResetForm, EmailAuthenticationForm
@@ -50,7 +49,7 @@ api_urlpatterns = [
     path("auth/verify/", api.VerifyView.as_view(), name="api-verify"),
     path("auth/resend/", api.ResendView.as_view(), name="api-resend"),
     path("auth/token/", api.TokenView.as_view(), name="api-token"),
-    path("auth/token/refresh/", TokenRefreshView.as_view(), name="api-token-refresh"),
+    path("auth/token/refresh/", api.TokenRefreshView.as_view(), name="api-token-refresh"),
     path("auth/logout/", api.LogoutView.as_view(), name="api-logout"),
     path("me/", api.MeView.as_view(), name="api-me"),
     path("me/avatar/", api.AvatarView.as_view(), name="api-me-avatar"),

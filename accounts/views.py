@@ -18,6 +18,7 @@ from accounts.forms import (
     SignupForm,
     VerifyForm,
 )
+from chat.limits import RateLimited
 
 SIGNUP_SESSION_KEY = "parley_signup_user_id"
 MAIL_SENT = "If {email} can be used, a 6-digit code is on its way to it. It works for 15 minutes."
@@ -208,15 +209,19 @@ def _friends_page(request, *, page, form, status=200):
 @require_POST
 def friend_request_send(request):
     form = FriendRequestForm(request.POST)
+    status = 400
     if form.is_valid():
         try:
             outcome = services.friend_request_send(sender=request.user, recipient=form.cleaned_data["handle"])
         except ValidationError as error:
             form.add_error("handle", error.message_dict.get("user", error.messages))
+        except RateLimited as error:
+            form.add_error("handle", str(error))
+            status = 429
         else:
             _say_outcome(request, outcome)
             return redirect("friends")
-    return _friends_page(request, page=selectors.friends_page(user=request.user), form=form, status=400)
+    return _friends_page(request, page=selectors.friends_page(user=request.user), form=form, status=status)
 
 
 def _say_outcome(request, outcome: services.FriendRequestOutcome) -> None:
@@ -280,6 +285,8 @@ def profile_friend_add(request, handle):
         outcome = services.friend_request_send(sender=request.user, recipient=person)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
+    except RateLimited as error:
+        messages.error(request, str(error))
     else:
         _say_outcome(request, outcome)
     return redirect("profile", person.handle)

@@ -1,14 +1,11 @@
-import math
-
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsVerified
 from chat import pagination, services, tickets
 from chat.events import MessagePayload, ReactionSummaryPayload
-from chat.limits import RateLimited
 from config.api_errors import ErrorSerializer
 from rooms.api import RoomScopedView
 from rooms.selectors import membership_access
@@ -81,16 +78,7 @@ Deleted messages stay in place as tombstones (`deleted: true`, empty body). `lim
 {pagination.MAX_LIMIT} is a 400, never silently clamped."""
 
 
-class RateLimitedIs429:
-    """A service's RateLimited answers 429 with Retry-After (and `retry_after` in the body)."""
-
-    def handle_exception(self, exc):
-        if isinstance(exc, RateLimited):
-            exc = exceptions.Throttled(wait=math.ceil(exc.retry_after), detail=str(exc))
-        return super().handle_exception(exc)
-
-
-class RoomMessagesView(RateLimitedIs429, RoomScopedView):
+class RoomMessagesView(RoomScopedView):
     @extend_schema(
         parameters=[pagination.HistoryQuerySerializer],
         responses={

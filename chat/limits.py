@@ -45,6 +45,16 @@ def lobby_rate_take(*, user_id: int) -> None:
         raise refusal
 
 
+def friend_request_rate_take(*, user_id: int) -> None:
+    """One friend request (FRIEND_REQUEST_RATE_* settings): asking, cancelling and asking again
+    notifies each time, so the asking is what is limited, whatever becomes of the request."""
+    per_second = settings.FRIEND_REQUEST_RATE_PER_HOUR / 3600
+    burst = settings.FRIEND_REQUEST_RATE_BURST
+    [refusal] = _refusals(keys=[f"rate:friend-request:{user_id}"], burst=burst, per_second=per_second)
+    if refusal is not None:
+        raise refusal
+
+
 def message_rate_take_many(*, user_ids: list[int]) -> list[RateLimited | None]:
     """message_rate_take for several sends at once, in order (one Redis round trip): for each, None
     when it may go, else the RateLimited to answer it with.

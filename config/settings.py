@@ -211,6 +211,9 @@ LOBBY_ROOM_TTL = timedelta(seconds=env.int("LOBBY_ROOM_TTL", default=24 * 3600))
 # Joining the queue and "Next" share one token bucket per person: a burst, then a steady rate.
 LOBBY_RATE_BURST = env.int("LOBBY_RATE_BURST", default=5)
 LOBBY_RATE_PER_SECOND = env.float("LOBBY_RATE_PER_SECOND", default=0.5)
+# Friend requests notify their recipient: a burst, then this many an hour per person.
+FRIEND_REQUEST_RATE_BURST = env.int("FRIEND_REQUEST_RATE_BURST", default=20)
+FRIEND_REQUEST_RATE_PER_HOUR = env.int("FRIEND_REQUEST_RATE_PER_HOUR", default=30)
 # Live counts (online, waiting, public rooms' members) go to the lobby page at most this often.
 LOBBY_TICK_SECONDS = env.float("LOBBY_TICK_SECONDS", default=0.5)
 # A lobby chat ends when one of its two people has had no socket for this long (tab closed,
@@ -334,6 +337,7 @@ SIMPLE_JWT = {
     "CHECK_REVOKE_TOKEN": True,
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
     "TOKEN_OBTAIN_SERIALIZER": "accounts.api.VerifiedTokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "accounts.api.LockingTokenRefreshSerializer",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parley API",

@@ -27,6 +27,8 @@ api = [
     path("docs/", docs_view, name="api-docs"),
 ]
 
+handler404 = "config.api_errors.not_found"
+
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("healthz", healthz, name="healthz"),

@@ -334,7 +334,8 @@ class DirectoryQuerySerializer(serializers.Serializer):
     category = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
     sort = serializers.ChoiceField(choices=list(selectors.PUBLIC_SORTS), required=False, default="activity")
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
-    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+    # Bounded like every number that reaches SQL (PostgreSQL's OFFSET is a bigint); no directory is this long.
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=1_000_000, default=0)
 
 
 class DirectorySerializer(serializers.Serializer):
