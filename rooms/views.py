@@ -49,8 +49,16 @@ def room_page(request, room_id):
 
 # static/js/room.js and everything it imports.
 ROOM_MODULES = [
-    f"js/{name}.js"
-    for name in "room room_actions room_history room_outbox room_render markup attachments link_preview notifications socket".split()
+    "js/room.js",
+    "js/room_actions.js",
+    "js/room_history.js",
+    "js/room_outbox.js",
+    "js/room_render.js",
+    "js/markup.js",
+    "js/attachments.js",
+    "js/link_preview.js",
+    "js/notifications.js",
+    "js/socket.js",
 ]
 
 
