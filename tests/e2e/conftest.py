@@ -80,7 +80,19 @@ def server(tmp_path_factory, web_site):
         )
         subprocess.run([*manage, "shell", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True)
 
-    yield type("Server", (), {"url": base, "make_people": staticmethod(make_people)})
+    def run(script: str) -> str:
+        """Python run in the server's Django (manage.py shell): data that pages would take long to make."""
+        done = subprocess.run(
+            [*manage, "shell", "--no-imports", "-c", script],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout
+
+    yield type("Server", (), {"url": base, "make_people": staticmethod(make_people), "run": staticmethod(run)})
     process.terminate()
     process.wait(timeout=10)
     log.close()
