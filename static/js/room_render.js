@@ -118,7 +118,9 @@ export function layout(list) {
     if (newDay) {
       const separator = make("li", { className: "day-separator" }, [make("span", { textContent: dayLabel(when) })]);
       separator.setAttribute("role", "separator");
-      item.before(separator);
+      // Above the "New messages" divider when it opens the day.
+      const divider = item.previousElementSibling?.classList.contains("unread-divider") ? item.previousElementSibling : item;
+      divider.before(separator);
     }
     const adjacent = previous && item.previousElementSibling === previous.item;
     const grouped = !newDay && adjacent && item.dataset.author && item.dataset.author === previous.item.dataset.author

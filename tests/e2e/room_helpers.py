@@ -37,7 +37,8 @@ def write(server, room_id: int, messages: list[tuple[str, str]]) -> list[int]:
 def stored_bodies(server, room_id: int) -> list[str]:
     script = (
         "import json\nfrom chat.models import Message\n"
-        f"print(json.dumps(list(Message.objects.filter(room_id={room_id}).order_by('seq').values_list('body', flat=True))))\n"
+        f"bodies = Message.objects.filter(room_id={room_id}).order_by('seq').values_list('body', flat=True)\n"
+        "print(json.dumps(list(bodies)))\n"
     )
     return json.loads(server.run(script))
 
