@@ -132,4 +132,6 @@ def open_direct_room(server, page, peer_handle: str) -> str:
     page.goto(f"{server.url}/u/{peer_handle}/")
     page.get_by_role("button", name="Message").click()
     expect(page).to_have_url(re.compile(r"/rooms/\d+/$"))
+    # The room's scripts have run (they mark the composer's file field): typing now is typing into them.
+    expect(page.locator(".attach.enhanced")).to_have_count(1)
     return page.url

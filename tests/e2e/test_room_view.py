@@ -278,9 +278,9 @@ def test_a_refused_message_fails_and_its_retry_is_stored_once(server, signed_in)
 
 
 def test_a_draft_and_an_unacknowledged_message_survive_a_reload_and_it_is_stored_once(server, signed_in):
-    server.make_people("dee", "eli")
-    room_id = group_room(server, "dee", "eli", title="Reloads")
-    dee = signed_in("dee")
+    server.make_people("dina", "emil")
+    room_id = group_room(server, "dina", "emil", title="Reloads")
+    dee = signed_in("dina")
     gate = SocketGate(dee)
     dee.goto(f"{server.url}/rooms/{room_id}/")
     room_ready(dee)
@@ -307,9 +307,9 @@ def test_a_draft_and_an_unacknowledged_message_survive_a_reload_and_it_is_stored
 
 
 def test_offline_then_back_loses_nothing_and_sends_once(server, signed_in):
-    server.make_people("fay", "gus")
-    room_id = group_room(server, "fay", "gus", title="Offline")
-    fay, gus = signed_in("fay"), signed_in("gus")
+    server.make_people("fern", "gabe")
+    room_id = group_room(server, "fern", "gabe", title="Offline")
+    fay, gus = signed_in("fern"), signed_in("gabe")
     gate = SocketGate(fay)
     for page in (fay, gus):
         page.goto(f"{server.url}/rooms/{room_id}/")
