@@ -251,30 +251,30 @@ def test_a_message_without_an_ack_fails_and_is_retried_with_the_same_client_id(s
 
 
 def test_a_refused_message_fails_and_its_retry_is_stored_once(server, signed_in):
-    server.make_people("cyd")
-    room_id = group_room(server, "cyd", title="Refused")
+    server.make_people("cyd", "dot")
     cyd = signed_in("cyd")
     gate = SocketGate(cyd)
-    cyd.goto(f"{server.url}/rooms/{room_id}/")
-    room_ready(cyd)
-    # The send limit allows 10 at once, then 2 a second: 12 sends in one go, faster than typing.
-    cyd.evaluate("""() => {
-      const composer = document.getElementById("composer");
-      for (let number = 0; number < 12; number += 1) {
-        composer.querySelector("textarea").value = `burst ${number}`;
-        composer.requestSubmit();
-      }
-    }""")
-    failed = cyd.locator(".message.failed")
-    expect(failed.first).to_be_visible()
-    expect(cyd.locator("#composer-error")).to_contain_text("too fast")
-    cyd.wait_for_timeout(1500)
-    for button in failed.get_by_role("button", name="Failed to send. Retry").all():
-        button.click()
+    room_url = open_direct_room(server, cyd, "dot")
+    room_id = int(room_url.rstrip("/").rsplit("/", 1)[1])
+    block = (
+        "from accounts.models import User\nfrom accounts import services\n"
+        "cyd, dot = (User.objects.get(handle=h) for h in ('cyd', 'dot'))\n"
+    )
+
+    # While Dot blocks Cyd the server refuses the message (an error event): it shows as failed.
+    server.run(block + "services.block_create(blocker=dot, blocked=cyd)\n")
+    send(cyd, "let me explain")
+    failed = message(cyd, "let me explain")
+    expect(failed.locator(".send-state")).to_have_text("failed — retry")
+    expect(cyd.locator("#composer-error")).not_to_be_empty()
+    assert stored_bodies(server, room_id) == []
+
+    server.run(block + "services.block_remove(blocker=dot, blocked_id=cyd.pk)\n")
+    failed.get_by_role("button", name="Failed to send. Retry").click()
     expect(cyd.locator(".message.pending")).to_have_count(0)
-    assert sorted(stored_bodies(server, room_id)) == sorted(f"burst {n}" for n in range(12))
-    client_ids = [event["client_id"] for event in gate.sent]
-    assert len(set(client_ids)) == 12 and len(client_ids) > 12
+    expect(message(cyd, "let me explain")).to_have_count(1)
+    assert stored_bodies(server, room_id) == ["let me explain"]
+    assert [event["client_id"] for event in gate.sent] == [gate.sent[0]["client_id"]] * 2
 
 
 def test_a_draft_and_an_unacknowledged_message_survive_a_reload_and_it_is_stored_once(server, signed_in):
