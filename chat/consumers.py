@@ -382,7 +382,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     message_new = message_edited = message_deleted = reaction_added = reaction_removed = forward
     message_preview = forward
-    read = room_updated = room_invited = member_updated = forward
+    room_updated = room_invited = member_updated = forward
     notification_new = notification_read = forward
     lobby_counts = forward
 
@@ -399,6 +399,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def typing(self, message: dict) -> None:
         if message["user_id"] != self.user.pk and message["user_id"] not in self.hidden:
+            await self.forward(message)
+
+    async def read(self, message: dict) -> None:
+        # A direct room's read positions reach both of its people (the "Seen" mark), but not across a block.
+        if message["user_id"] not in self.hidden:
             await self.forward(message)
 
     async def presence(self, message: dict) -> None:

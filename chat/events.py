@@ -523,6 +523,8 @@ def _routing(event: dict) -> dict:
         return {"room_id": event["room"], "user_id": event["user"]["id"]}
     if kind == "presence":
         return {"user_id": event["user"]}
+    if kind == "read":
+        return {"room_id": event["room"], "user_id": event["user"]}
     return {}
 
 

@@ -606,8 +606,18 @@ def read_mark(*, user, room_id: int, seq: int) -> Membership:
     moved = Membership.objects.filter(pk=membership.pk, last_read_seq__lt=target).update(last_read_seq=target)
     if moved:
         membership.last_read_seq = target
-        events.publish_on_commit(events.user_group(user.pk), partial(events.read, membership))
+        events.publish_on_commit(_read_group(membership), partial(events.read, membership))
     return membership
+
+
+def _read_group(membership: Membership) -> str:
+    """Who hears of a read position: the reader's own sockets (other tabs clear their badges) and, in a
+    direct room, the other person too (their "Seen" mark; their socket and mine are in the room group).
+    Never a group room's members (a read by anyone would reach everyone), nor the sender of a message
+    request I have not accepted (they are promised they are not told)."""
+    if membership.room.kind == Room.Kind.DIRECT and not membership.request:
+        return events.room_group(membership.room_id)
+    return events.user_group(membership.user_id)
 
 
 # Presence

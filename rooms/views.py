@@ -15,6 +15,7 @@ from chat import attachments
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.limits import RateLimited
+from chat.templatetags import room_view
 from rooms import matching, message_requests, selectors, services
 from rooms.forms import DirectoryForm, InviteForm, MemberRoleForm, MessageForm, ReportForm, RoomCreateForm
 from rooms.models import Membership, Room
@@ -60,24 +61,53 @@ def room_page(request, room_id):
     return render(request, "rooms/room.html", _room_context(request, room, MessageForm(initial=_fresh_client_id())))
 
 
+# static/js/room.js and everything it imports.
+ROOM_MODULES = [
+    "js/room.js",
+    "js/room_actions.js",
+    "js/room_history.js",
+    "js/room_outbox.js",
+    "js/room_render.js",
+    "js/markup.js",
+    "js/attachments.js",
+    "js/link_preview.js",
+    "js/notifications.js",
+    "js/socket.js",
+]
+
+
 def _fresh_client_id() -> dict:
     return {"client_id": uuid.uuid4()}
 
 
 def _room_context(request, room: Room, form: MessageForm) -> dict:
-    around = _around(request, room)
-    history = around.messages if around else chat_selectors.messages_recent(room_id=room.pk)
+    position = _history_position(request)
+    page = _history(room, position)
+    history = page.messages
+    mine = next((member for member in room.member_list if member.user_id == request.user.pk), None)
+    detached = bool(position)
     return {
         "room": room,
         "title": _title(room, request.user),
         "history": history,
-        # Around an old message the socket resumes from the newest seq: catching up from the page's end
-        # could be more than one resume sends, and the reload that asks for would land here again.
-        "last_seq": room.last_seq if around else (history[-1].seq if history else 0),
-        "highlight": int(request.GET["around"]) if around else None,
-        "newer_hidden": bool(around and around.newer),
+        # Away from the newest (?around=, ?before=, ?after=) the socket resumes from the newest seq:
+        # catching up from the page's end could be more than one resume sends, and the reload that
+        # asks for would land here again.
+        "last_seq": room.last_seq if detached else (history[-1].seq if history else 0),
+        "detached": detached,
+        "highlight": position.get("around"),
+        "older_seq": page.older,
+        "newer_seq": page.newer,
+        "newer_hidden": bool(detached and page.newer),
+        "unread_from": None if detached or mine is None else _first_unread(history, mine),
+        "peer_read_seq": _peer_read_seq(room, request.user),
+        "seen_seq": _seen_seq(history, room, request.user),
+        "member_names": {member.user_id: member.user.name for member in room.member_list},
+        "report_url_pattern": room_view.report_url_pattern(),
+        "reaction_choices": room_view.REACTION_CHOICES,
+        "room_modules": ROOM_MODULES,
         "members": room.member_list,
-        "mine": next((member for member in room.member_list if member.user_id == request.user.pk), None),
+        "mine": mine,
         "notify_choices": Membership.Notify.choices,
         "online": chat_selectors.online_visible_to(
             viewer_id=request.user.pk,
@@ -99,13 +129,50 @@ def _room_context(request, room: Room, form: MessageForm) -> dict:
     }
 
 
-def _around(request, room: Room) -> chat_selectors.HistoryPage | None:
-    """The page around `?around=<message id>` (a search hit links here); None without one or when the
-    message is not in this room, which shows the newest messages instead."""
-    around = request.GET.get("around", "")
-    if not around.isdigit() or int(around) > chat_selectors.SEQ_MAX:
+def _history_position(request) -> dict[str, int]:
+    """Where the page opens: `?around=<message id>` (a search hit, a reply's original), or the plain
+    links of pages without scripts, `?before=<seq>` (older) and `?after=<seq>` (newer). {} for the newest;
+    anything that is not a number is ignored rather than refused, like a mistyped link."""
+    for name in ("around", "before", "after"):
+        value = request.GET.get(name, "")
+        if value.isascii() and value.isdigit() and 0 < int(value) <= chat_selectors.SEQ_MAX:
+            return {name: int(value)}
+    return {}
+
+
+def _history(room: Room, position: dict[str, int]) -> chat_selectors.HistoryPage:
+    limit = chat_selectors.RECENT_LIMIT
+    if "around" in position:
+        page = chat_selectors.history_around(room=room, message_id=position["around"], limit=limit)
+        # A message of another room (or gone) shows the newest messages instead.
+        if page is not None:
+            return page
+        position.clear()
+    if "after" in position:
+        return chat_selectors.history_after(room=room, after_seq=position["after"], limit=limit)
+    return chat_selectors.history_before(room=room, before_seq=position.get("before"), limit=limit)
+
+
+def _first_unread(history: list, mine: Membership) -> int | None:
+    """The seq where the "New messages" divider goes: the first message of someone else I have not read."""
+    return next((m.seq for m in history if m.seq > mine.last_read_seq and m.author_id != mine.user_id), None)
+
+
+def _peer_read_seq(room: Room, viewer) -> int | None:
+    """How far the other person of a direct room has read; None elsewhere, and while they have not
+    accepted my message request (they are promised I am not told whether they read it)."""
+    if room.kind != Room.Kind.DIRECT:
         return None
-    return chat_selectors.history_around(room=room, message_id=int(around), limit=chat_selectors.RECENT_LIMIT)
+    peer = next((m for m in room.member_list if m.user_id != viewer.pk), None)
+    return peer.last_read_seq if peer is not None and not peer.request else None
+
+
+def _seen_seq(history: list, room: Room, viewer) -> int | None:
+    """My last message on the page that the peer of a direct room has read (it gets the "Seen" mark)."""
+    read = _peer_read_seq(room, viewer)
+    if read is None:
+        return None
+    return max((m.seq for m in history if m.author_id == viewer.pk and m.seq <= read), default=None)
 
 
 def _title(room: Room, viewer) -> str:

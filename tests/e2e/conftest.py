@@ -98,7 +98,9 @@ def server(tmp_path_factory, web_site, mail_inbox):
 
     def run(script: str) -> str:
         """Run Python in the server's settings and database (manage.py shell); what it printed."""
-        done = subprocess.run([*manage, "shell", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True)
+        done = subprocess.run(
+            [*manage, "shell", "--no-imports", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True
+        )
         return done.stdout.decode()
 
     def make_people(*handles):
@@ -163,4 +165,6 @@ def open_direct_room(server, page, peer_handle: str) -> str:
     page.goto(f"{server.url}/u/{peer_handle}/")
     page.get_by_role("button", name="Message").click()
     expect(page).to_have_url(re.compile(r"/rooms/\d+/$"))
+    # The room's scripts have run (they mark the composer's file field): typing now is typing into them.
+    expect(page.locator(".attach.enhanced")).to_have_count(1)
     return page.url

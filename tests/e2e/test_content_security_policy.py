@@ -17,6 +17,7 @@ def test_the_pages_and_the_room_s_socket_run_under_the_content_security_policy(s
     quill.goto(f"{server.url}/u/rune/")
     quill.get_by_role("button", name="Message").click()
     expect(quill).to_have_url(re.compile(r"/rooms/\d+/$"))
+    expect(quill.locator(".attach.enhanced")).to_have_count(1)  # the room's scripts run: Enter sends
     quill.get_by_role("textbox", name="Message").fill("allowed by the policy")
     quill.keyboard.press("Enter")
     expect(quill.locator(".message .body").last).to_have_text("allowed by the policy")

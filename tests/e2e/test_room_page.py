@@ -60,6 +60,7 @@ def test_a_strangers_first_message_waits_as_a_request_until_accepted(server, sig
     requests.get_by_role("button", name="Accept").click()
 
     expect(eve).to_have_url(dan.url)
+    expect(eve.locator(".attach.enhanced")).to_have_count(1)  # the room's scripts run: Enter sends
     expect(eve.locator(".message .body")).to_have_text(["Hello Eve, we met at the fair"])
     eve.get_by_role("textbox", name="Message").fill("Hi Dan!")
     eve.keyboard.press("Enter")
