@@ -103,7 +103,13 @@ def server(tmp_path_factory, web_site, mail_inbox):
         )
         return done.stdout.decode()
 
+    taken: set[str] = set()
+
     def make_people(*handles):
+        # One server and one database for the whole browser run: each test needs people of its own.
+        reused = taken.intersection(handles)
+        assert not reused, f"handles {sorted(reused)} are already used by another browser test: pick others"
+        taken.update(handles)
         run(
             "from accounts.models import User; from django.utils import timezone\n"
             f"for h in {list(handles)!r}:\n"

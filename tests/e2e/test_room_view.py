@@ -124,11 +124,11 @@ def test_a_reply_quotes_its_original_and_leads_back_to_it(server, signed_in):
 
 
 def test_reactions_are_picked_with_the_keyboard_and_counted_live_in_both_browsers(server, signed_in):
-    server.make_people("una", "vic")
-    room_id = group_room(server, "una", "vic", title="Reactions")
-    write(server, room_id, [("vic", "react to this")])
-    una, vic = signed_in("una"), signed_in("vic")
-    for page in (una, vic):
+    server.make_people("una", "vin")
+    room_id = group_room(server, "una", "vin", title="Reactions")
+    write(server, room_id, [("vin", "react to this")])
+    una, vin = signed_in("una"), signed_in("vin")
+    for page in (una, vin):
         page.goto(f"{server.url}/rooms/{room_id}/")
         room_ready(page)
 
@@ -138,24 +138,24 @@ def test_reactions_are_picked_with_the_keyboard_and_counted_live_in_both_browser
     expect(una.get_by_role("button", name="React with 👍")).to_be_focused()
     una.keyboard.press("ArrowRight")
     una.keyboard.press("Enter")  # ❤️
-    for page in (una, vic):
+    for page in (una, vin):
         expect(message(page, "react to this").locator(".reaction")).to_have_count(1)
         expect(message(page, "react to this").locator(".reaction")).to_have_attribute("title", "Una")
     expect(react).to_be_focused()
 
-    vic_heart = message(vic, "react to this").locator(".reaction", has_text="❤️")
+    vic_heart = message(vin, "react to this").locator(".reaction", has_text="❤️")
     expect(vic_heart).to_have_attribute("aria-pressed", "false")
     vic_heart.click()
-    for page in (una, vic):
+    for page in (una, vin):
         heart = message(page, "react to this").locator(".reaction", has_text="❤️")
         expect(heart.locator(".count")).to_have_text("2")
-        expect(heart).to_have_attribute("title", "Una, Vic")
+        expect(heart).to_have_attribute("title", "Una, Vin")
     expect(vic_heart).to_have_attribute("aria-pressed", "true")
 
     message(una, "react to this").locator(".reaction", has_text="❤️").click()
-    for page in (una, vic):
+    for page in (una, vin):
         heart = message(page, "react to this").locator(".reaction", has_text="❤️")
-        expect(heart).to_have_attribute("title", "Vic")
+        expect(heart).to_have_attribute("title", "Vin")
         expect(heart.locator(".count")).to_have_text("1")
 
 
@@ -205,28 +205,28 @@ def test_edits_and_deletes_show_live_for_everyone(server, signed_in):
 
 
 def test_seen_new_messages_divider_and_typing_in_a_direct_room(server, signed_in):
-    server.make_people("yara", "zed")
-    yara, zed = signed_in("yara"), signed_in("zed")
-    room_url = open_direct_room(server, yara, "zed")
-    room_ready(yara)
-    send(yara, "are you there?")
-    send(yara, "hello?")
-    expect(yara.locator(".pending")).to_have_count(0)
-    expect(yara.locator("#seen")).to_have_count(0)
+    server.make_people("yuki", "zed")
+    yuki, zed = signed_in("yuki"), signed_in("zed")
+    room_url = open_direct_room(server, yuki, "zed")
+    room_ready(yuki)
+    send(yuki, "are you there?")
+    send(yuki, "hello?")
+    expect(yuki.locator(".pending")).to_have_count(0)
+    expect(yuki.locator("#seen")).to_have_count(0)
 
     zed.goto(room_url)
     room_ready(zed)
     divider = zed.locator("#unread-divider")
     expect(divider).to_have_text("New messages")
     assert divider.evaluate("(el) => el.nextElementSibling.querySelector('.body').textContent") == "are you there?"
-    # Zed's page read both: "Seen" appears under Yara's last message, live.
-    expect(message(yara, "hello?").locator("#seen")).to_have_text("Seen")
+    # Zed's page read both: "Seen" appears under Yuki's last message, live.
+    expect(message(yuki, "hello?").locator("#seen")).to_have_text("Seen")
 
-    send(yara, "great")
+    send(yuki, "great")
     expect(message(zed, "great")).to_have_count(1)
-    expect(message(yara, "great").locator("#seen")).to_have_text("Seen")
+    expect(message(yuki, "great").locator("#seen")).to_have_text("Seen")
     zed.get_by_role("textbox", name="Message").press_sequentially("typing", delay=30)
-    expect(yara.locator("#typing")).to_have_text("@zed is typing…")
+    expect(yuki.locator("#typing")).to_have_text("@zed is typing…")
 
 
 def test_a_message_without_an_ack_fails_and_is_retried_with_the_same_client_id(server, signed_in):
@@ -334,10 +334,10 @@ def test_offline_then_back_loses_nothing_and_sends_once(server, signed_in):
 
 
 def test_without_javascript_history_pages_are_links_and_the_form_sends(server, chromium):
-    server.make_people("hal")
-    room_id = group_room(server, "hal", title="Plain")
-    write(server, room_id, [("hal", f"entry {n}") for n in range(1, 61)])
-    page = sign_in(chromium, server, "hal", java_script_enabled=False)
+    server.make_people("hank")
+    room_id = group_room(server, "hank", title="Plain")
+    write(server, room_id, [("hank", f"entry {n}") for n in range(1, 61)])
+    page = sign_in(chromium, server, "hank", java_script_enabled=False)
     page.goto(f"{server.url}/rooms/{room_id}/")
     bodies = page.locator(".message .body")
     expect(bodies.first).to_have_text("entry 11")
