@@ -339,6 +339,10 @@ SIMPLE_JWT = {
     "TOKEN_OBTAIN_SERIALIZER": "accounts.api.VerifiedTokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "accounts.api.LockingTokenRefreshSerializer",
 }
+# A token issued up to this many seconds after its owner's last API sign-out is still checked
+# against the denylist (accounts.tokens): the sign-out's time and the token's `iat` may come from
+# the clocks of different hosts.
+JWT_LOGOUT_LEEWAY_SECONDS = env.int("JWT_LOGOUT_LEEWAY_SECONDS", default=5)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parley API",
     "DESCRIPTION": "REST API of Parley, a self-hosted chat product. See docs/API.md.",
