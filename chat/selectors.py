@@ -23,7 +23,7 @@ _MESSAGE_FIELDS = (
     *("room", "author", "seq", "body", "reply_to", "client_id", "created_at", "edited_at", "deleted_at"),
     "removal_reason",
 )
-_REPLY_PREVIEW_FIELDS = ("seq", "body", "deleted_at", "author")
+_REPLY_PREVIEW_FIELDS = ("seq", "body", "deleted_at", "removal_reason", "author")
 _LINK_PREVIEW_FIELDS = ("url", "title", "description", "image_url", "site_name")
 
 
