@@ -134,9 +134,9 @@ def _history_position(request) -> dict[str, int]:
     links of pages without scripts, `?before=<seq>` (older) and `?after=<seq>` (newer). {} for the newest;
     anything that is not a number is ignored rather than refused, like a mistyped link."""
     for name in ("around", "before", "after"):
-        value = request.GET.get(name, "")
-        if value.isascii() and value.isdigit() and 0 < int(value) <= chat_selectors.SEQ_MAX:
-            return {name: int(value)}
+        value = chat_selectors.positive_bigint(request.GET.get(name, ""))
+        if value is not None:
+            return {name: value}
     return {}
 
 
