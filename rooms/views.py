@@ -109,24 +109,29 @@ def _room_context(request, room: Room, form: MessageForm) -> dict:
         "members": room.member_list,
         "mine": mine,
         "notify_choices": Membership.Notify.choices,
-        "online": chat_selectors.online_visible_to(
-            viewer_id=request.user.pk,
-            user_ids=[
-                member.user_id
-                for member in room.member_list
-                if selectors.presence_shown(
-                    user_id=member.user_id,
-                    request=member.request,
-                    viewer_id=request.user.pk,
-                    closed=room.closed_at is not None,
-                )
-            ],
-        ),
+        "online": _online_shown(room, request.user),
         "form": form,
         "attachment_limits": {"count": settings.ATTACHMENT_MAX_PER_MESSAGE, "bytes": settings.ATTACHMENT_MAX_BYTES},
         "peer": _peer(room, request.user) if room.kind == Room.Kind.RANDOM else None,
         "report_form": ReportForm() if room.kind == Room.Kind.RANDOM else None,
     }
+
+
+def _online_shown(room: Room, viewer) -> set[int]:
+    """The members whose presence the viewer sees on the room's pages (the room and its settings)."""
+    return chat_selectors.online_visible_to(
+        viewer_id=viewer.pk,
+        user_ids=[
+            member.user_id
+            for member in room.member_list
+            if selectors.presence_shown(
+                user_id=member.user_id,
+                request=member.request,
+                viewer_id=viewer.pk,
+                closed=room.closed_at is not None,
+            )
+        ],
+    )
 
 
 def _history_position(request) -> dict[str, int]:
@@ -386,9 +391,7 @@ def _settings_page(request, room, mine, *, details, invite):
         "details": details,
         "invite": invite,
         "roles": Membership.Role.choices,
-        "online": chat_selectors.online_visible_to(
-            viewer_id=request.user.pk, user_ids=[member.user_id for member in room.member_list if not member.request]
-        ),
+        "online": _online_shown(room, request.user),
     }
     return render(request, "rooms/settings.html", context, status=400 if details.errors or invite.errors else 200)
 
