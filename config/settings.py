@@ -214,6 +214,9 @@ LOBBY_RATE_PER_SECOND = env.float("LOBBY_RATE_PER_SECOND", default=0.5)
 # Friend requests notify their recipient: a burst, then this many an hour per person.
 FRIEND_REQUEST_RATE_BURST = env.int("FRIEND_REQUEST_RATE_BURST", default=20)
 FRIEND_REQUEST_RATE_PER_HOUR = env.int("FRIEND_REQUEST_RATE_PER_HOUR", default=30)
+# Room invitations notify the person invited too: a burst, then this many an hour per inviter.
+ROOM_INVITE_RATE_BURST = env.int("ROOM_INVITE_RATE_BURST", default=20)
+ROOM_INVITE_RATE_PER_HOUR = env.int("ROOM_INVITE_RATE_PER_HOUR", default=60)
 # Live counts (online, waiting, public rooms' members) go to the lobby page at most this often.
 LOBBY_TICK_SECONDS = env.float("LOBBY_TICK_SECONDS", default=0.5)
 # A lobby chat ends when one of its two people has had no socket for this long (tab closed,

@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import ModerationAction, Report, User
 from accounts.moderation import action_record, reason_clean, require_moderator
 from accounts.selectors import blocked_between, dm_allowed, dm_is_request
-from chat import events
+from chat import events, limits
 from rooms import selectors
 from rooms.models import Membership, Room, RoomInvite
 from rooms.selectors import RoomNotVisible
@@ -271,13 +271,15 @@ def room_join(*, user, room_id: int) -> Membership:
 def room_invite(*, by, room_id: int, user) -> RoomInvite:
     """Invite someone into a group room: any member may for a public room, owners and admins for a private one."""
     require_verified(by)
+    limits.room_invite_rate_take(user_id=by.pk)  # Before the room's lock: no Redis round trip while holding it.
     room = room_lock(room_id=room_id)
     inviter = _member_of(room=room, user=by)
     _require_group(room)
     _require_not_archived(room)
     if not room.is_public:
         _require_manager(inviter)
-    if not (user.is_active and user.is_verified):
+    # A block (either way) gets the same answer as an unavailable account: the block is not revealed.
+    if not (user.is_active and user.is_verified) or blocked_between(a_id=by.pk, b_id=user.pk):
         raise ValidationError({"user": ["This person cannot be invited."]}, code="unavailable")
     if _membership(room=room, user_id=user.pk) is not None:
         raise ValidationError({"user": ["This person is already in the room."]}, code="already_member")

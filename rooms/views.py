@@ -400,14 +400,17 @@ def _settings_page(request, room, mine, *, details, invite):
 @require_POST
 def room_invite(request, room_id):
     room, mine = _my_room(request, room_id)
+    if room.kind != Room.Kind.GROUP:
+        raise Http404("Only group rooms take invitations.")  # Their pages have no invitation form.
     invite = InviteForm(request.POST)
     if invite.is_valid():
         person = invite.cleaned_data["handle"]
         try:
             services.room_invite(by=request.user, room_id=room.pk, user=person)
         except ValidationError as error:
-            invite.add_error("handle", error.message_dict.get("user", error.messages))
-        except PermissionDenied as error:
+            field_errors = error.message_dict if hasattr(error, "error_dict") else {}
+            invite.add_error("handle", field_errors.get("user", error.messages))
+        except (PermissionDenied, RateLimited) as error:
             invite.add_error("handle", str(error))
         else:
             messages.success(request, f"@{person.handle} is invited.")
