@@ -531,6 +531,8 @@ def _routing(event: dict) -> dict:
         return {"user_id": event["user"]}
     if kind == "read":
         return {"room_id": event["room"], "user_id": event["user"]}
+    if kind == "room.updated":
+        return {"room_id": event["room"]["id"]}
     return {}
 
 

@@ -456,8 +456,12 @@ def _member_action(request, room_id: int, done: str, action, **arguments):
 def invite_accept(request, invite_id):
     try:
         membership = services.invite_accept(user=request.user, invite_id=invite_id)
-    except PermissionDenied as error:
+    except RoomNotVisible as error:
         raise Http404("No such invitation.") from error
+    except PermissionDenied as error:
+        # The room was archived since the invitation: say so rather than pretend it never existed.
+        messages.error(request, str(error))
+        return redirect("rooms")
     return redirect("room", room_id=membership.room_id)
 
 
