@@ -3,11 +3,13 @@
 Access tokens are stateless, so logging out could not stop one before it expires; the denylist
 keeps its `jti` in Redis exactly until then. Only a token issued no later than its owner's latest
 API sign-out (`User.api_logout_at`, on the row authentication loads anyway) can be on the list, so
-only those cost a cache read: most requests make none.
+only those cost a cache read: most requests make none. "No later" allows JWT_LOGOUT_LEEWAY_SECONDS of
+skew: the sign-out's time and the token's `iat` may come from the clocks of different hosts.
 """
 
 from datetime import datetime
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -36,7 +38,9 @@ def access_is_denied(*, user, jti: str, issued_at: int | None) -> bool:
     after it, is looked up.
     """
     logout = user.api_logout_at
-    if logout is None or (issued_at is not None and logout.timestamp() < issued_at):
+    if logout is None:
+        return False
+    if issued_at is not None and issued_at > logout.timestamp() + settings.JWT_LOGOUT_LEEWAY_SECONDS:
         return False
     return cache.get(DENYLIST_PREFIX + jti) is not None
 

@@ -5,6 +5,7 @@ from accounts.admin_moderation import EstimatingPaginator, InputFilter, reasoned
 from chat import services
 from chat.models import Attachment, LinkPreview, Message, Notification, Reaction
 from chat.search import messages_matching
+from chat.selectors import positive_bigint
 
 
 class AttachmentInline(admin.TabularInline):
@@ -28,7 +29,8 @@ class RoomFilter(InputFilter):
     def queryset(self, request, queryset):
         value = self.value()
         if value:
-            return queryset.filter(room_id=int(value)) if value.isdigit() else queryset.none()
+            room_id = positive_bigint(value)
+            return queryset.filter(room_id=room_id) if room_id is not None else queryset.none()
         return queryset
 
 

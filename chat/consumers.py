@@ -382,9 +382,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     message_new = message_edited = message_deleted = reaction_added = reaction_removed = forward
     message_preview = forward
-    room_updated = room_invited = member_updated = forward
+    room_invited = member_updated = forward
     notification_new = notification_read = forward
     lobby_counts = forward
+
+    async def room_updated(self, message: dict) -> None:
+        await self.forward(message)
+        # On this person's own group it is a room unarchived (rooms.services.room_unarchive): open
+        # again, so this socket follows it again, as after a join.
+        if message.get("group") == events.user_group(self.user.pk):
+            self.room_ids.add(message["room_id"])
+            await self.listen(events.room_group(message["room_id"]))
 
     async def match_ended(self, message: dict) -> None:
         await self.forward(message)

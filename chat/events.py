@@ -110,12 +110,18 @@ class ReplyPreviewPayload(serializers.Serializer):
     author = serializers.SerializerMethodField(help_text="Handle of the replied-to author, null if gone.")
     body = serializers.SerializerMethodField(help_text=f"The first {REPLY_PREVIEW_CHARS} characters.")
     deleted = serializers.SerializerMethodField()
+    removal_reason = serializers.SerializerMethodField(
+        help_text="Why a moderator removed the replied-to message; null unless a moderator removed it."
+    )
 
     def get_author(self, message) -> str | None:
         return message.author.handle if message.author else None
 
     def get_body(self, message) -> str:
         return message.body[:REPLY_PREVIEW_CHARS]
+
+    def get_removal_reason(self, message) -> str | None:
+        return message.removal_reason or None
 
     def get_deleted(self, message) -> bool:
         return message.is_deleted
@@ -525,6 +531,8 @@ def _routing(event: dict) -> dict:
         return {"user_id": event["user"]}
     if kind == "read":
         return {"room_id": event["room"], "user_id": event["user"]}
+    if kind == "room.updated":
+        return {"room_id": event["room"]["id"]}
     return {}
 
 

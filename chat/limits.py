@@ -55,6 +55,16 @@ def friend_request_rate_take(*, user_id: int) -> None:
         raise refusal
 
 
+def room_invite_rate_take(*, user_id: int) -> None:
+    """One room invitation (ROOM_INVITE_RATE_* settings): each notifies the person invited, so
+    inviting is limited like friend requests are, whatever becomes of the invitation."""
+    per_second = settings.ROOM_INVITE_RATE_PER_HOUR / 3600
+    burst = settings.ROOM_INVITE_RATE_BURST
+    [refusal] = _refusals(keys=[f"rate:room-invite:{user_id}"], burst=burst, per_second=per_second)
+    if refusal is not None:
+        raise refusal
+
+
 def message_rate_take_many(*, user_ids: list[int]) -> list[RateLimited | None]:
     """message_rate_take for several sends at once, in order (one Redis round trip): for each, None
     when it may go, else the RateLimited to answer it with.

@@ -337,6 +337,13 @@ def _last_mailed(user_ids: Iterable[int]) -> dict[int, datetime]:
     return dict(rows)
 
 
+def _mail_outstanding_since(*, user_id: int, now: datetime) -> datetime | None:
+    """When another worker claimed this person's mail that it may still be sending (its lease not run
+    out): that mail counts as sent for the interval, or a second one could follow at once."""
+    claims = Notification.objects.filter(user_id=user_id, mail_claimed_at__gte=now - settings.NOTIFICATION_MAIL_LEASE)
+    return claims.aggregate(since=Max("mail_claimed_at"))["since"]
+
+
 def users_due_for_mail(*, now: datetime | None = None, batch: int = SCAN_BATCH) -> list[int]:
     """People with something to be mailed about, who want mail, are offline and were not mailed too recently."""
     now = now or timezone.now()
@@ -384,7 +391,10 @@ def _mail_claim(*, user, now: datetime) -> list[Notification]:
     # person at once queue here, and the second sees the first one's claim. Held for a few
     # statements only, never while talking to SMTP.
     User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk").first()
-    last = _last_mailed([user.pk]).get(user.pk)
+    last = max(
+        filter(None, [_last_mailed([user.pk]).get(user.pk), _mail_outstanding_since(user_id=user.pk, now=now)]),
+        default=None,
+    )
     if not _mail_due(user=user, last_mailed=last, now=now):
         return []
     ids = list(

@@ -15,6 +15,16 @@ RECENT_LIMIT = 50
 # The most a reconnecting client is sent per room; beyond it, it is told to reload.
 RESUME_LIMIT = 200
 SEQ_MAX = 2**63 - 1
+
+
+def positive_bigint(text: str) -> int | None:
+    """The number typed in a query string or a filter box, when it is one a bigint column can hold
+    (ASCII digits only: "²".isdigit() is true too); None otherwise."""
+    if text.isascii() and text.isdigit() and 0 < int(text) <= SEQ_MAX:
+        return int(text)
+    return None
+
+
 # The columns of a person that chat.events.UserPayload shows. Lists load only these: the others
 # (four timestamps a user among them) were a large share of building a page's rows. If the payload
 # grows, the pinned query counts fail until this does too.
@@ -23,7 +33,7 @@ _MESSAGE_FIELDS = (
     *("room", "author", "seq", "body", "reply_to", "client_id", "created_at", "edited_at", "deleted_at"),
     "removal_reason",
 )
-_REPLY_PREVIEW_FIELDS = ("seq", "body", "deleted_at", "author")
+_REPLY_PREVIEW_FIELDS = ("seq", "body", "deleted_at", "removal_reason", "author")
 _LINK_PREVIEW_FIELDS = ("url", "title", "description", "image_url", "site_name")
 
 

@@ -214,6 +214,9 @@ LOBBY_RATE_PER_SECOND = env.float("LOBBY_RATE_PER_SECOND", default=0.5)
 # Friend requests notify their recipient: a burst, then this many an hour per person.
 FRIEND_REQUEST_RATE_BURST = env.int("FRIEND_REQUEST_RATE_BURST", default=20)
 FRIEND_REQUEST_RATE_PER_HOUR = env.int("FRIEND_REQUEST_RATE_PER_HOUR", default=30)
+# Room invitations notify the person invited too: a burst, then this many an hour per inviter.
+ROOM_INVITE_RATE_BURST = env.int("ROOM_INVITE_RATE_BURST", default=20)
+ROOM_INVITE_RATE_PER_HOUR = env.int("ROOM_INVITE_RATE_PER_HOUR", default=60)
 # Live counts (online, waiting, public rooms' members) go to the lobby page at most this often.
 LOBBY_TICK_SECONDS = env.float("LOBBY_TICK_SECONDS", default=0.5)
 # A lobby chat ends when one of its two people has had no socket for this long (tab closed,
@@ -339,6 +342,10 @@ SIMPLE_JWT = {
     "TOKEN_OBTAIN_SERIALIZER": "accounts.api.VerifiedTokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "accounts.api.LockingTokenRefreshSerializer",
 }
+# A token issued up to this many seconds after its owner's last API sign-out is still checked
+# against the denylist (accounts.tokens): the sign-out's time and the token's `iat` may come from
+# the clocks of different hosts.
+JWT_LOGOUT_LEEWAY_SECONDS = env.int("JWT_LOGOUT_LEEWAY_SECONDS", default=5)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parley API",
     "DESCRIPTION": "REST API of Parley, a self-hosted chat product. See docs/API.md.",

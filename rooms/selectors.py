@@ -208,6 +208,10 @@ def room_members(*, room_id: int) -> QuerySet[Membership]:
     return Membership.objects.filter(room_id=room_id).select_related("user").order_by(rank, "joined_at", "id")
 
 
+def member_ids(*, room_id: int) -> list[int]:
+    return list(Membership.objects.filter(room_id=room_id).order_by("user_id").values_list("user_id", flat=True))
+
+
 def owners_remaining(*, room_id: int, excluding_user_id: int | None = None) -> int:
     owners = Membership.objects.filter(room_id=room_id, role=Membership.Role.OWNER)
     if excluding_user_id is not None:
@@ -226,8 +230,9 @@ def longest_standing_member(*, room_id: int, excluding_user_id: int) -> Membersh
 
 
 def invites_pending(*, user) -> QuerySet[RoomInvite]:
+    """Invitations the person can still accept: not those to rooms archived since (read-only, nobody new comes in)."""
     return (
-        RoomInvite.objects.filter(user=user, accepted_at__isnull=True)
+        RoomInvite.objects.filter(user=user, accepted_at__isnull=True, room__closed_at__isnull=True)
         .select_related("room", "invited_by")
         .order_by("-created_at", "-id")
     )

@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import ModerationAction, Report, User
 from accounts.moderation import action_record, reason_clean, require_moderator
 from accounts.selectors import blocked_between, dm_allowed, dm_is_request
-from chat import events
+from chat import events, limits
 from rooms import selectors
 from rooms.models import Membership, Room, RoomInvite
 from rooms.selectors import RoomNotVisible
@@ -271,13 +271,15 @@ def room_join(*, user, room_id: int) -> Membership:
 def room_invite(*, by, room_id: int, user) -> RoomInvite:
     """Invite someone into a group room: any member may for a public room, owners and admins for a private one."""
     require_verified(by)
+    limits.room_invite_rate_take(user_id=by.pk)  # Before the room's lock: no Redis round trip while holding it.
     room = room_lock(room_id=room_id)
     inviter = _member_of(room=room, user=by)
     _require_group(room)
     _require_not_archived(room)
     if not room.is_public:
         _require_manager(inviter)
-    if not (user.is_active and user.is_verified):
+    # A block (either way) gets the same answer as an unavailable account: the block is not revealed.
+    if not (user.is_active and user.is_verified) or blocked_between(a_id=by.pk, b_id=user.pk):
         raise ValidationError({"user": ["This person cannot be invited."]}, code="unavailable")
     if _membership(room=room, user_id=user.pk) is not None:
         raise ValidationError({"user": ["This person is already in the room."]}, code="already_member")
@@ -333,6 +335,7 @@ def _actor_and_target(*, by, room_id: int, user_id: int, require) -> tuple[Room,
     room = room_lock(room_id=room_id)
     actor = _member_of(room=room, user=by)
     _require_group(room)
+    _require_not_archived(room)
     require(actor)
     return room, actor, _target_member(room=room, user_id=user_id)
 
@@ -401,6 +404,7 @@ def room_update(*, by, room_id: int, **changes) -> Room:
     room = room_lock(room_id=room_id)
     actor = _member_of(room=room, user=by)
     _require_group(room)
+    _require_not_archived(room)
     _require_manager(actor)
     before = {name: getattr(room, name) for name in GROUP_FIELDS}
     for name, value in changes.items():
@@ -439,13 +443,18 @@ def room_unarchive(*, moderator, room_id: int, reason: str = "") -> Room:
     _require_group(room)
     if room.closed_at is not None:
         room.closed_at = None
-        _room_moderated(moderator=moderator, room=room, kind=ModerationAction.Kind.ROOM_UNARCHIVE, reason=reason)
+        # To each member's own group, not the room's: sockets opened while it was archived do not follow
+        # it (rooms.selectors.room_ids_of_user), and this copy makes every socket follow it again.
+        groups = [events.user_group(user_id) for user_id in selectors.member_ids(room_id=room.pk)]
+        _room_moderated(
+            moderator=moderator, room=room, kind=ModerationAction.Kind.ROOM_UNARCHIVE, reason=reason, groups=groups
+        )
     return room
 
 
-def _room_moderated(*, moderator, room: Room, kind: str, reason: str) -> None:
+def _room_moderated(*, moderator, room: Room, kind: str, reason: str, groups: list[str] | None = None) -> None:
     room.save(update_fields=["closed_at"])
-    events.publish_on_commit(events.room_group(room.pk), partial(events.room_updated, room))
+    events.publish_on_commit(groups or events.room_group(room.pk), partial(events.room_updated, room))
     action_record(moderator=moderator, kind=kind, reason=reason, room=room)
 
 

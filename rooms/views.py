@@ -109,19 +109,7 @@ def _room_context(request, room: Room, form: MessageForm) -> dict:
         "members": room.member_list,
         "mine": mine,
         "notify_choices": Membership.Notify.choices,
-        "online": chat_selectors.online_visible_to(
-            viewer_id=request.user.pk,
-            user_ids=[
-                member.user_id
-                for member in room.member_list
-                if selectors.presence_shown(
-                    user_id=member.user_id,
-                    request=member.request,
-                    viewer_id=request.user.pk,
-                    closed=room.closed_at is not None,
-                )
-            ],
-        ),
+        "online": _online_shown(room, request.user),
         "form": form,
         "attachment_limits": {"count": settings.ATTACHMENT_MAX_PER_MESSAGE, "bytes": settings.ATTACHMENT_MAX_BYTES},
         "peer": _peer(room, request.user) if room.kind == Room.Kind.RANDOM else None,
@@ -129,14 +117,31 @@ def _room_context(request, room: Room, form: MessageForm) -> dict:
     }
 
 
+def _online_shown(room: Room, viewer) -> set[int]:
+    """The members whose presence the viewer sees on the room's pages (the room and its settings)."""
+    return chat_selectors.online_visible_to(
+        viewer_id=viewer.pk,
+        user_ids=[
+            member.user_id
+            for member in room.member_list
+            if selectors.presence_shown(
+                user_id=member.user_id,
+                request=member.request,
+                viewer_id=viewer.pk,
+                closed=room.closed_at is not None,
+            )
+        ],
+    )
+
+
 def _history_position(request) -> dict[str, int]:
     """Where the page opens: `?around=<message id>` (a search hit, a reply's original), or the plain
     links of pages without scripts, `?before=<seq>` (older) and `?after=<seq>` (newer). {} for the newest;
     anything that is not a number is ignored rather than refused, like a mistyped link."""
     for name in ("around", "before", "after"):
-        value = request.GET.get(name, "")
-        if value.isascii() and value.isdigit() and 0 < int(value) <= chat_selectors.SEQ_MAX:
-            return {name: int(value)}
+        value = chat_selectors.positive_bigint(request.GET.get(name, ""))
+        if value is not None:
+            return {name: value}
     return {}
 
 
@@ -386,9 +391,7 @@ def _settings_page(request, room, mine, *, details, invite):
         "details": details,
         "invite": invite,
         "roles": Membership.Role.choices,
-        "online": chat_selectors.online_visible_to(
-            viewer_id=request.user.pk, user_ids=[member.user_id for member in room.member_list if not member.request]
-        ),
+        "online": _online_shown(room, request.user),
     }
     return render(request, "rooms/settings.html", context, status=400 if details.errors or invite.errors else 200)
 
@@ -397,14 +400,17 @@ def _settings_page(request, room, mine, *, details, invite):
 @require_POST
 def room_invite(request, room_id):
     room, mine = _my_room(request, room_id)
+    if room.kind != Room.Kind.GROUP:
+        raise Http404("Only group rooms take invitations.")  # Their pages have no invitation form.
     invite = InviteForm(request.POST)
     if invite.is_valid():
         person = invite.cleaned_data["handle"]
         try:
             services.room_invite(by=request.user, room_id=room.pk, user=person)
         except ValidationError as error:
-            invite.add_error("handle", error.message_dict.get("user", error.messages))
-        except PermissionDenied as error:
+            field_errors = error.message_dict if hasattr(error, "error_dict") else {}
+            invite.add_error("handle", field_errors.get("user", error.messages))
+        except (PermissionDenied, RateLimited) as error:
             invite.add_error("handle", str(error))
         else:
             messages.success(request, f"@{person.handle} is invited.")
@@ -450,8 +456,12 @@ def _member_action(request, room_id: int, done: str, action, **arguments):
 def invite_accept(request, invite_id):
     try:
         membership = services.invite_accept(user=request.user, invite_id=invite_id)
-    except PermissionDenied as error:
+    except RoomNotVisible as error:
         raise Http404("No such invitation.") from error
+    except PermissionDenied as error:
+        # The room was archived since the invitation: say so rather than pretend it never existed.
+        messages.error(request, str(error))
+        return redirect("rooms")
     return redirect("room", room_id=membership.room_id)
 
 

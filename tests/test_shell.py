@@ -210,6 +210,26 @@ def test_invitations_by_handle_and_accepting_them_from_the_rooms_page(ann, bob):
     assert browser_for(ann).post(f"/rooms/invites/{invite.pk}/accept/").status_code == 404  # not hers
 
 
+def test_inviting_into_a_direct_room_is_404_and_a_blocked_or_too_frequent_invitation_a_form_message(
+    ann, ben, bob, make_user, settings
+):
+    direct, _ = room_services.direct_room_get_or_create(user=ann, other=bob)
+    browser = browser_for(ann)
+    assert browser.post(f"/rooms/{direct.pk}/invite/", {"handle": "@ben"}).status_code == 404
+
+    room = group_room(ann, title="Garden")
+    account_services.block_create(blocker=ben, blocked=ann)
+    blocked = browser.post(f"/rooms/{room.pk}/invite/", {"handle": "@ben"})
+    assert blocked.status_code == 400 and b"This person cannot be invited." in blocked.content
+
+    settings.ROOM_INVITE_RATE_BURST, settings.ROOM_INVITE_RATE_PER_HOUR = 1, 1
+    browser.post(f"/rooms/{room.pk}/invite/", {"handle": "@bob"})
+    cat = make_user("cat")
+    refused = browser.post(f"/rooms/{room.pk}/invite/", {"handle": "@cat"})
+    assert refused.status_code == 400 and b"You are sending too fast." in refused.content
+    assert not RoomInvite.objects.filter(user=cat).exists()
+
+
 def test_owners_change_roles_and_remove_members_and_members_cannot(ann, ben, bob):
     room = group_room(ann, ben, bob, title="Garden")
     owner = browser_for(ann)

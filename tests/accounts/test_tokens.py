@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -122,8 +123,9 @@ def test_the_denylist_is_asked_only_about_tokens_issued_by_the_owners_last_logou
     assert api.get("/api/me/").status_code == 401
     assert denylist_reads == [tokens.DENYLIST_PREFIX + AccessToken(before["access"])["jti"]]
 
-    # A token issued in a later second than the logout cannot be on the list: not looked up.
-    User.objects.filter(pk=user.pk).update(api_logout_at=timezone.now() - timedelta(seconds=2))
+    # A token issued well after the logout (beyond the clock-skew leeway) cannot be on the list: not looked up.
+    skew = timedelta(seconds=settings.JWT_LOGOUT_LEEWAY_SECONDS + 2)
+    User.objects.filter(pk=user.pk).update(api_logout_at=timezone.now() - skew)
     after = obtain(api, "alice@example.com").json()
     assert bearer(api, after["access"]).get("/api/me/").status_code == 200
     assert len(denylist_reads) == 1
@@ -137,3 +139,15 @@ def test_a_token_issued_in_the_same_second_as_a_logout_is_still_looked_up(user, 
 
     assert tokens.access_is_denied(user=user, jti=token["jti"], issued_at=token["iat"]) is False
     assert denylist_reads == [tokens.DENYLIST_PREFIX + token["jti"]]
+
+
+def test_a_denied_token_issued_within_the_leeway_after_the_logout_is_refused(user, settings):
+    # The logout's host clock ran 2 s behind the host that issued the token.
+    settings.JWT_LOGOUT_LEEWAY_SECONDS = 5
+    token = AccessToken.for_user(user)
+    logout_at = datetime.fromtimestamp(token["iat"] - 2, tz=UTC)
+    tokens.access_deny(user=user, jti=token["jti"], expires_at=datetime.fromtimestamp(token["exp"], tz=UTC))
+    User.objects.filter(pk=user.pk).update(api_logout_at=logout_at)
+    user.refresh_from_db()
+
+    assert tokens.access_is_denied(user=user, jti=token["jti"], issued_at=token["iat"]) is True

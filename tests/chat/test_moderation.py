@@ -130,6 +130,8 @@ def test_the_admin_filters_messages_by_room_author_and_state(ann, ben, bob, room
     assert listed(author="ann", room=str(other.pk)) == {elsewhere.pk}
     assert listed(state="removed") == {by_ben.pk}
     assert listed(room="not a number") == set()
+    assert listed(room="²") == set()  # A digit to str.isdigit(), not to int().
+    assert listed(room="9" * 30) == set()  # Beyond bigint.
 
 
 def test_the_admin_search_reads_the_indexed_search_vector(ann, room, admin_browser):

@@ -236,6 +236,17 @@ def test_a_crash_between_claim_and_send_mails_once_when_the_claim_expires(ann, b
     assert notification.emailed_at == expired and notification.mail_claimed_at is None
 
 
+def test_a_mail_still_being_sent_counts_for_the_interval(ann, ben, room, immediately, settings):
+    settings.NOTIFICATION_EMAIL_INTERVAL = timedelta(minutes=10)
+    mention(ann, ben, room, "@ben one")
+    assert len(notifications._mail_claim(user=ben, now=timezone.now())) == 1  # A worker is mailing it now.
+    mention(ann, ben, room, "@ben two")
+
+    assert notifications.notification_mail_send(user_id=ben.pk, now=later(1)) == 0
+    assert mail.outbox == []
+    assert notifications.notification_mail_send(user_id=ben.pk, now=later(11)) == 2  # The claim ran out.
+
+
 def test_a_mail_sent_again_carries_the_same_message_id(ann, ben, room, immediately, settings):
     """A worker killed between SMTP's acceptance and the mark sends again: mail clients see one mail."""
     settings.NOTIFICATION_EMAIL_INTERVAL = timedelta(0)

@@ -84,3 +84,17 @@ def test_a_deleted_message_shows_no_link_card(ann, room):
 
     [message] = selectors.messages_recent(room_id=room.pk)
     assert MessagePayload().to_representation(message)["preview"] is None
+
+
+def test_a_reply_to_a_removed_message_carries_the_reason_live_as_on_the_page(ann, ben, room, moderator):
+    first = services.message_send(author=ann, room_id=room.pk, body="awful", client_id=uuid.uuid4())
+    reply = services.message_send(author=ben, room_id=room.pk, body="re", client_id=uuid.uuid4(), reply_to_id=first.pk)
+    services.message_remove(moderator=moderator, message_id=first.pk, reason="Spam")
+    edited = services.message_edit(user=ben, message_id=reply.pk, body="re, edited")  # Announced live.
+
+    live = MessagePayload(edited).data["reply_to"]
+    listed = MessagePayload(selectors.messages_recent(room_id=room.pk)[1]).data["reply_to"]
+
+    assert live["deleted"] and live["removal_reason"] == "Spam"
+    assert listed == live
+    assert MessagePayload(first).data["reply_to"] is None

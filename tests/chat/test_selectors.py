@@ -90,7 +90,14 @@ def test_the_payload_is_what_rest_and_sockets_both_show(ann, ben):
     }
     assert payload["preview"] is None and payload["removal_reason"] is None
     assert payload["author"] == {"id": ann.pk, "handle": "ann", "display_name": "Ann", "avatar_thumbnail_url": None}
-    assert payload["reply_to"] == {"id": question.pk, "seq": 1, "author": "ben", "body": "q" * 100, "deleted": False}
+    assert payload["reply_to"] == {
+        "id": question.pk,
+        "seq": 1,
+        "author": "ben",
+        "body": "q" * 100,
+        "deleted": False,
+        "removal_reason": None,
+    }
     assert (payload["room"], payload["seq"], payload["body"], payload["deleted"]) == (room.pk, 2, "the answer", False)
     assert payload["client_id"] == str(reply.client_id) and payload["edited_at"] is not None
     assert payload["reactions"] == [{"emoji": "❤️", "count": 1, "user_ids": [ben.pk]}]

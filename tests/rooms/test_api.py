@@ -111,6 +111,18 @@ def test_inviting_a_member_or_nobody_is_a_400(ann, ben, api_as):
         assert response.status_code == 400 and "user" in response.data["fields"]
 
 
+def test_invitations_past_the_burst_are_429_and_store_nothing(ann, ben, make_user, api_as, settings):
+    settings.ROOM_INVITE_RATE_BURST, settings.ROOM_INVITE_RATE_PER_HOUR = 1, 1
+    room = group_room(ann)
+    client = api_as(ann)
+    assert client.post(f"/api/rooms/{room.pk}/members/", {"user": ben.pk}, format="json").status_code == 201
+    cat = make_user("cat")
+    refused = client.post(f"/api/rooms/{room.pk}/members/", {"user": cat.pk}, format="json")
+    assert refused.status_code == 429 and refused.json()["code"] == "throttled"
+    assert 3000 < int(refused["Retry-After"]) <= 3601
+    assert not RoomInvite.objects.filter(user=cat).exists()
+
+
 def test_accepting_someone_elses_invitation_is_404(ann, ben, make_user, api_as):
     invite = services.room_invite(by=ann, room_id=group_room(ann).pk, user=ben)
     assert api_as(make_user()).post(f"/api/invites/{invite.pk}/accept/").status_code == 404

@@ -3,13 +3,17 @@
 import uuid
 
 import pytest
+from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import Client
 
 from accounts.models import ModerationAction
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from rooms import selectors, services
+from rooms.models import Membership
 from rooms.selectors import RoomNotVisible
+from tests.chat.sockets import connected
 from tests.rooms.factories import group_room
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +39,9 @@ def test_an_archived_room_is_read_only_for_its_members(ann, ben, public_room, mo
         lambda: chat_services.reaction_add(user=ben, message_id=said.pk, emoji="👍"),
         lambda: services.room_join(user=make_user("newcomer"), room_id=public_room.pk),
         lambda: services.room_invite(by=ann, room_id=public_room.pk, user=make_user("guest")),
+        lambda: services.room_update(by=ann, room_id=public_room.pk, title="Renamed"),
+        lambda: services.member_set_role(by=ann, room_id=public_room.pk, user_id=ben.pk, role="admin"),
+        lambda: services.member_kick(by=ann, room_id=public_room.pk, user_id=ben.pk),
     ):
         with pytest.raises(PermissionDenied):
             write()
@@ -90,3 +97,52 @@ def test_the_admin_archives_after_asking_why_and_shows_members_inline(ann, ben, 
     page = moderator_browser.get(f"/admin/rooms/room/{public_room.pk}/change/")
     members = page.context["inline_admin_formsets"][0].formset.queryset
     assert {membership.user for membership in members} == {ann, ben}
+
+
+def test_the_settings_page_of_an_archived_room_shows_its_details_read_only(ann, ben, public_room, moderator):
+    services.room_archive(moderator=moderator, room_id=public_room.pk, reason="Abandoned")
+    owner = Client()
+    owner.force_login(ann)
+    page = owner.get(f"/rooms/{public_room.pk}/settings/").content.decode()
+    assert "This room is archived: it is read-only." in page
+    for form in ("settings", "invite", f"members/{ben.pk}/role", f"members/{ben.pk}/remove"):
+        assert f'action="/rooms/{public_room.pk}/{form}/"' not in page
+
+    refused = owner.post(f"/rooms/{public_room.pk}/settings/", {"title": "Renamed"}, follow=True)
+    assert "This room is archived: it is read-only." in refused.content.decode()
+    public_room.refresh_from_db()
+    assert public_room.title == "Open talk"
+
+
+def test_an_invitation_to_a_room_archived_since_is_not_listed_and_says_why(ann, public_room, moderator, make_user):
+    guest = make_user("guest")
+    invite = services.room_invite(by=ann, room_id=public_room.pk, user=guest)
+    services.room_archive(moderator=moderator, room_id=public_room.pk, reason="Abandoned")
+    assert list(selectors.invites_pending(user=guest)) == []
+
+    browser = Client()
+    browser.force_login(guest)
+    answer = browser.post(f"/rooms/invites/{invite.pk}/accept/", follow=True)
+    assert answer.status_code == 200 and answer.redirect_chain == [("/rooms/", 302)]
+    assert "This room is archived: it is read-only." in answer.content.decode()
+    assert not Membership.objects.filter(room=public_room, user=guest).exists()
+
+    services.room_unarchive(moderator=moderator, room_id=public_room.pk)
+    assert list(selectors.invites_pending(user=guest)) == [invite]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_after_unarchiving_every_open_socket_follows_the_room_again(ann, ben, public_room, moderator):
+    archive = database_sync_to_async(services.room_archive)
+    async with connected(ben) as before:  # Opened before the archiving: it never stopped following the room.
+        await archive(moderator=moderator, room_id=public_room.pk, reason="Abandoned")
+        await before.expect("room.updated")
+        async with connected(ben) as during:  # Opened while archived: it does not follow the room.
+            await database_sync_to_async(services.room_unarchive)(moderator=moderator, room_id=public_room.pk)
+            for socket in (before, during):
+                assert (await socket.expect("room.updated"))["room"]["closed_at"] is None
+                assert await socket.nothing()  # Once, on the person's own group.
+
+            await database_sync_to_async(send)(ann, public_room, "we are back")
+            for socket in (before, during):
+                assert (await socket.expect("message.new"))["message"]["body"] == "we are back"

@@ -312,5 +312,7 @@ def test_an_ended_chat_is_not_followed_and_shows_nobody_else_online(people, clie
     assert client.get(f"/rooms/{room.pk}/").context["online"] == {ann.pk, ben.pk}
     matching.lobby_leave(user=ben)
     assert client.get(f"/rooms/{room.pk}/").context["online"] == {ann.pk}
+    # The settings page lists the same people the same way.
+    assert client.get(f"/rooms/{room.pk}/settings/").context["online"] == {ann.pk}
     assert selectors.room_presence_ids(user=ann, room_id=room.pk) == [ann.pk]
     assert room.pk not in selectors.room_ids_of_user(user_id=ann.pk)

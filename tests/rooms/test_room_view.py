@@ -178,3 +178,25 @@ def test_the_page_costs_the_same_queries_however_long_the_history(ann, ben, room
     few = queries()
     write(60)
     assert queries() == few
+
+
+def test_a_reply_to_a_removed_message_says_why_at_no_extra_query(ann, ben, room, moderator):
+    def reply_to(body):
+        original = say(ben, room, body)
+        chat_services.message_send(
+            author=ann, room_id=room.pk, body="answer", client_id=uuid.uuid4(), reply_to_id=original.pk
+        )
+        return original
+
+    def queries():
+        browser = browser_for(ann)
+        with CaptureQueriesContext(connection) as captured:
+            page = browser.get(f"/rooms/{room.pk}/")
+        return len(captured), page.content.decode()
+
+    reply_to("still here")
+    few, _ = queries()
+    chat_services.message_remove(moderator=moderator, message_id=reply_to("awful").pk, reason="Spam")
+    count, html = queries()
+    assert count == few
+    assert '<span class="reply-body">Removed by a moderator: Spam</span>' in html

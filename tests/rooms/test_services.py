@@ -141,6 +141,20 @@ def test_invitations_to_members_or_unverified_people_are_refused(people, make_us
         assert "user" in caught.value.message_dict
 
 
+@pytest.mark.parametrize("blocker", ["inviter", "invited"])
+def test_invitations_across_a_block_are_refused_like_any_unavailable_person(people, blocker):
+    from accounts import services as account_services
+
+    ann, ben = people[:2]
+    room = group_room(ann)
+    first, second = (ann, ben) if blocker == "inviter" else (ben, ann)
+    account_services.block_create(blocker=first, blocked=second)
+    with pytest.raises(ValidationError) as caught:
+        services.room_invite(by=ann, room_id=room.pk, user=ben)
+    assert caught.value.message_dict == {"user": ["This person cannot be invited."]}
+    assert not RoomInvite.objects.exists()
+
+
 def test_outsiders_cannot_invite_into_a_private_room(people):
     ann, ben, cat = people[:3]
     room = group_room(ann)
