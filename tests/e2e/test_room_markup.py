@@ -22,6 +22,7 @@ RENDER_BOTH = """async ({ texts, served, handle }) => {
   };
   return texts.map((text, index) => {
     const body = document.createElement("div");
+    body.className = "markup-probe";
     renderMarkup(body, text, handle);
     document.body.append(body);  // in the live page: anything that could run, would
     return { js: body.innerHTML, server: normalized(served[index]) };
@@ -44,11 +45,12 @@ def test_the_filter_and_markup_js_build_the_same_html_and_nothing_runs(server, s
         assert result["js"] == result["server"], text
     assert "<strong>bold</strong> and <em>italic</em> and <code>code</code>" in results[1]["js"]
     tags = page.evaluate(
-        "() => [...new Set([...document.querySelectorAll('body > div:not(.x) *')].map((e) => e.localName))]"
+        "() => [...new Set([...document.querySelectorAll('.markup-probe *')].map((e) => e.localName))]"
     )
     assert set(tags) <= SAFE_TAGS
     page.wait_for_timeout(300)
     assert dialogs == []
     assert (
-        page.evaluate("() => document.querySelectorAll('body > div :is(script, img, svg, iframe, object)').length") == 0
+        page.evaluate("() => document.querySelectorAll('.markup-probe :is(script, img, svg, iframe, object)').length")
+        == 0
     )
