@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import open_direct_room
+from tests.e2e.conftest import log_in, open_direct_room
 from tests.e2e.room_helpers import SocketGate, group_room, room_ready, sign_in, stored_bodies, write
 
 
@@ -242,7 +242,7 @@ def test_a_message_without_an_ack_fails_and_is_retried_with_the_same_client_id(s
     send(abe, "lost on the way")
     pending = abe.locator(".message.pending")
     expect(pending).to_have_count(1)
-    expect(pending.locator(".send-state")).to_have_text("failed — retry", timeout=15000)
+    expect(pending.locator(".send-state")).to_have_text("failed — retry · discard", timeout=15000)
     gate.drop_sends = False
     pending.get_by_role("button", name="Failed to send. Retry").click()
     expect(abe.locator(".message.pending")).to_have_count(0)
@@ -265,7 +265,7 @@ def test_a_refused_message_fails_and_its_retry_is_stored_once(server, signed_in)
     server.run(block + "services.block_create(blocker=dot, blocked=cyd)\n")
     send(cyd, "let me explain")
     failed = message(cyd, "let me explain")
-    expect(failed.locator(".send-state")).to_have_text("failed — retry")
+    expect(failed.locator(".send-state")).to_have_text("failed — retry · discard")
     expect(cyd.locator("#composer-error")).not_to_be_empty()
     assert stored_bodies(server, room_id) == []
 
@@ -277,7 +277,41 @@ def test_a_refused_message_fails_and_its_retry_is_stored_once(server, signed_in)
     assert [event["client_id"] for event in gate.sent] == [gate.sent[0]["client_id"]] * 2
 
 
-def test_a_draft_and_an_unacknowledged_message_survive_a_reload_and_it_is_stored_once(server, signed_in):
+def test_a_refused_message_waits_for_retry_or_discard_through_reconnects_and_reloads(server, signed_in):
+    server.make_people("hal", "ivy")
+    hal = signed_in("hal")
+    gate = SocketGate(hal)
+    room_url = open_direct_room(server, hal, "ivy")
+    room_id = int(room_url.rstrip("/").rsplit("/", 1)[1])
+    server.run(
+        "from accounts.models import User\nfrom accounts import services\n"
+        "services.block_create(blocker=User.objects.get(handle='ivy'), blocked=User.objects.get(handle='hal'))\n"
+    )
+    send(hal, "please listen")
+    refused = message(hal, "please listen")
+    expect(refused.locator(".send-state")).to_have_text("failed — retry · discard")
+
+    # A reconnect sends what is waiting, not what the server refused; neither does a reload.
+    gate.cut()
+    expect(hal.locator("#connection")).to_have_text("Reconnecting…")
+    gate.refuse = False
+    expect(hal.locator("#connection")).to_have_text("", timeout=20000)
+    hal.reload()
+    room_ready(hal)
+    expect(refused.locator(".send-state")).to_have_text("failed — retry · discard")
+    expect(hal.locator("body[data-live=on]")).to_have_count(1)
+    hal.wait_for_timeout(500)
+    assert len(gate.sent) == 1
+
+    refused.get_by_role("button", name="Failed to send. Discard").click()
+    expect(hal.locator(".message.pending")).to_have_count(0)
+    hal.reload()
+    room_ready(hal)
+    expect(hal.locator(".message")).to_have_count(0)
+    assert len(gate.sent) == 1 and stored_bodies(server, room_id) == []
+
+
+def test_a_draft_and_an_unsent_message_survive_a_reload_and_it_is_stored_once(server, signed_in):
     server.make_people("dina", "emil")
     room_id = group_room(server, "dina", "emil", title="Reloads")
     dee = signed_in("dina")
@@ -285,25 +319,83 @@ def test_a_draft_and_an_unacknowledged_message_survive_a_reload_and_it_is_stored
     dee.goto(f"{server.url}/rooms/{room_id}/")
     room_ready(dee)
 
-    # The server stores it, but its ack never arrives: after a reload it is sent again, deduplicated.
-    gate.drop_acks = True
-    send(dee, "stored but not acknowledged")
+    # It never reached the server: after a reload it is sent again, with its client_id.
+    gate.drop_sends = True
+    send(dee, "sent after the reload")
     expect(dee.locator(".message.pending")).to_have_count(1)
     dee.get_by_role("textbox", name="Message").fill("half a thought")
     dee.wait_for_timeout(300)
-    gate.drop_acks = False
+    gate.drop_sends = False
     dee.reload()
     room_ready(dee)
     expect(dee.get_by_role("textbox", name="Message")).to_have_value("half a thought")
     expect(dee.locator(".message.pending")).to_have_count(0)
-    expect(message(dee, "stored but not acknowledged")).to_have_count(1)
-    assert stored_bodies(server, room_id) == ["stored but not acknowledged"]
-    assert len({event["client_id"] for event in gate.sent}) == 1 and len(gate.sent) == 2
+    expect(message(dee, "sent after the reload")).to_have_count(1)
+    assert stored_bodies(server, room_id) == ["sent after the reload"]
 
     send(dee, "the thought, finished")
     dee.reload()
     room_ready(dee)
     expect(dee.get_by_role("textbox", name="Message")).to_have_value("")
+
+
+def test_a_stored_message_whose_ack_was_lost_shows_once_after_a_reload(server, signed_in):
+    server.make_people("jon", "kim")
+    room_id = group_room(server, "jon", "kim", title="Acks")
+    jon = signed_in("jon")
+    gate = SocketGate(jon)
+    jon.goto(f"{server.url}/rooms/{room_id}/")
+    room_ready(jon)
+
+    gate.drop_acks = True
+    send(jon, "stored, not acknowledged")
+    expect(jon.locator(".message.pending")).to_have_count(1)
+    for _ in range(50):
+        if stored_bodies(server, room_id):
+            break
+        jon.wait_for_timeout(100)
+    # Still no ack: the page shows the stored message once, and nothing pending is sent again.
+    jon.reload()
+    room_ready(jon)
+    expect(message(jon, "stored, not acknowledged")).to_have_count(1)
+    expect(jon.locator(".message.pending")).to_have_count(0)
+    expect(jon.locator("body[data-live=on]")).to_have_count(1)
+    jon.wait_for_timeout(500)
+    assert len(gate.sent) == 1 and stored_bodies(server, room_id) == ["stored, not acknowledged"]
+
+
+def test_pending_messages_and_drafts_stay_with_their_author_after_a_logout(server, chromium):
+    server.make_people("lia", "max")
+    room_id = group_room(server, "lia", "max", title="Shared tab")
+    page = sign_in(chromium, server, "lia")
+    gate = SocketGate(page)
+    page.goto(f"{server.url}/rooms/{room_id}/")
+    room_ready(page)
+    gate.cut()
+    expect(page.locator("#connection")).to_have_text("Reconnecting…")
+    send(page, "lia's words")
+    expect(page.locator(".message.pending")).to_have_count(1)
+    page.get_by_role("textbox", name="Message").fill("lia's draft")
+    page.wait_for_timeout(300)
+
+    page.get_by_label("Account menu for @lia").click()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("link", name="Log in", exact=True)).to_be_visible()
+    kept = page.evaluate(
+        "[localStorage, sessionStorage].flatMap((s) => Object.keys(s)).filter((k) => k.startsWith('parley:'))"
+    )
+    assert kept == []
+
+    gate.refuse = False
+    log_in(server, page, "max")
+    page.goto(f"{server.url}/rooms/{room_id}/")
+    room_ready(page)
+    expect(page.locator("body[data-live=on]")).to_have_count(1)
+    expect(page.get_by_role("textbox", name="Message")).to_have_value("")
+    expect(page.locator(".message")).to_have_count(0)
+    page.wait_for_timeout(500)
+    assert stored_bodies(server, room_id) == []
+    page.context.close()
 
 
 def test_offline_then_back_loses_nothing_and_sends_once(server, signed_in):
