@@ -124,11 +124,11 @@ def test_a_reply_quotes_its_original_and_leads_back_to_it(server, signed_in):
 
 
 def test_reactions_are_picked_with_the_keyboard_and_counted_live_in_both_browsers(server, signed_in):
-    server.make_people("una", "vic")
-    room_id = group_room(server, "una", "vic", title="Reactions")
-    write(server, room_id, [("vic", "react to this")])
-    una, vic = signed_in("una"), signed_in("vic")
-    for page in (una, vic):
+    server.make_people("una", "vera")
+    room_id = group_room(server, "una", "vera", title="Reactions")
+    write(server, room_id, [("vera", "react to this")])
+    una, vera = signed_in("una"), signed_in("vera")
+    for page in (una, vera):
         page.goto(f"{server.url}/rooms/{room_id}/")
         room_ready(page)
 
@@ -138,24 +138,24 @@ def test_reactions_are_picked_with_the_keyboard_and_counted_live_in_both_browser
     expect(una.get_by_role("button", name="React with 👍")).to_be_focused()
     una.keyboard.press("ArrowRight")
     una.keyboard.press("Enter")  # ❤️
-    for page in (una, vic):
+    for page in (una, vera):
         expect(message(page, "react to this").locator(".reaction")).to_have_count(1)
         expect(message(page, "react to this").locator(".reaction")).to_have_attribute("title", "Una")
     expect(react).to_be_focused()
 
-    vic_heart = message(vic, "react to this").locator(".reaction", has_text="❤️")
-    expect(vic_heart).to_have_attribute("aria-pressed", "false")
-    vic_heart.click()
-    for page in (una, vic):
+    vera_heart = message(vera, "react to this").locator(".reaction", has_text="❤️")
+    expect(vera_heart).to_have_attribute("aria-pressed", "false")
+    vera_heart.click()
+    for page in (una, vera):
         heart = message(page, "react to this").locator(".reaction", has_text="❤️")
         expect(heart.locator(".count")).to_have_text("2")
-        expect(heart).to_have_attribute("title", "Una, Vic")
-    expect(vic_heart).to_have_attribute("aria-pressed", "true")
+        expect(heart).to_have_attribute("title", "Una, Vera")
+    expect(vera_heart).to_have_attribute("aria-pressed", "true")
 
     message(una, "react to this").locator(".reaction", has_text="❤️").click()
-    for page in (una, vic):
+    for page in (una, vera):
         heart = message(page, "react to this").locator(".reaction", has_text="❤️")
-        expect(heart).to_have_attribute("title", "Vic")
+        expect(heart).to_have_attribute("title", "Vera")
         expect(heart.locator(".count")).to_have_text("1")
 
 
@@ -278,36 +278,36 @@ def test_a_refused_message_fails_and_its_retry_is_stored_once(server, signed_in)
 
 
 def test_a_refused_message_waits_for_retry_or_discard_through_reconnects_and_reloads(server, signed_in):
-    server.make_people("hal", "ivy")
-    hal = signed_in("hal")
-    gate = SocketGate(hal)
-    room_url = open_direct_room(server, hal, "ivy")
+    server.make_people("hugo", "iris")
+    hugo = signed_in("hugo")
+    gate = SocketGate(hugo)
+    room_url = open_direct_room(server, hugo, "iris")
     room_id = int(room_url.rstrip("/").rsplit("/", 1)[1])
     server.run(
         "from accounts.models import User\nfrom accounts import services\n"
-        "services.block_create(blocker=User.objects.get(handle='ivy'), blocked=User.objects.get(handle='hal'))\n"
+        "services.block_create(blocker=User.objects.get(handle='iris'), blocked=User.objects.get(handle='hugo'))\n"
     )
-    send(hal, "please listen")
-    refused = message(hal, "please listen")
+    send(hugo, "please listen")
+    refused = message(hugo, "please listen")
     expect(refused.locator(".send-state")).to_have_text("failed — retry · discard")
 
     # A reconnect sends what is waiting, not what the server refused; neither does a reload.
     gate.cut()
-    expect(hal.locator("#connection")).to_have_text("Reconnecting…")
+    expect(hugo.locator("#connection")).to_have_text("Reconnecting…")
     gate.refuse = False
-    expect(hal.locator("#connection")).to_have_text("", timeout=20000)
-    hal.reload()
-    room_ready(hal)
+    expect(hugo.locator("#connection")).to_have_text("", timeout=20000)
+    hugo.reload()
+    room_ready(hugo)
     expect(refused.locator(".send-state")).to_have_text("failed — retry · discard")
-    expect(hal.locator("body[data-live=on]")).to_have_count(1)
-    hal.wait_for_timeout(500)
+    expect(hugo.locator("body[data-live=on]")).to_have_count(1)
+    hugo.wait_for_timeout(500)
     assert len(gate.sent) == 1
 
     refused.get_by_role("button", name="Failed to send. Discard").click()
-    expect(hal.locator(".message.pending")).to_have_count(0)
-    hal.reload()
-    room_ready(hal)
-    expect(hal.locator(".message")).to_have_count(0)
+    expect(hugo.locator(".message.pending")).to_have_count(0)
+    hugo.reload()
+    room_ready(hugo)
+    expect(hugo.locator(".message")).to_have_count(0)
     assert len(gate.sent) == 1 and stored_bodies(server, room_id) == []
 
 
@@ -340,45 +340,45 @@ def test_a_draft_and_an_unsent_message_survive_a_reload_and_it_is_stored_once(se
 
 
 def test_a_stored_message_whose_ack_was_lost_shows_once_after_a_reload(server, signed_in):
-    server.make_people("jon", "kim")
-    room_id = group_room(server, "jon", "kim", title="Acks")
-    jon = signed_in("jon")
-    gate = SocketGate(jon)
-    jon.goto(f"{server.url}/rooms/{room_id}/")
-    room_ready(jon)
+    server.make_people("jory", "kaito")
+    room_id = group_room(server, "jory", "kaito", title="Acks")
+    jory = signed_in("jory")
+    gate = SocketGate(jory)
+    jory.goto(f"{server.url}/rooms/{room_id}/")
+    room_ready(jory)
 
     gate.drop_acks = True
-    send(jon, "stored, not acknowledged")
-    expect(jon.locator(".message.pending")).to_have_count(1)
+    send(jory, "stored, not acknowledged")
+    expect(jory.locator(".message.pending")).to_have_count(1)
     for _ in range(50):
         if stored_bodies(server, room_id):
             break
-        jon.wait_for_timeout(100)
+        jory.wait_for_timeout(100)
     # Still no ack: the page shows the stored message once, and nothing pending is sent again.
-    jon.reload()
-    room_ready(jon)
-    expect(message(jon, "stored, not acknowledged")).to_have_count(1)
-    expect(jon.locator(".message.pending")).to_have_count(0)
-    expect(jon.locator("body[data-live=on]")).to_have_count(1)
-    jon.wait_for_timeout(500)
+    jory.reload()
+    room_ready(jory)
+    expect(message(jory, "stored, not acknowledged")).to_have_count(1)
+    expect(jory.locator(".message.pending")).to_have_count(0)
+    expect(jory.locator("body[data-live=on]")).to_have_count(1)
+    jory.wait_for_timeout(500)
     assert len(gate.sent) == 1 and stored_bodies(server, room_id) == ["stored, not acknowledged"]
 
 
 def test_pending_messages_and_drafts_stay_with_their_author_after_a_logout(server, chromium):
-    server.make_people("lia", "max")
-    room_id = group_room(server, "lia", "max", title="Shared tab")
-    page = sign_in(chromium, server, "lia")
+    server.make_people("lora", "marek")
+    room_id = group_room(server, "lora", "marek", title="Shared tab")
+    page = sign_in(chromium, server, "lora")
     gate = SocketGate(page)
     page.goto(f"{server.url}/rooms/{room_id}/")
     room_ready(page)
     gate.cut()
     expect(page.locator("#connection")).to_have_text("Reconnecting…")
-    send(page, "lia's words")
+    send(page, "lora's words")
     expect(page.locator(".message.pending")).to_have_count(1)
-    page.get_by_role("textbox", name="Message").fill("lia's draft")
+    page.get_by_role("textbox", name="Message").fill("lora's draft")
     page.wait_for_timeout(300)
 
-    page.get_by_label("Account menu for @lia").click()
+    page.get_by_label("Account menu for @lora").click()
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("link", name="Log in", exact=True)).to_be_visible()
     kept = page.evaluate(
@@ -387,7 +387,7 @@ def test_pending_messages_and_drafts_stay_with_their_author_after_a_logout(serve
     assert kept == []
 
     gate.refuse = False
-    log_in(server, page, "max")
+    log_in(server, page, "marek")
     page.goto(f"{server.url}/rooms/{room_id}/")
     room_ready(page)
     expect(page.locator("body[data-live=on]")).to_have_count(1)
@@ -426,10 +426,10 @@ def test_offline_then_back_loses_nothing_and_sends_once(server, signed_in):
 
 
 def test_without_javascript_history_pages_are_links_and_the_form_sends(server, chromium):
-    server.make_people("hal")
-    room_id = group_room(server, "hal", title="Plain")
-    write(server, room_id, [("hal", f"entry {n}") for n in range(1, 61)])
-    page = sign_in(chromium, server, "hal", java_script_enabled=False)
+    server.make_people("hank")
+    room_id = group_room(server, "hank", title="Plain")
+    write(server, room_id, [("hank", f"entry {n}") for n in range(1, 61)])
+    page = sign_in(chromium, server, "hank", java_script_enabled=False)
     page.goto(f"{server.url}/rooms/{room_id}/")
     bodies = page.locator(".message .body")
     expect(bodies.first).to_have_text("entry 11")
