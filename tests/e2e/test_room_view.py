@@ -205,28 +205,28 @@ def test_edits_and_deletes_show_live_for_everyone(server, signed_in):
 
 
 def test_seen_new_messages_divider_and_typing_in_a_direct_room(server, signed_in):
-    server.make_people("yara", "zed")
-    yara, zed = signed_in("yara"), signed_in("zed")
-    room_url = open_direct_room(server, yara, "zed")
-    room_ready(yara)
-    send(yara, "are you there?")
-    send(yara, "hello?")
-    expect(yara.locator(".pending")).to_have_count(0)
-    expect(yara.locator("#seen")).to_have_count(0)
+    server.make_people("yuki", "zed")
+    yuki, zed = signed_in("yuki"), signed_in("zed")
+    room_url = open_direct_room(server, yuki, "zed")
+    room_ready(yuki)
+    send(yuki, "are you there?")
+    send(yuki, "hello?")
+    expect(yuki.locator(".pending")).to_have_count(0)
+    expect(yuki.locator("#seen")).to_have_count(0)
 
     zed.goto(room_url)
     room_ready(zed)
     divider = zed.locator("#unread-divider")
     expect(divider).to_have_text("New messages")
     assert divider.evaluate("(el) => el.nextElementSibling.querySelector('.body').textContent") == "are you there?"
-    # Zed's page read both: "Seen" appears under Yara's last message, live.
-    expect(message(yara, "hello?").locator("#seen")).to_have_text("Seen")
+    # Zed's page read both: "Seen" appears under Yuki's last message, live.
+    expect(message(yuki, "hello?").locator("#seen")).to_have_text("Seen")
 
-    send(yara, "great")
+    send(yuki, "great")
     expect(message(zed, "great")).to_have_count(1)
-    expect(message(yara, "great").locator("#seen")).to_have_text("Seen")
+    expect(message(yuki, "great").locator("#seen")).to_have_text("Seen")
     zed.get_by_role("textbox", name="Message").press_sequentially("typing", delay=30)
-    expect(yara.locator("#typing")).to_have_text("@zed is typing…")
+    expect(yuki.locator("#typing")).to_have_text("@zed is typing…")
 
 
 def test_a_message_without_an_ack_fails_and_is_retried_with_the_same_client_id(server, signed_in):
