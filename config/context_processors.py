@@ -25,7 +25,16 @@ def sidebar(request):
     user = _verified(request)
     if user is None:
         return {}
-    return {"sidebar_rooms": partial(sidebar_rooms, user=user)}
+    return {"sidebar_rooms": partial(sidebar_rooms, user=user), "sidebar_open_room": _open_room_id(request)}
+
+
+def _open_room_id(request) -> int | None:
+    """The room whose page this is: its messages are on screen, so its row shows no unread count. Only
+    the room page itself: its settings page (also under /rooms/<id>/) shows none of them."""
+    match = getattr(request, "resolver_match", None)
+    if match is None or match.url_name != "room":
+        return None
+    return match.kwargs.get("room_id")
 
 
 def sidebar_rooms(*, user) -> list[dict]:

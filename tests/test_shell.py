@@ -344,3 +344,13 @@ def test_the_open_room_shows_no_unread_count_as_its_page_shows_the_messages(ann,
     assert "<span data-unread>1</span>" in browser.get("/friends/").content.decode()
     page = browser.get(f"/rooms/{garden.pk}/").content.decode()
     assert "<span data-unread>0</span>" in page and "<span data-unread>1</span>" not in page
+
+
+def test_a_room_s_settings_page_keeps_its_unread_count_in_the_sidebar(ann, ben):
+    garden = group_room(ann, ben, title="Garden")
+    say(ben, garden, "unread by ann")
+    page = browser_for(ann).get(f"/rooms/{garden.pk}/settings/").content.decode()
+    sidebar = page[page.index('id="sidebar-rooms"') : page.index("</ul>", page.index('id="sidebar-rooms"'))]
+    # Its messages are not on this page (and nothing marks them read here): the row counts them.
+    assert "<span data-unread>1</span>" in sidebar and 'class="conversation unread"' in sidebar
+    assert 'aria-current="page"' not in sidebar

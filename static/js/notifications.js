@@ -14,11 +14,16 @@ export function appendWithMentions(element, text, myHandle) {
   let last = 0;
   for (const match of text.matchAll(MENTION)) {
     element.append(text.slice(last, match.index));
-    const mine = myHandle && match[1].toLowerCase() === myHandle.toLowerCase();
+    const mine = mentions(match[0], myHandle);
     element.append(Object.assign(document.createElement("span"), { className: mine ? "mention mention-me" : "mention", textContent: match[0] }));
     last = match.index + match[0].length;
   }
   element.append(text.slice(last));
+}
+
+export function mentions(text, handle) {
+  if (!handle) return false;
+  return [...text.matchAll(MENTION)].some((match) => match[1].toLowerCase() === handle.toLowerCase());
 }
 
 // This module listens to the socket itself; a module that also hands it events (room.js did) must not

@@ -53,10 +53,11 @@ const tray = new UploadTray({
 // With scripts, files upload as soon as they are picked: the form's own file field only serves pages without.
 attach.classList.add("enhanced");
 
-const draft = new Draft(roomId, input);
+const draft = new Draft({ roomId, userId: myId, input });
 const context = new ComposeContext({ bar: document.getElementById("compose-context"), input, draft });
 const outbox = new Outbox({
   roomId,
+  userId: myId,
   list,
   render: (entry) => renderMessage({
     room: roomId, seq: 0, id: "", author: { id: myId, handle: room.handle }, body: entry.body,
@@ -129,7 +130,7 @@ const handlers = {
       return;
     }
     errorLine.textContent = message;
-    if (outbox.has(id)) outbox.fail(id);
+    if (outbox.has(id)) outbox.fail(id, { refused: true });
   },
 };
 

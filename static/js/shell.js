@@ -1,10 +1,15 @@
 // The app shell's keyboard and small-screen behaviour: the account menu (a <details>, so it opens
 // without JavaScript too) gains Escape, arrow keys and closing on an outside click; below ~760 px the
 // conversations become a drawer that the header's button opens (without JavaScript it links to /rooms/).
+// Logging out forgets what this browser kept for me (pending messages, drafts): the next person to sign
+// in here must not see or send them.
 
 const menu = document.getElementById("user-menu");
 const sidebar = document.getElementById("sidebar");
 const toggle = document.getElementById("sidebar-toggle");
+const logout = document.querySelector("form[data-logout]");
+// My pending messages and drafts (room_outbox.js); "parley." keys are this device's settings, kept.
+const PERSONAL_PREFIX = "parley:";
 
 function menuItems() {
   return [...menu.querySelectorAll(".menu-list a, .menu-list button")];
@@ -41,6 +46,15 @@ function setDrawer(open, { focus } = { focus: false }) {
   if (open && focus) sidebar.querySelector("a")?.focus();
   if (!open && focus) toggle.focus();
 }
+
+function forgetPersonalData() {
+  for (const storage of [localStorage, sessionStorage]) {
+    const keys = Array.from({ length: storage.length }, (_, index) => storage.key(index));
+    for (const key of keys) if (key?.startsWith(PERSONAL_PREFIX)) storage.removeItem(key);
+  }
+}
+
+if (logout) logout.addEventListener("submit", forgetPersonalData);
 
 if (menu) {
   menu.addEventListener("keydown", onMenuKey);

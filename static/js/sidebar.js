@@ -1,12 +1,13 @@
 // The app shell's conversations (templates/partials/sidebar.html), kept live by the tab's one socket:
 // a new message moves its room to the top, shows its start and, unless I am looking at that room,
 // grows its unread badge; my own "read" events (from any of my tabs) clear it. The title carries the total.
-import { notifyBrowser } from "./notifications.js";
+import { mentions, notifyBrowser } from "./notifications.js";
 import { live } from "./socket.js";
 
 const PREVIEW_CHARS = 60;
 const list = document.getElementById("sidebar-rooms");
 const me = Number(document.body.dataset.userId);
+const myHandle = document.body.dataset.handle;
 const openRoomId = Number(document.getElementById("room")?.dataset.roomId) || null;
 const plainTitle = document.title;
 
@@ -63,9 +64,15 @@ function onMessageNew({ message }) {
   const mine = message.author?.id === me;
   const looking = message.room === openRoomId && !document.hidden;
   if (!mine && !looking) setUnread(row, unreadOf(row) + 1);
-  if (!mine && row.dataset.kind === "direct" && message.author) {
+  if (!mine && message.author && popsUp(row, message)) {
     notifyBrowser({ title: nameOf(message.author), body: preview(message.body), url: `/rooms/${message.room}/`, tag: `room-${message.room}` });
   }
+}
+
+// A direct message pops up unless its room is muted; one that @mentions me pops up as that mention
+// (notifications.js, from the server's notification.new), not twice.
+function popsUp(row, message) {
+  return row.dataset.kind === "direct" && row.dataset.muted !== "true" && !mentions(message.body, myHandle);
 }
 
 function onRead(event) {

@@ -47,9 +47,9 @@ def test_an_image_sent_by_one_person_appears_in_the_other_browser(server, signed
 def test_images_dropped_on_the_room_or_pasted_into_the_message_are_uploaded(server, signed_in):
     import base64
 
-    server.make_people("fay", "gus")
-    fay, gus = signed_in("fay"), signed_in("gus")
-    gus.goto(open_direct_room(server, fay, "gus"))
+    server.make_people("fay", "gwen")
+    fay, gwen = signed_in("fay"), signed_in("gwen")
+    gwen.goto(open_direct_room(server, fay, "gwen"))
     encoded = base64.b64encode(png((90, 60))).decode()
     files = f"""() => {{
         const bytes = Uint8Array.from(atob("{encoded}"), (c) => c.charCodeAt(0));
@@ -64,5 +64,5 @@ def test_images_dropped_on_the_room_or_pasted_into_the_message_are_uploaded(serv
     expect(fay.locator(".upload.ready")).to_have_count(2)
     fay.get_by_role("textbox", name="Message").press("Enter")
 
-    expect(gus.locator(".message .attachments img")).to_have_count(2)
-    expect(gus.locator(".message .attachments img").first).to_have_attribute("width", "90")
+    expect(gwen.locator(".message .attachments img")).to_have_count(2)
+    expect(gwen.locator(".message .attachments img").first).to_have_attribute("width", "90")

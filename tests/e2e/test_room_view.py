@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import open_direct_room
+from tests.e2e.conftest import log_in, open_direct_room
 from tests.e2e.room_helpers import SocketGate, group_room, room_ready, sign_in, stored_bodies, write
 
 
@@ -124,11 +124,11 @@ def test_a_reply_quotes_its_original_and_leads_back_to_it(server, signed_in):
 
 
 def test_reactions_are_picked_with_the_keyboard_and_counted_live_in_both_browsers(server, signed_in):
-    server.make_people("una", "vin")
-    room_id = group_room(server, "una", "vin", title="Reactions")
-    write(server, room_id, [("vin", "react to this")])
-    una, vin = signed_in("una"), signed_in("vin")
-    for page in (una, vin):
+    server.make_people("una", "vera")
+    room_id = group_room(server, "una", "vera", title="Reactions")
+    write(server, room_id, [("vera", "react to this")])
+    una, vera = signed_in("una"), signed_in("vera")
+    for page in (una, vera):
         page.goto(f"{server.url}/rooms/{room_id}/")
         room_ready(page)
 
@@ -138,24 +138,24 @@ def test_reactions_are_picked_with_the_keyboard_and_counted_live_in_both_browser
     expect(una.get_by_role("button", name="React with 👍")).to_be_focused()
     una.keyboard.press("ArrowRight")
     una.keyboard.press("Enter")  # ❤️
-    for page in (una, vin):
+    for page in (una, vera):
         expect(message(page, "react to this").locator(".reaction")).to_have_count(1)
         expect(message(page, "react to this").locator(".reaction")).to_have_attribute("title", "Una")
     expect(react).to_be_focused()
 
-    vic_heart = message(vin, "react to this").locator(".reaction", has_text="❤️")
-    expect(vic_heart).to_have_attribute("aria-pressed", "false")
-    vic_heart.click()
-    for page in (una, vin):
+    vera_heart = message(vera, "react to this").locator(".reaction", has_text="❤️")
+    expect(vera_heart).to_have_attribute("aria-pressed", "false")
+    vera_heart.click()
+    for page in (una, vera):
         heart = message(page, "react to this").locator(".reaction", has_text="❤️")
         expect(heart.locator(".count")).to_have_text("2")
-        expect(heart).to_have_attribute("title", "Una, Vin")
-    expect(vic_heart).to_have_attribute("aria-pressed", "true")
+        expect(heart).to_have_attribute("title", "Una, Vera")
+    expect(vera_heart).to_have_attribute("aria-pressed", "true")
 
     message(una, "react to this").locator(".reaction", has_text="❤️").click()
-    for page in (una, vin):
+    for page in (una, vera):
         heart = message(page, "react to this").locator(".reaction", has_text="❤️")
-        expect(heart).to_have_attribute("title", "Vin")
+        expect(heart).to_have_attribute("title", "Vera")
         expect(heart.locator(".count")).to_have_text("1")
 
 
@@ -242,7 +242,7 @@ def test_a_message_without_an_ack_fails_and_is_retried_with_the_same_client_id(s
     send(abe, "lost on the way")
     pending = abe.locator(".message.pending")
     expect(pending).to_have_count(1)
-    expect(pending.locator(".send-state")).to_have_text("failed — retry", timeout=15000)
+    expect(pending.locator(".send-state")).to_have_text("failed — retry · discard", timeout=15000)
     gate.drop_sends = False
     pending.get_by_role("button", name="Failed to send. Retry").click()
     expect(abe.locator(".message.pending")).to_have_count(0)
@@ -265,7 +265,7 @@ def test_a_refused_message_fails_and_its_retry_is_stored_once(server, signed_in)
     server.run(block + "services.block_create(blocker=dot, blocked=cyd)\n")
     send(cyd, "let me explain")
     failed = message(cyd, "let me explain")
-    expect(failed.locator(".send-state")).to_have_text("failed — retry")
+    expect(failed.locator(".send-state")).to_have_text("failed — retry · discard")
     expect(cyd.locator("#composer-error")).not_to_be_empty()
     assert stored_bodies(server, room_id) == []
 
@@ -277,7 +277,41 @@ def test_a_refused_message_fails_and_its_retry_is_stored_once(server, signed_in)
     assert [event["client_id"] for event in gate.sent] == [gate.sent[0]["client_id"]] * 2
 
 
-def test_a_draft_and_an_unacknowledged_message_survive_a_reload_and_it_is_stored_once(server, signed_in):
+def test_a_refused_message_waits_for_retry_or_discard_through_reconnects_and_reloads(server, signed_in):
+    server.make_people("hugo", "iris")
+    hugo = signed_in("hugo")
+    gate = SocketGate(hugo)
+    room_url = open_direct_room(server, hugo, "iris")
+    room_id = int(room_url.rstrip("/").rsplit("/", 1)[1])
+    server.run(
+        "from accounts.models import User\nfrom accounts import services\n"
+        "services.block_create(blocker=User.objects.get(handle='iris'), blocked=User.objects.get(handle='hugo'))\n"
+    )
+    send(hugo, "please listen")
+    refused = message(hugo, "please listen")
+    expect(refused.locator(".send-state")).to_have_text("failed — retry · discard")
+
+    # A reconnect sends what is waiting, not what the server refused; neither does a reload.
+    gate.cut()
+    expect(hugo.locator("#connection")).to_have_text("Reconnecting…")
+    gate.refuse = False
+    expect(hugo.locator("#connection")).to_have_text("", timeout=20000)
+    hugo.reload()
+    room_ready(hugo)
+    expect(refused.locator(".send-state")).to_have_text("failed — retry · discard")
+    expect(hugo.locator("body[data-live=on]")).to_have_count(1)
+    hugo.wait_for_timeout(500)
+    assert len(gate.sent) == 1
+
+    refused.get_by_role("button", name="Failed to send. Discard").click()
+    expect(hugo.locator(".message.pending")).to_have_count(0)
+    hugo.reload()
+    room_ready(hugo)
+    expect(hugo.locator(".message")).to_have_count(0)
+    assert len(gate.sent) == 1 and stored_bodies(server, room_id) == []
+
+
+def test_a_draft_and_an_unsent_message_survive_a_reload_and_it_is_stored_once(server, signed_in):
     server.make_people("dina", "emil")
     room_id = group_room(server, "dina", "emil", title="Reloads")
     dee = signed_in("dina")
@@ -285,25 +319,83 @@ def test_a_draft_and_an_unacknowledged_message_survive_a_reload_and_it_is_stored
     dee.goto(f"{server.url}/rooms/{room_id}/")
     room_ready(dee)
 
-    # The server stores it, but its ack never arrives: after a reload it is sent again, deduplicated.
-    gate.drop_acks = True
-    send(dee, "stored but not acknowledged")
+    # It never reached the server: after a reload it is sent again, with its client_id.
+    gate.drop_sends = True
+    send(dee, "sent after the reload")
     expect(dee.locator(".message.pending")).to_have_count(1)
     dee.get_by_role("textbox", name="Message").fill("half a thought")
     dee.wait_for_timeout(300)
-    gate.drop_acks = False
+    gate.drop_sends = False
     dee.reload()
     room_ready(dee)
     expect(dee.get_by_role("textbox", name="Message")).to_have_value("half a thought")
     expect(dee.locator(".message.pending")).to_have_count(0)
-    expect(message(dee, "stored but not acknowledged")).to_have_count(1)
-    assert stored_bodies(server, room_id) == ["stored but not acknowledged"]
-    assert len({event["client_id"] for event in gate.sent}) == 1 and len(gate.sent) == 2
+    expect(message(dee, "sent after the reload")).to_have_count(1)
+    assert stored_bodies(server, room_id) == ["sent after the reload"]
 
     send(dee, "the thought, finished")
     dee.reload()
     room_ready(dee)
     expect(dee.get_by_role("textbox", name="Message")).to_have_value("")
+
+
+def test_a_stored_message_whose_ack_was_lost_shows_once_after_a_reload(server, signed_in):
+    server.make_people("jory", "kaito")
+    room_id = group_room(server, "jory", "kaito", title="Acks")
+    jory = signed_in("jory")
+    gate = SocketGate(jory)
+    jory.goto(f"{server.url}/rooms/{room_id}/")
+    room_ready(jory)
+
+    gate.drop_acks = True
+    send(jory, "stored, not acknowledged")
+    expect(jory.locator(".message.pending")).to_have_count(1)
+    for _ in range(50):
+        if stored_bodies(server, room_id):
+            break
+        jory.wait_for_timeout(100)
+    # Still no ack: the page shows the stored message once, and nothing pending is sent again.
+    jory.reload()
+    room_ready(jory)
+    expect(message(jory, "stored, not acknowledged")).to_have_count(1)
+    expect(jory.locator(".message.pending")).to_have_count(0)
+    expect(jory.locator("body[data-live=on]")).to_have_count(1)
+    jory.wait_for_timeout(500)
+    assert len(gate.sent) == 1 and stored_bodies(server, room_id) == ["stored, not acknowledged"]
+
+
+def test_pending_messages_and_drafts_stay_with_their_author_after_a_logout(server, chromium):
+    server.make_people("lora", "marek")
+    room_id = group_room(server, "lora", "marek", title="Shared tab")
+    page = sign_in(chromium, server, "lora")
+    gate = SocketGate(page)
+    page.goto(f"{server.url}/rooms/{room_id}/")
+    room_ready(page)
+    gate.cut()
+    expect(page.locator("#connection")).to_have_text("Reconnecting…")
+    send(page, "lora's words")
+    expect(page.locator(".message.pending")).to_have_count(1)
+    page.get_by_role("textbox", name="Message").fill("lora's draft")
+    page.wait_for_timeout(300)
+
+    page.get_by_label("Account menu for @lora").click()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("link", name="Log in", exact=True)).to_be_visible()
+    kept = page.evaluate(
+        "[localStorage, sessionStorage].flatMap((s) => Object.keys(s)).filter((k) => k.startsWith('parley:'))"
+    )
+    assert kept == []
+
+    gate.refuse = False
+    log_in(server, page, "marek")
+    page.goto(f"{server.url}/rooms/{room_id}/")
+    room_ready(page)
+    expect(page.locator("body[data-live=on]")).to_have_count(1)
+    expect(page.get_by_role("textbox", name="Message")).to_have_value("")
+    expect(page.locator(".message")).to_have_count(0)
+    page.wait_for_timeout(500)
+    assert stored_bodies(server, room_id) == []
+    page.context.close()
 
 
 def test_offline_then_back_loses_nothing_and_sends_once(server, signed_in):

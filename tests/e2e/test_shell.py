@@ -77,6 +77,44 @@ def test_direct_messages_and_mentions_pop_up_while_the_tab_is_hidden_once_turned
     assert notified(opal, 2)[1] == {"title": "Piet mentioned you in # Porch", "body": "ping @opal"}
 
 
+def test_a_direct_message_that_mentions_me_pops_up_once_and_a_muted_one_not_at_all(server, signed_in):
+    server.make_people("quin", "rafe")
+    quin = signed_in("quin", permissions=["notifications"])
+    quin.context.add_init_script(RECORD_NOTIFICATIONS)
+    rafe = signed_in("rafe")
+    open_direct_room(server, rafe, "quin")
+    say(rafe, "hello")
+    quin.goto(f"{server.url}/settings/profile/")
+    quin.get_by_role("button", name="Turn on browser notifications").click()
+    expect(quin.get_by_role("button", name="Turn off browser notifications")).to_be_visible()
+
+    quin.goto(f"{server.url}/friends/")
+    expect(quin.locator("body[data-live=on]")).to_have_count(1)
+    quin.evaluate(HIDE_PAGE)
+    say(rafe, "look @quin")
+    say(rafe, "and this")
+    notified(quin, 2)
+    quin.wait_for_timeout(500)
+    # The mention's own pop-up (notifications.js), and the plain direct message's (sidebar.js).
+    assert sorted(pop["body"] for pop in quin.evaluate("window.__notified")) == ["and this", "look @quin"]
+
+    server.run(
+        "from accounts.models import User; from rooms import services; from rooms.models import Room\n"
+        "quin = User.objects.get(handle='quin')\n"
+        "room = Room.objects.get(kind='direct', memberships__user=quin)\n"
+        "services.membership_notifications_set(user=quin, room_id=room.pk, level='nothing')"
+    )
+    quin.reload()
+    row = quin.locator("#sidebar-rooms li", has_text="Rafe")
+    expect(row).to_have_attribute("data-muted", "true")
+    expect(quin.locator("body[data-live=on]")).to_have_count(1)
+    quin.evaluate(HIDE_PAGE)
+    say(rafe, "while muted")
+    # The row shows it (the same handler would have popped it up first).
+    expect(row.locator(".conversation-last")).to_contain_text("while muted")
+    assert quin.evaluate("window.__notified") == []
+
+
 def test_the_account_menu_works_with_the_keyboard_and_the_bell_links_the_notifications(server, signed_in):
     server.make_people("ines")
     ines = signed_in("ines")

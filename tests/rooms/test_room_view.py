@@ -148,6 +148,16 @@ def test_my_messages_carry_their_text_for_editing_and_others_do_not(ann, ben, ro
     assert "data-body" not in item and mine.pk != theirs.pk
 
 
+def test_my_messages_carry_their_client_id_and_others_do_not(ann, ben, room):
+    # The page drops a pending message restored after a reload once it sees it stored (room_outbox.js);
+    # someone else's client_id is theirs alone.
+    mine, theirs = say(ann, room, "mine"), say(ben, room, "theirs")
+    html = browser_for(ann).get(f"/rooms/{room.pk}/").content.decode()
+    item = re.search(rf'<li [^>]*id="m-{mine.pk}"[^>]*>', html).group(0)
+    assert f'data-client-id="{mine.client_id}"' in item
+    assert str(theirs.client_id) not in html
+
+
 def test_a_reply_shows_its_author_and_start_and_links_to_the_original(ann, ben, room):
     original = say(ben, room, "x" * 150)
     chat_services.message_send(
