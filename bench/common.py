@@ -153,3 +153,25 @@ def signed_in_sessions(people) -> list[str]:
     ]
     Session.objects.bulk_create(sessions, batch_size=1000)
     return [session.session_key for session in sessions]
+
+
+def migrated(db: str) -> bool:
+    """Migrate a kept benchmark database; False when it had to be made anew (it then needs filling).
+
+    A database kept from another branch can hold a schema that today's migrations do not lead to
+    (a migration renumbered when branches were merged): it is dropped and made again, not patched.
+    """
+    from django.core.management import call_command
+    from django.db import DatabaseError, connection
+
+    try:
+        call_command("migrate", verbosity=0)
+        return True
+    except DatabaseError as error:
+        log(f"{db}: its schema does not follow today's migrations ({error}); making it anew")
+    connection.close()
+    connection.close_pool()
+    psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    psql(f"CREATE DATABASE {db}")
+    call_command("migrate", verbosity=0)
+    return False

@@ -33,7 +33,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HOST, ROOT, log, parley_environment, percentile, psql  # noqa: E402
+from bench.common import HOST, ROOT, log, migrated, parley_environment, percentile, psql  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 PREFIX = "parleybenchfriends"
@@ -361,13 +361,11 @@ def main() -> int:
     import django
 
     django.setup()
-    from django.core.management import call_command
 
     from accounts import selectors
     from accounts.models import User
 
-    call_command("migrate", verbosity=0)
-    if args.refill or not filled(cfg["friends"]):
+    if not migrated(cfg["db"]) or args.refill or not filled(cfg["friends"]):
         fill(db=cfg["db"], friends=cfg["friends"])
     else:
         log(f"{cfg['db']} is filled already ({cfg['friends']:,} friends): no refill")

@@ -29,7 +29,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import ROOT, Row, log, parley_environment, percentile, psql, record  # noqa: E402
+from bench.common import ROOT, Row, log, migrated, parley_environment, percentile, psql, record  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 PREFIX = "parleybenchhistory"
@@ -425,10 +425,8 @@ def main() -> int:
     import django
 
     django.setup()
-    from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
-    if args.refill or not filled(cfg["messages"], cfg["rooms"]):
+    if not migrated(cfg["db"]) or args.refill or not filled(cfg["messages"], cfg["rooms"]):
         fill(db=cfg["db"], messages=cfg["messages"], rooms=cfg["rooms"])
     else:
         log(f"{cfg['db']} is filled already ({cfg['messages']:,} messages, {cfg['rooms']} rooms): no refill")

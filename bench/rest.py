@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import history, ws_fanout  # noqa: E402
-from bench.common import HOST, ROOT, Row, log, parley_environment, psql, pyspy, record, table  # noqa: E402
+from bench.common import HOST, ROOT, Row, log, migrated, parley_environment, psql, pyspy, record, table  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 PREFIX = "parleybenchrest"
@@ -244,11 +244,9 @@ def main() -> int:
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
-    if args.refill or not filled(cfg):
+    if not migrated(cfg["db"]) or args.refill or not filled(cfg):
         fill(cfg)
     else:
         log(f"{cfg['db']} is filled already: no refill")
