@@ -5,10 +5,9 @@ import asyncio
 import pytest
 
 from tests.chat.live import daphne_pair, database_url
-from tests.faults.client import ChatClient
 from tests.faults.conftest import MESSAGES
 from tests.faults.ledger import assert_nothing_lost
-from tests.faults.traffic import connect_all, converse, settle, spread, stop_all
+from tests.faults.traffic import clients_for, connect_all, converse, settle, stop_all
 
 pytestmark = [pytest.mark.faults, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -17,10 +16,7 @@ async def test_a_killed_server_s_clients_move_to_the_other_and_lose_nothing(tmp_
     with daphne_pair(tmp_path, heartbeat_seconds=20, DJANGO_SETTINGS_MODULE="tests.faults.daphne_settings") as servers:
         ports = [port for port, _ in servers]
         (_, doomed), _ = servers
-        clients = [
-            ChatClient(f"c{n}", ports=spread(ports, n), cookie=person["cookie"], rooms=cast["rooms"])
-            for n, person in enumerate(cast["people"])
-        ]
+        clients = clients_for(cast, ports)
         await connect_all(clients)
         moved = [client for client in clients if client.ports[0] == ports[0]]
         try:

@@ -9,11 +9,10 @@ import asyncio
 import pytest
 
 from tests.chat.live import daphne_pair
-from tests.faults.client import ChatClient
 from tests.faults.conftest import MESSAGES, PEOPLE, ROOMS
 from tests.faults.ledger import assert_nothing_lost
 from tests.faults.services import PostgresCluster
-from tests.faults.traffic import connect_all, converse, settle, spread, stop_all
+from tests.faults.traffic import clients_for, connect_all, converse, settle, stop_all
 
 pytestmark = [pytest.mark.faults, pytest.mark.services]
 
@@ -27,10 +26,7 @@ async def test_a_postgres_crash_mid_traffic_fails_sends_cleanly_and_their_retrie
             tmp_path, heartbeat_seconds=20, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="tests.faults.daphne_settings"
         ) as servers:
             ports = [port for port, _ in servers]
-            clients = [
-                ChatClient(f"c{n}", ports=spread(ports, n), cookie=person["cookie"], rooms=cast["rooms"])
-                for n, person in enumerate(cast["people"])
-            ]
+            clients = clients_for(cast, ports)
             await connect_all(clients)
             try:
                 talking = asyncio.create_task(converse(clients, cast["rooms"], messages=MESSAGES, pause=0.08))

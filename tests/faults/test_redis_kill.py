@@ -5,11 +5,10 @@ import asyncio
 import pytest
 
 from tests.chat.live import daphne_pair, database_url
-from tests.faults.client import ChatClient
 from tests.faults.conftest import MESSAGES
 from tests.faults.ledger import assert_nothing_lost
 from tests.faults.services import RedisServer
-from tests.faults.traffic import connect_all, converse, settle, spread, stop_all
+from tests.faults.traffic import clients_for, connect_all, converse, settle, stop_all
 
 pytestmark = [pytest.mark.faults, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -23,10 +22,7 @@ async def test_a_redis_crash_mid_traffic_loses_and_doubles_nothing(tmp_path, cas
             tmp_path, heartbeat_seconds=20, REDIS_URL=redis.url, DJANGO_SETTINGS_MODULE="tests.faults.daphne_settings"
         ) as servers:
             ports = [port for port, _ in servers]
-            clients = [
-                ChatClient(f"c{n}", ports=spread(ports, n), cookie=person["cookie"], rooms=cast["rooms"])
-                for n, person in enumerate(cast["people"])
-            ]
+            clients = clients_for(cast, ports)
             await connect_all(clients)
             try:
                 talking = asyncio.create_task(converse(clients, cast["rooms"], messages=MESSAGES, pause=0.05))

@@ -15,6 +15,14 @@ def spread(ports: list[int], number: int) -> list[int]:
     return ports[start:] + ports[:start]
 
 
+def clients_for(cast: dict, ports: list[int]) -> list[ChatClient]:
+    """A client per person of the cast, each starting on a different server of `ports`."""
+    return [
+        ChatClient(f"c{n}", ports=spread(ports, n), cookie=person["cookie"], rooms=cast["rooms"])
+        for n, person in enumerate(cast["people"])
+    ]
+
+
 async def connect_all(clients: list[ChatClient]) -> None:
     for client in clients:
         client.start()
