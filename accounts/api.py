@@ -16,7 +16,6 @@ from accounts import selectors, services, tokens
 from accounts.lockout import lockout_response
 from accounts.models import Report, User, handle_validator
 from accounts.permissions import IsVerified
-from chat.events import moment
 from config.api_errors import ErrorSerializer
 
 ACCEPTED = "If this address can be used, a message with a 6-digit code is on its way to it."
@@ -314,7 +313,7 @@ class FriendSerializer(serializers.Serializer):
                 "bio": friend.bio,
                 "avatar_url": _avatar_url(friend.avatar),
                 "avatar_thumbnail_url": _avatar_url(friend.avatar_thumbnail),
-                "last_seen": moment(friend.last_seen),
+                "last_seen": friend.last_seen,
             },
             "online": friend.online,
         }

@@ -3,16 +3,21 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Case, Q, QuerySet, Value, When
-from django.db.models.functions import Collate, Upper
+from django.db.models.functions import Upper
 
+from accounts import friend_sets
 from accounts.models import Block, DmPolicy, FriendRequest, FriendRequestPolicy, Friendship, User
 from chat import presence
+from chat.db import prepared_cursor
+from chat.events import Moment, moment_sql
 
 USER_SEARCH_LIMIT = 20
 FRIENDS_PAGE_SIZE = 100
-# The user columns a friends list shows (PublicUserSerializer's), in selectors.Friend's order.
+# The user columns a friends list shows (PublicUserSerializer's), in selectors.Friend's order; the
+# last, last_seen, is read as the API writes it (chat.events.moment), written by the database.
 FRIEND_FIELDS = ("id", "handle", "display_name", "bio", "avatar", "avatar_thumbnail", "last_seen")
 
 
@@ -199,12 +204,16 @@ class Friend:
     bio: str
     avatar: str  # storage names, as the columns hold them ("" for none)
     avatar_thumbnail: str
-    last_seen: datetime | None
-    online: bool
+    last_seen: str | None  # ISO 8601 in UTC, as the API writes times: 100 datetimes loaded and written
+    online: bool  # back cost more than the rest of the page's rows
 
     @property
     def name(self) -> str:
         return self.display_name or self.handle
+
+    @property
+    def last_seen_at(self) -> datetime | None:
+        return datetime.fromisoformat(self.last_seen) if self.last_seen else None
 
 
 @dataclass(frozen=True)
@@ -234,28 +243,35 @@ def friends_cursor_decode(token: str) -> tuple[int, str]:
 def friends_page(*, user: User, cursor: str | None = None, limit: int = FRIENDS_PAGE_SIZE) -> FriendsPage:
     """My friends, online first then by handle, one page after `cursor`.
 
-    Two queries and one Redis round trip whatever the number of friends: every friend's id (from
-    the (user, friend) index alone), who of them is online, then the page itself, ordered and cut
-    by the database, which returns only the page's rows (as tuples: model instances cost more than
-    the query). The order is recomputed per page from live presence, so someone who comes online
-    between two pages can be shown twice or not at all; a reload puts them right.
+    A constant cost whatever the number of friends: with Redis and PostgreSQL, one Redis call
+    (who of my friends is online: accounts.friend_sets) and one prepared statement that counts
+    and reads the page in index order, returning only the page's rows (as tuples: model
+    instances cost more than the query). The order is recomputed per page from live presence,
+    so someone who comes online between two pages can be shown twice or not at all; a reload
+    puts them right.
     """
     after = friends_cursor_decode(cursor) if cursor else (-1, "")
     if connection.vendor == "postgresql":
-        joined_ids, total = _friend_ids_joined(user.pk)
-        online = presence.online_among_joined_now(joined_ids)
-        rows = _friend_rows_sql(user_id=user.pk, online=online, after=after, limit=limit + 1)
+        online = _online_friend_ids(user.pk)
+        total, online_count, rows = _friend_page_sql(user_id=user.pk, online=online, after=after, limit=limit + 1)
     else:
         ids = _friend_ids(user.pk)
-        total, online = len(ids), presence.online_among_now(ids)
+        online = presence.online_among_now(ids)
+        total, online_count = len(ids), len(online)
         rows = _friend_rows_orm(user_id=user.pk, online=online, after=after, limit=limit + 1)
     page = [Friend(*row[2:], online=row[0] == 0) for row in rows[:limit]]
     return FriendsPage(
         friends=page,
         next_cursor=friends_cursor_encode(rows[limit - 1][:2]) if len(rows) > limit else None,
         total=total,
-        online=len(online),
+        online=online_count,
     )
+
+
+def _online_friend_ids(user_id: int) -> set[int]:
+    if getattr(settings, "REDIS_URL", ""):
+        return friend_sets.online_friend_ids(user_id)
+    return presence.online_among_now(_friend_ids(user_id))
 
 
 def _friend_ids(user_id: int) -> list[int]:
@@ -265,20 +281,54 @@ def _friend_ids(user_id: int) -> list[int]:
         return [friend_id for (friend_id,) in cursor.fetchall()]
 
 
-def _friend_ids_joined(user_id: int) -> tuple[str, int]:
-    """Every friend's id joined by commas, as the presence script takes them, and how many.
+# PostgreSQL: the counts and the page in one statement, prepared (planning it cost twice running
+# it). The online friends are merged with the first offline ones read in order from the
+# (user, friend_key "C") index, which stops after `limit` entries: 101 rows read, not every
+# friend sorted. The counts are PostgreSQL's,
+# so an id that Redis still keeps after an unfriending is never counted or shown. Columns:
+# total, online, rank (0 online, 1 not), key (the upper-cased handle), then FRIEND_FIELDS.
+_FRIEND_PAGE_SQL = """
+WITH online AS (
+    SELECT f.friend_id, f.friend_key FROM unnest(%(online)s::bigint[]) AS o(id)
+      JOIN accounts_friendship f ON f.user_id = %(user)s AND f.friend_id = o.id
+)
+SELECT counts.total, counts.online, page.* FROM (
+    SELECT (SELECT count(*) FROM accounts_friendship WHERE user_id = %(user)s) AS total,
+           (SELECT count(*) FROM online) AS online
+) counts LEFT JOIN (
+    (SELECT 0 AS rank, o.friend_key COLLATE "C" AS key,
+            u.id, u.handle, u.display_name, u.bio, u.avatar, u.avatar_thumbnail, {last_seen}
+       FROM online o JOIN accounts_user u ON u.id = o.friend_id
+      WHERE %(rank)s <= 0 AND o.friend_key COLLATE "C" > %(online_after)s
+      ORDER BY o.friend_key COLLATE "C" LIMIT %(limit)s)
+    UNION ALL
+    (SELECT 1, f.friend_key COLLATE "C",
+            u.id, u.handle, u.display_name, u.bio, u.avatar, u.avatar_thumbnail, {last_seen}
+       FROM accounts_friendship f JOIN accounts_user u ON u.id = f.friend_id
+      WHERE f.user_id = %(user)s AND NOT f.friend_id = ANY(%(online)s::bigint[])
+        AND f.friend_key COLLATE "C" > %(offline_after)s
+      ORDER BY f.friend_key COLLATE "C" LIMIT %(limit)s)
+) page ON true
+ORDER BY page.rank, page.key COLLATE "C"
+LIMIT %(limit)s
+""".replace("{last_seen}", moment_sql("u.last_seen"))  # a constant: no input reaches the text
 
-    One value instead of 1,000 rows: fetching the rows and joining them in Python cost four
-    times the query (PostgreSQL only).
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(_FRIEND_IDS_JOINED_SQL, [user_id])
-        return cursor.fetchone()
 
-
-_FRIEND_IDS_JOINED_SQL = """
-SELECT COALESCE(string_agg(friend_id::text, ','), ''), count(*) FROM accounts_friendship WHERE user_id = %s
-"""
+def _friend_page_sql(*, user_id: int, online: set[int], after: tuple[int, str], limit: int) -> tuple[int, int, list]:
+    rank, key = after
+    parameters = {
+        "user": user_id,
+        "online": list(online),
+        "rank": rank,
+        "online_after": key if rank == 0 else "",
+        "offline_after": key if rank == 1 else "",
+        "limit": limit,
+    }
+    with prepared_cursor() as cursor:
+        cursor.execute(_FRIEND_PAGE_SQL, parameters)
+        rows = cursor.fetchall()
+    total, online_count = rows[0][:2]
+    return total, online_count, [row[2:] for row in rows if row[2] is not None]
 
 
 def _friend_rows_orm(*, user_id: int, online: set[int], after: tuple[int, str], limit: int) -> list[tuple]:
@@ -289,37 +339,13 @@ def _friend_rows_orm(*, user_id: int, online: set[int], after: tuple[int, str], 
         .annotate(rank=rank, key=_handle_key("friend__handle"))
         .filter(Q(rank__gt=after[0]) | Q(rank=after[0], key__gt=after[1]))
         .order_by("rank", "key")
-        .values_list("rank", "key", *(f"friend__{field}" for field in FRIEND_FIELDS))[:limit]
+        .values_list("rank", "key", *(f"friend__{field}" for field in FRIEND_FIELDS[:-1]), Moment("friend__last_seen"))[
+            :limit
+        ]
     )
 
 
-# The same on PostgreSQL in one fixed statement: compiling the ORM's version (a CASE over an IN list
-# of the online ids, a collation, a join) cost more than running it. Its columns are FRIEND_FIELDS.
-_FRIEND_ROWS_SQL = """
-SELECT * FROM (
-    SELECT CASE WHEN u.id = ANY(%(online)s) THEN 0 ELSE 1 END AS rank, UPPER(u.handle) COLLATE "C" AS key,
-           u.id, u.handle, u.display_name, u.bio, u.avatar, u.avatar_thumbnail, u.last_seen
-    FROM accounts_friendship f JOIN accounts_user u ON u.id = f.friend_id
-    WHERE f.user_id = %(user)s
-) friend
-WHERE (rank, key) > (%(rank)s, %(key)s)
-ORDER BY rank, key
-LIMIT %(limit)s
-"""
-
-
-def _friend_rows_sql(*, user_id: int, online: set[int], after: tuple[int, str], limit: int) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _FRIEND_ROWS_SQL,
-            {"online": list(online), "user": user_id, "rank": after[0], "key": after[1], "limit": limit},
-        )
-        return cursor.fetchall()
-
-
 def _handle_key(field: str):
-    # Handles are unique in any case, so (offline, upper(handle)) is a unique key. Compared byte by
-    # byte ("C"; SQLite's default) as Python compares the cursor's key: a language collation could
-    # order "_" elsewhere and make pages skip or repeat people.
-    key = Upper(field)
-    return Collate(key, "C") if connection.vendor == "postgresql" else key
+    # Handles are unique in any case, so (offline, upper(handle)) is a unique key. SQLite compares
+    # byte by byte, as Python compares the cursor's key (PostgreSQL pages by friend_key "C" instead).
+    return Upper(field)

@@ -20,7 +20,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from accounts import avatars, selectors, tokens
+from accounts import avatars, friend_sets, selectors, tokens
 from accounts.models import Block, EmailVerification, FriendRequest, Friendship, Report, User
 from chat import limits
 
@@ -405,6 +405,7 @@ def _friendship_start(request: FriendRequest) -> Friendship:
         ],
         ignore_conflicts=True,
     )
+    friend_sets.forget({request.from_user_id, request.to_user_id})  # bulk_create sends no post_save
     # Strangers from the lobby who become friends keep their conversation as their DM. Imported
     # here: rooms builds on accounts, not the other way round.
     from rooms.services import random_room_keep

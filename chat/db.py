@@ -10,8 +10,9 @@ Order is unaffected: Channels handles one socket's frames one after another, and
 lock orders messages of one room.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import cache
 
 from channels.db import database_sync_to_async
@@ -43,3 +44,33 @@ def on_commit_robust(function: Callable[[], object]) -> None:
         inner = getattr(function, "func", function)
         function.__qualname__ = getattr(inner, "__qualname__", type(inner).__name__)
     transaction.on_commit(function, robust=True)
+
+
+@contextmanager
+def prepared_cursor() -> Iterator:
+    """A Django cursor (counted by assertNumQueries, logged under DEBUG) whose statements
+    PostgreSQL parses and plans once per connection, then only runs.
+
+    Django binds parameters on the client and turns psycopg's prepared statements off, for
+    connection poolers in transaction mode. For a fixed statement on a hot path whose planning
+    costs more than running it (the friends page: about 2 ms to plan, 1 ms to run), this cursor
+    binds on the server and prepares the statement on its first use on each pooled connection.
+    DATABASE_PREPARED_STATEMENTS=false (PgBouncer before 1.21 in transaction mode) turns that off
+    (config.settings leaves psycopg's prepare_threshold at Django's None, which overrides prepare=True).
+    """
+    connection.ensure_connection()
+    raw = _preparing_cursor_class()(connection.connection)
+    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    with cursor:
+        yield cursor
+
+
+@cache
+def _preparing_cursor_class():
+    from django.db.backends.postgresql.base import ServerBindingCursor  # psycopg: PostgreSQL only
+
+    class PreparingCursor(ServerBindingCursor):
+        def execute(self, query, params=None, **kwargs):
+            return super().execute(query, params, prepare=True)
+
+    return PreparingCursor

@@ -51,16 +51,20 @@ class Moment(Func):
     output_field = CharField()
 
     def as_postgresql(self, compiler, connection, **extra_context):
-        utc = "(%(expressions)s AT TIME ZONE 'UTC')"
-        template = (
-            f"CASE WHEN date_trunc('second', {utc}) = {utc} THEN to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-            f'ELSE to_char({utc}, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') END'
-        )
-        return self.as_sql(compiler, connection, template=template, **extra_context)
+        return self.as_sql(compiler, connection, template=moment_sql("%(expressions)s"), **extra_context)
 
     def as_sqlite(self, compiler, connection, **extra_context):
         # Django stores times there as UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]".
         return self.as_sql(compiler, connection, template="replace(%(expressions)s, ' ', 'T') || 'Z'", **extra_context)
+
+
+def moment_sql(column: str) -> str:
+    """PostgreSQL writing a time column as `moment` does (Moment's SQL, for statements written out)."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"CASE WHEN date_trunc('second', {utc}) = {utc} THEN to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+        f'ELSE to_char({utc}, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') END'
+    )
 
 
 # Groups

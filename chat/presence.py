@@ -70,20 +70,12 @@ def online_among_now(user_ids: list[int]) -> set[int]:
     if not user_ids:
         return set()
     if getattr(settings, "REDIS_URL", ""):
-        return online_among_joined_now(",".join(str(int(user_id)) for user_id in user_ids))
-    return async_to_sync(online_among)(user_ids)
-
-
-def online_among_joined_now(joined_ids: str) -> set[int]:
-    """online_among_now for ids joined by commas, as a query can hand them over (accounts.selectors)."""
-    if not joined_ids:
-        return set()
-    if getattr(settings, "REDIS_URL", ""):
-        # The ids go as one argument and only the online ones come back: for a friends list of 1,000,
+        # The ids go as one argument and only the online ones come back: for a list of 1,000,
         # redis-py encoding 1,000 arguments and parsing 1,000 scores took twice this script's time.
-        found = _online_among_script()(keys=[_RedisSets._index()], args=[joined_ids, time.time()])
+        joined = ",".join(str(int(user_id)) for user_id in user_ids)
+        found = _online_among_script()(keys=[_RedisSets._index()], args=[joined, time.time()])
         return {int(user_id) for user_id in found}
-    return online_among_now([int(user_id) for user_id in joined_ids.split(",")])
+    return async_to_sync(online_among)(user_ids)
 
 
 def online_count_now() -> int:

@@ -119,6 +119,13 @@ USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql
 # Threads per server process that run WebSocket database work in parallel (chat.db); each holds
 # at most one pooled connection, so keep it below DATABASE_POOL_MAX.
 DATABASE_THREADS = env.int("DATABASE_THREADS", default=8)
+# A few hot, fixed statements are prepared on each pooled connection (chat.db.prepared_cursor).
+# Turn off behind PgBouncer older than 1.21 in transaction mode, which cannot keep them.
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
+if USES_POSTGRES and DATABASE_PREPARED_STATEMENTS:
+    # Django turns psycopg's preparing off (None); any number turns it on. Only that cursor's
+    # statements are prepared: Django's own cursors bind on the client, which never prepares.
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 # How many batches of WebSocket sends a process stores at once (chat.batching); at most DATABASE_THREADS.
 MESSAGE_SEND_WORKERS = env.int("MESSAGE_SEND_WORKERS", default=2)
 # A socket whose client has left this many bytes of what it was sent unread (a frozen tab) is closed

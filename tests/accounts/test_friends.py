@@ -276,7 +276,8 @@ def test_the_list_costs_the_same_queries_for_2_or_40_friends(
     online(friends[0])
     client = api_as(ann)
 
-    # The user behind the token, every friend's id and handle, then the page's people.
+    # The user behind the token, every friend's id (PostgreSQL: to build the friend set that Redis then
+    # keeps), then the page: counts and rows in one statement on PostgreSQL, the rows alone on SQLite.
     with django_assert_num_queries(3):
         response = client.get("/api/friends/")
 

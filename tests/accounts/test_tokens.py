@@ -151,3 +151,29 @@ def test_a_denied_token_issued_within_the_leeway_after_the_logout_is_refused(use
     user.refresh_from_db()
 
     assert tokens.access_is_denied(user=user, jti=token["jti"], issued_at=token["iat"]) is True
+
+
+def test_the_token_s_owner_is_loaded_as_the_orm_loads_them(user):
+    from accounts.authentication import user_for_token
+
+    user.last_seen, user.bio = timezone.now(), "Hi"
+    user.save()
+
+    loaded, expected = user_for_token(id=user.pk), User.objects.get(id=user.pk)
+
+    assert {key: value for key, value in vars(loaded).items() if key != "_state"} == {
+        key: value for key, value in vars(expected).items() if key != "_state"
+    }
+    assert not loaded._state.adding and loaded._state.db == "default"
+    with pytest.raises(User.DoesNotExist):
+        user_for_token(id=user.pk + 10_000)
+
+
+def test_a_token_whose_owner_is_gone_or_deactivated_is_refused(api, user):
+    access = str(AccessToken.for_user(user))
+    user.is_active = False
+    user.save()
+    assert bearer(api, access).get("/api/me/").json()["code"] == "user_inactive"
+
+    user.delete()
+    assert bearer(api, access).get("/api/me/").json()["code"] == "user_not_found"

@@ -23,9 +23,6 @@ def test_online_among_answers_for_many_people_at_once(make_user):
         # The same answer for synchronous code (views, selectors, tasks), without an event loop.
         assert presence.online_among_now([ann.pk, ben.pk, cy.pk]) == {ann.pk}
         assert presence.online_among_now([]) == set()
-        # And for ids joined by commas, as the friends list's query hands them over.
-        assert presence.online_among_joined_now(f"{ann.pk},{ben.pk},{cy.pk}") == {ann.pk}
-        assert presence.online_among_joined_now("") == set()
     finally:
         async_to_sync(presence.connection_gone)(user_id=ann.pk, connection="tab-1")
 

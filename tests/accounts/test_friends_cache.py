@@ -1,0 +1,142 @@
+"""The friends list on PostgreSQL and Redis: the stored sort key, each person's friend set, the prepared page."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import connection
+
+from accounts import friend_sets, selectors, services
+from accounts.models import Friendship
+from chat import presence, redis_sync
+from tests.accounts.social import befriend
+
+# Committed transactions: the friend sets are dropped once a friendship commits.
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+
+def key_of(user, friend) -> str:
+    return Friendship.objects.get(user=user, friend=friend).friend_key
+
+
+def handles(page) -> list[str]:
+    return [friend.handle for friend in page.friends]
+
+
+def set_key(user) -> str:
+    return friend_sets._key(user.pk)
+
+
+@pytest.fixture
+def online():
+    """online(user, ...) for these tests: their own connections, closed at the end."""
+    opened = []
+
+    def mark(*users):
+        for person in users:
+            async_to_sync(presence.connection_alive)(user_id=person.pk, connection=f"cache-test-{person.pk}")
+            opened.append(person)
+
+    yield mark
+    for person in opened:
+        async_to_sync(presence.connection_gone)(user_id=person.pk, connection=f"cache-test-{person.pk}")
+
+
+def test_the_sort_key_follows_the_friend_through_new_rows_and_renames(make_user):
+    ann, ben, cat = make_user("ann"), make_user("ben"), make_user("cat")
+    befriend(ann, ben)
+    Friendship.objects.bulk_create([Friendship(user=ann, friend=cat), Friendship(user=cat, friend=ann)])
+
+    assert key_of(ann, ben) == "BEN" and key_of(ann, cat) == "CAT" and key_of(ben, ann) == "ANN"
+    ben.handle = "zed_9"
+    ben.save()
+
+    assert key_of(ann, ben) == "ZED_9"
+    assert handles(selectors.friends_page(user=ann)) == ["cat", "zed_9"]
+
+
+def test_a_key_written_by_hand_is_put_right(make_user):
+    ann, ben = make_user("ann"), make_user("ben")
+    befriend(ann, ben)
+
+    Friendship.objects.filter(user=ann, friend=ben).update(friend_key="AAA")
+
+    assert key_of(ann, ben) == "BEN"
+
+
+def test_a_second_look_costs_the_token_s_user_and_one_statement(make_user, api_as, online, django_assert_num_queries):
+    ann = make_user("ann")
+    friends = [make_user(f"pal{number}") for number in range(5)]
+    for friend in friends:
+        befriend(ann, friend)
+    online(friends[3])
+    client = api_as(ann)
+    client.get("/api/friends/")  # builds ann's friend set
+
+    with django_assert_num_queries(2):
+        body = client.get("/api/friends/").json()
+
+    assert [row["user"]["handle"] for row in body["results"]] == ["pal3", "pal0", "pal1", "pal2", "pal4"]
+    assert body["count"] == 5 and body["online_count"] == 1 and body["results"][0]["online"]
+
+
+def test_a_new_friend_shows_online_as_soon_as_the_friendship_commits(make_user, online):
+    ann, ben, cat = make_user("ann"), make_user("ben"), make_user("cat")
+    befriend(ann, ben)
+    online(cat)
+    assert handles(selectors.friends_page(user=ann)) == ["ben"]  # ann's set is kept now
+
+    befriend(ann, cat)
+
+    page = selectors.friends_page(user=ann)
+    assert handles(page) == ["cat", "ben"] and page.online == 1
+
+
+def test_ending_a_friendship_or_blocking_drops_both_sets(make_user):
+    ann, ben, cat = make_user("ann"), make_user("ben"), make_user("cat")
+    befriend(ann, ben)
+    befriend(ann, cat)
+    for person in (ann, ben, cat):
+        selectors.friends_page(user=person)
+    redis = redis_sync.client()
+    assert redis.exists(set_key(ann), set_key(ben), set_key(cat)) == 3
+
+    services.friendship_end(user=ann, friend=ben)
+    assert redis.exists(set_key(ann)) == redis.exists(set_key(ben)) == 0
+    assert redis.exists(set_key(cat)) == 1
+
+    selectors.friends_page(user=ann)
+    services.block_create(blocker=cat, blocked=ann)
+    assert redis.exists(set_key(ann)) == redis.exists(set_key(cat)) == 0
+
+
+def test_an_id_left_behind_in_a_set_shows_nobody(make_user, online):
+    # A read that lost a race with an unfriending can put back a set that still holds the old friend.
+    ann, ben, stranger = make_user("ann"), make_user("ben"), make_user("stranger")
+    befriend(ann, ben)
+    selectors.friends_page(user=ann)
+    redis_sync.client().sadd(set_key(ann), stranger.pk)
+    online(stranger)
+
+    page = selectors.friends_page(user=ann)
+
+    assert handles(page) == ["ben"] and page.total == 1 and page.online == 0
+
+
+def test_someone_with_no_friends_is_remembered_too(make_user):
+    loner = make_user("loner")
+
+    page = selectors.friends_page(user=loner)
+
+    assert page.friends == [] and page.total == 0 and page.next_cursor is None
+    assert redis_sync.client().exists(set_key(loner)) == 1
+
+
+def test_the_page_statement_is_prepared_on_its_connection(make_user):
+    ann, ben = make_user("ann"), make_user("ben")
+    befriend(ann, ben)
+
+    for _ in range(2):
+        selectors.friends_page(user=ann)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%WITH online AS%"])
+        assert cursor.fetchone()[0] == 1
