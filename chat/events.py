@@ -130,11 +130,44 @@ class ReplyPreviewPayload(serializers.Serializer):
     def get_deleted(self, message) -> bool:
         return message.is_deleted
 
+    def to_representation(self, message) -> dict:
+        author = message.author.handle if message.author else None
+        return reply_preview(message.pk, message.seq, author, message.body, message.is_deleted, message.removal_reason)
+
+
+def reply_preview(message_id: int, seq: int, author: str | None, body: str, deleted: bool, reason: str) -> dict:
+    """ReplyPreviewPayload's JSON from the replied-to message's columns (its author's handle),
+    for instances and rows alike."""
+    return {
+        "id": message_id,
+        "seq": seq,
+        "author": author,
+        "body": body[:REPLY_PREVIEW_CHARS],
+        "deleted": deleted,
+        "removal_reason": reason or None,
+    }
+
 
 class ReactionSummaryPayload(serializers.Serializer):
     emoji = serializers.CharField()
     count = serializers.IntegerField()
     user_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+def reaction_summary(reactions: Iterable[tuple[str, int]]) -> list[dict]:
+    """ReactionSummaryPayload's JSON from a message's (emoji, user id) pairs, oldest reaction first:
+    one entry per emoji, in the order each was first used."""
+    summary: dict[str, dict] = {}
+    for emoji, user_id in reactions:
+        entry = summary.setdefault(emoji, {"emoji": emoji, "count": 0, "user_ids": []})
+        entry["count"] += 1
+        entry["user_ids"].append(user_id)
+    return list(summary.values())
+
+
+def reactions_seen_by(summary: list[dict], viewer_id: int) -> list[dict]:
+    """A reaction summary as one person's history shows it: with whether they reacted (`mine`)."""
+    return [{**entry, "mine": viewer_id in entry["user_ids"]} for entry in summary]
 
 
 _URL_SENTINEL = "987654321"
@@ -172,16 +205,32 @@ class AttachmentPayload(serializers.Serializer):
         return _url_of("api-attachment-preview", attachment.pk) if attachment.preview_name else None
 
     def to_representation(self, attachment) -> dict:
-        return {
-            "id": attachment.pk,
-            "name": attachment.name,
-            "size": attachment.size,
-            "content_type": attachment.content_type,
-            "width": attachment.width,
-            "height": attachment.height,
-            "url": self.get_url(attachment),
-            "preview_url": self.get_preview_url(attachment),
-        }
+        return attachment_summary(
+            attachment.pk,
+            attachment.name,
+            attachment.size,
+            attachment.content_type,
+            attachment.width,
+            attachment.height,
+            attachment.preview_name,
+        )
+
+
+def attachment_summary(
+    attachment_id: int, name: str, size: int, content_type: str, width: int | None, height: int | None, preview: str
+) -> dict:
+    """AttachmentPayload's JSON from a file's columns (chat.selectors.ATTACHMENT_ROW_COLUMNS' order after
+    the message id), for instances and rows alike."""
+    return {
+        "id": attachment_id,
+        "name": name,
+        "size": size,
+        "content_type": content_type,
+        "width": width,
+        "height": height,
+        "url": _url_of("api-attachment-file", attachment_id),
+        "preview_url": _url_of("api-attachment-preview", attachment_id) if preview else None,
+    }
 
 
 class LinkPreviewPayload(serializers.Serializer):
@@ -192,13 +241,18 @@ class LinkPreviewPayload(serializers.Serializer):
     site_name = serializers.CharField()
 
     def to_representation(self, preview) -> dict:
-        return {
-            "url": preview.url,
-            "title": preview.title,
-            "description": preview.description,
-            "image_url": preview.image_url or None,
-            "site_name": preview.site_name,
-        }
+        return link_card(preview.url, preview.title, preview.description, preview.image_url, preview.site_name)
+
+
+def link_card(url: str, title: str, description: str, image_url: str, site_name: str) -> dict:
+    """LinkPreviewPayload's JSON from a card's columns, for instances and rows alike."""
+    return {
+        "url": url,
+        "title": title,
+        "description": description,
+        "image_url": image_url or None,
+        "site_name": site_name,
+    }
 
 
 class MessagePayload(serializers.Serializer):
@@ -225,23 +279,24 @@ class MessagePayload(serializers.Serializer):
     def to_representation(self, message) -> dict:
         # Built directly, like UserPayload's; tests hold it equal to the fields' own walk.
         author, reply = message.author, message.reply_to
-        card = message.preview_id is not None and not message.is_deleted  # A tombstone shows no card.
-        return {
-            "id": message.pk,
-            "room": message.room_id,
-            "seq": message.seq,
-            "author": None if author is None else self.fields["author"].to_representation(author),
-            "body": message.body,
-            "reply_to": None if reply is None else self.fields["reply_to"].to_representation(reply),
-            "client_id": str(message.client_id),
-            "created_at": moment(message.created_at),
-            "edited_at": moment(message.edited_at),
-            "deleted": message.is_deleted,
-            "removal_reason": self.get_removal_reason(message),
-            "attachments": self.get_attachments(message),
-            "reactions": self.get_reactions(message),
-            "preview": link_preview_payload(message.preview) if card else None,
-        }
+        # A tombstone shows no card (message_summary's rule): its row is not even looked at.
+        card = message.preview_id is not None and not message.is_deleted
+        return message_summary(
+            message.pk,
+            message.room_id,
+            message.seq,
+            None if author is None else self.fields["author"].to_representation(author),
+            message.body,
+            None if reply is None else self.fields["reply_to"].to_representation(reply),
+            message.client_id,
+            moment(message.created_at),
+            moment(message.edited_at),
+            message.is_deleted,
+            message.removal_reason,
+            self.get_attachments(message),
+            self.get_reactions(message),
+            link_preview_payload(message.preview) if card else None,
+        )
 
     def get_removal_reason(self, message) -> str | None:
         return message.removal_reason or None
@@ -261,12 +316,70 @@ class MessagePayload(serializers.Serializer):
         reactions = getattr(message, "prefetched_reactions", None)
         if reactions is None:
             reactions = message.reactions.order_by("created_at", "id")
-        summary: dict[str, dict] = {}
-        for reaction in reactions:
-            entry = summary.setdefault(reaction.emoji, {"emoji": reaction.emoji, "count": 0, "user_ids": []})
-            entry["count"] += 1
-            entry["user_ids"].append(reaction.user_id)
-        return list(summary.values())
+        return reaction_summary((reaction.emoji, reaction.user_id) for reaction in reactions)
+
+
+def message_summary(
+    message_id: int,
+    room_id: int,
+    seq: int,
+    author: dict | None,
+    body: str,
+    reply_to: dict | None,
+    client_id,
+    created_at: str,
+    edited_at: str | None,
+    deleted: bool,
+    removal_reason: str,
+    attachments: list[dict],
+    reactions: list[dict],
+    card: dict | None,
+) -> dict:
+    """MessagePayload's JSON, the one place that lays it out: from a model instance (MessagePayload, every
+    socket event) or from a history page's rows (chat.api.history_payload). Times as `moment` writes them,
+    the parts already in their payloads' shape."""
+    return {
+        "id": message_id,
+        "room": room_id,
+        "seq": seq,
+        "author": author,
+        "body": body,
+        "reply_to": reply_to,
+        "client_id": str(client_id),
+        "created_at": created_at,
+        "edited_at": edited_at,
+        "deleted": deleted,
+        "removal_reason": removal_reason or None,
+        "attachments": attachments,
+        "reactions": reactions,
+        "preview": None if deleted else card,  # A tombstone shows no card.
+    }
+
+
+def message_row_payload(row) -> dict:
+    """MessagePayload's JSON from a chat.selectors.MessageRow: what an instance of the same message gives."""
+    (message_id, room_id, seq, author_id, handle, display_name, thumbnail, body,
+     reply_id, reply_seq, reply_author, reply_body, reply_deleted, reply_reason,
+     client_id, created_at, edited_at, deleted, removal_reason,
+     card_id, *card) = row.columns  # fmt: skip
+    return message_summary(
+        message_id,
+        room_id,
+        seq,
+        None if author_id is None else user_summary(author_id, handle, display_name, thumbnail),
+        body,
+        None
+        if reply_id is None
+        else reply_preview(reply_id, reply_seq, reply_author, reply_body, reply_deleted, reply_reason),
+        client_id,
+        created_at,
+        edited_at,
+        deleted,
+        removal_reason,
+        [attachment_summary(*attachment) for attachment in row.attachments],
+        reaction_summary(row.reactions),
+        None if card_id is None else link_card(*card),
+    )
 
 
 class RoomPayload(serializers.Serializer):

@@ -88,16 +88,17 @@ def history_page(
     after: int | None = None,
     around: int | None = None,
     limit: int = DEFAULT_LIMIT,
+    rows: bool = False,
 ) -> HistoryPage:
     """The page the validated query points at; a ValidationError when `around` is not in the room."""
     if around is not None:
-        page = selectors.history_around(room=room, message_id=around, limit=limit)
+        page = selectors.history_around(room=room, message_id=around, limit=limit, rows=rows)
         if page is None:
             raise serializers.ValidationError({"around": ["No such message in this room."]})
         return page
     if after is not None:
-        return selectors.history_after(room=room, after_seq=after, limit=limit)
-    return selectors.history_before(room=room, before_seq=before, limit=limit)
+        return selectors.history_after(room=room, after_seq=after, limit=limit, rows=rows)
+    return selectors.history_before(room=room, before_seq=before, limit=limit, rows=rows)
 
 
 def page_links(*, request: Request, page: HistoryPage) -> dict[str, str | None]:

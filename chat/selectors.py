@@ -1,13 +1,14 @@
 """Reads for messages. Every list costs the same few queries however long it is."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from django.db.models import Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from accounts.selectors import blocked_ids
 from chat import presence
+from chat.events import Moment
 from chat.models import Attachment, Message, Reaction
 from rooms.models import Room
 
@@ -64,6 +65,65 @@ def messages_for_lists() -> QuerySet[Message]:
     )
 
 
+# A message's payload as columns, for history pages read as rows (chat.events.message_row_payload
+# unpacks them in this order): model instances, their related ones and prefetches were most of a page's time.
+MESSAGE_ROW_COLUMNS = (
+    *("id", "room_id", "seq", *user_summary_of("author"), "body"),
+    *("reply_to_id", "reply_to__seq", "reply_to__author__handle", "reply_to__body", "reply_deleted"),
+    *("reply_to__removal_reason", "client_id", "created_text", "edited_text", "deleted", "removal_reason"),
+    *("preview_id", *(f"preview__{field}" for field in _LINK_PREVIEW_FIELDS)),
+)
+# After the message id, in chat.events.attachment_summary's order.
+ATTACHMENT_ROW_COLUMNS = ("message_id", "id", "name", "size", "content_type", "width", "height", "preview_name")
+
+
+@dataclass(slots=True)
+class MessageRow:
+    """One message of a page read as rows: MESSAGE_ROW_COLUMNS, its attachments' ATTACHMENT_ROW_COLUMNS
+    (without the message id) by id, and its reactions' (emoji, user id) oldest first."""
+
+    id: int
+    seq: int
+    columns: tuple
+    attachments: list[tuple] = field(default_factory=list)
+    reactions: list[tuple[str, int]] = field(default_factory=list)
+
+
+def _is_set(column: str) -> ExpressionWrapper:
+    return ExpressionWrapper(Q(**{f"{column}__isnull": False}), output_field=BooleanField())
+
+
+def _message_rows() -> QuerySet[Message]:
+    return Message.objects.annotate(
+        reply_deleted=_is_set("reply_to__deleted_at"),
+        created_text=Moment("created_at"),
+        edited_text=Moment("edited_at"),
+        deleted=_is_set("deleted_at"),
+    ).values_list(*MESSAGE_ROW_COLUMNS)
+
+
+def _rows_with_details(rows: list[tuple]) -> list[MessageRow]:
+    """The page's rows with their attachments and reactions: two queries, as the prefetches were (none for
+    an empty page)."""
+    page = {columns[0]: MessageRow(id=columns[0], seq=columns[2], columns=columns) for columns in rows}
+    if page:
+        attachments = Attachment.objects.filter(message_id__in=page).order_by("id")
+        for message_id, *attachment in attachments.values_list(*ATTACHMENT_ROW_COLUMNS):
+            page[message_id].attachments.append(attachment)
+        reactions = Reaction.objects.filter(message_id__in=page).order_by("created_at", "id")
+        for message_id, emoji, user_id in reactions.values_list("message_id", "emoji", "user_id"):
+            page[message_id].reactions.append((emoji, user_id))
+    return list(page.values())
+
+
+def _history_source(rows: bool) -> QuerySet[Message]:
+    return _message_rows() if rows else messages_for_lists()
+
+
+def _fetched(messages: QuerySet[Message], rows: bool) -> list:
+    return _rows_with_details(list(messages)) if rows else list(messages)
+
+
 def messages_recent(*, room_id: int, limit: int = RECENT_LIMIT) -> list[Message]:
     """The newest messages of a room, oldest first (the order a page shows them in)."""
     newest = list(messages_for_lists().filter(room_id=room_id).order_by("-seq")[:limit])
@@ -78,20 +138,21 @@ class HistoryPage:
     `older` is the `before` bound of the page just older (None when there is none); `newer` the
     `after` bound of the page just newer. Bounds are seqs, so a page never overlaps or skips its
     neighbours however many messages are sent or deleted (deletes keep their seq) in between.
+    The messages are model instances, or MessageRows when asked for `rows` (the API's pages).
     """
 
-    messages: list[Message]
+    messages: list[Message] | list[MessageRow]
     older: int | None
     newer: int | None
 
 
-def history_before(*, room: Room, before_seq: int | None, limit: int) -> HistoryPage:
+def history_before(*, room: Room, before_seq: int | None, limit: int, rows: bool = False) -> HistoryPage:
     """The `limit` messages just older than `before_seq` (the newest ones when None)."""
-    messages = messages_for_lists().filter(room_id=room.pk).order_by("-seq")
+    messages = _history_source(rows).filter(room_id=room.pk).order_by("-seq")
     if before_seq is not None:
         messages = messages.filter(seq__lt=before_seq)
     # One more than asked says whether an older page exists without a COUNT.
-    page = list(messages[: limit + 1])
+    page = _fetched(messages[: limit + 1], rows)
     older = page[limit - 1].seq if len(page) > limit else None
     page = page[:limit]
     page.reverse()
@@ -100,15 +161,15 @@ def history_before(*, room: Room, before_seq: int | None, limit: int) -> History
     return HistoryPage(messages=page, older=older, newer=newest if newest < room.last_seq else None)
 
 
-def history_after(*, room: Room, after_seq: int, limit: int) -> HistoryPage:
+def history_after(*, room: Room, after_seq: int, limit: int, rows: bool = False) -> HistoryPage:
     """The `limit` messages just newer than `after_seq`, oldest first."""
-    messages = messages_for_lists().filter(room_id=room.pk, seq__gt=after_seq).order_by("seq")
-    page = list(messages[: limit + 1])
+    messages = _history_source(rows).filter(room_id=room.pk, seq__gt=after_seq).order_by("seq")
+    page = _fetched(messages[: limit + 1], rows)
     newer = page[limit - 1].seq if len(page) > limit else None
     return HistoryPage(messages=page[:limit], older=after_seq + 1 if after_seq > 0 else None, newer=newer)
 
 
-def history_around(*, room: Room, message_id: int, limit: int) -> HistoryPage | None:
+def history_around(*, room: Room, message_id: int, limit: int, rows: bool = False) -> HistoryPage | None:
     """A page centred on one message: `limit // 2` older ones, the message, and the rest newer.
 
     One query: the page's seq bounds are subqueries, so an admin's hard delete (a gap in the seqs)
@@ -119,8 +180,9 @@ def history_around(*, room: Room, message_id: int, limit: int) -> HistoryPage | 
     older_count, newer_count = limit // 2, limit - limit // 2 - 1
     lowest = _nth_seq(in_room.filter(seq__lt=target).order_by("-seq"), older_count, start=target, past_end=0)
     highest = _nth_seq(in_room.filter(seq__gt=target).order_by("seq"), newer_count, start=target, past_end=SEQ_MAX)
-    page = list(messages_for_lists().filter(room_id=room.pk, seq__gte=lowest, seq__lte=highest).order_by("seq")[:limit])
-    if not any(message.pk == message_id for message in page):
+    messages = _history_source(rows).filter(room_id=room.pk, seq__gte=lowest, seq__lte=highest).order_by("seq")
+    page = _fetched(messages[:limit], rows)
+    if not any(message.id == message_id for message in page):
         return None
     first, last = page[0].seq, page[-1].seq
     return HistoryPage(messages=page, older=first if first > 1 else None, newer=last if last < room.last_seq else None)

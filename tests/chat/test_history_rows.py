@@ -1,0 +1,118 @@
+"""The history API builds its pages from rows: they say byte for byte what the model instances say."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from chat import selectors, services
+from chat.api import HistoryMessageSerializer, history_payload
+from chat.models import Attachment, LinkPreview, Message, Reaction
+from config.renderers import JSONRenderer
+from rooms.models import Membership
+
+pytestmark = pytest.mark.django_db
+
+
+def send(author, room, body, **extra) -> Message:
+    return services.message_send(author=author, room_id=room.pk, body=body, client_id=uuid.uuid4(), **extra)
+
+
+def a_card(url: str, image_url: str) -> LinkPreview:
+    return LinkPreview.objects.create(
+        url=url,
+        url_hash=url,
+        title="Title",
+        description="About",
+        image_url=image_url,
+        site_name="Site",
+        status=LinkPreview.Status.OK,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+
+
+def attach(message: Message, name: str, *, image: bool) -> None:
+    Attachment.objects.create(
+        uploader=message.author,
+        message=message,
+        storage_name=f"uploads/{uuid.uuid4()}",
+        name=name,
+        content_type="image/png" if image else "application/pdf",
+        size=1234,
+        width=640 if image else None,
+        height=480 if image else None,
+        preview_name=f"previews/{uuid.uuid4()}.webp" if image else "",
+    )
+
+
+@pytest.fixture
+def every_kind(ann, ben, bob, room, moderator, make_user):
+    """A room whose history holds every kind of message a page can show."""
+    ben.avatar_thumbnail = "avatars/ben-thumb.webp"
+    ben.save(update_fields=["avatar_thumbnail"])
+    gone = make_user("gone")
+    Membership.objects.create(room=room, user=gone)
+    first = send(ann, room, "first, with files and a link https://a.example/")
+    attach(first, "photo.png", image=True)
+    attach(first, "notes.pdf", image=False)
+    Message.objects.filter(pk=first.pk).update(preview=a_card("https://a.example/", "https://a.example/i.png"))
+    reply = send(ben, room, "a reply " + "x" * 150, reply_to_id=first.pk)
+    # Reactions are summed up oldest first, which is not the order of their ids here.
+    for user, emoji, seconds in [(ben, "👍", 3), (ann, "🎉", 0), (bob, "👍", 2), (ann, "👍", 1)]:
+        Reaction.objects.create(
+            message=reply, user=user, emoji=emoji, created_at=reply.created_at + timedelta(seconds=seconds)
+        )
+    services.message_edit(user=ben, message_id=reply.pk, body="a reply, edited")
+    deleted = send(ben, room, "to delete https://b.example/")
+    Message.objects.filter(pk=deleted.pk).update(preview=a_card("https://b.example/", ""))
+    removed = send(ann, room, "awful")
+    send(ben, room, "a reply to a removed message", reply_to_id=removed.pk)
+    send(ben, room, "a reply to a deleted message", reply_to_id=deleted.pk)
+    services.message_delete(user=ben, message_id=deleted.pk)
+    services.message_remove(moderator=moderator, message_id=removed.pk, reason="Spam")
+    orphan = send(gone, room, "my author is gone")
+    send(ann, room, "a reply to an authorless message", reply_to_id=orphan.pk)
+    # A time of whole seconds is written without a fraction.
+    whole = send(ann, room, "on the second")
+    Message.objects.filter(pk=whole.pk).update(created_at=whole.created_at.replace(microsecond=0))
+    gone.delete()
+    return room
+
+
+def instances_payload(page: selectors.HistoryPage, viewer) -> bytes:
+    return JSONRenderer().render(HistoryMessageSerializer(page.messages, many=True, context={"viewer": viewer}).data)
+
+
+def rows_payload(page: selectors.HistoryPage, viewer) -> bytes:
+    return JSONRenderer().render(history_payload(page, viewer_id=viewer.pk))
+
+
+@pytest.mark.parametrize("viewer_name", ["ann", "ben"])
+def test_a_page_of_every_kind_of_message_reads_the_same_from_rows(every_kind, viewer_name, request):
+    viewer, room = request.getfixturevalue(viewer_name), every_kind
+    pages = [
+        lambda rows: selectors.history_before(room=room, before_seq=None, limit=50, rows=rows),
+        lambda rows: selectors.history_before(room=room, before_seq=6, limit=3, rows=rows),
+        lambda rows: selectors.history_after(room=room, after_seq=2, limit=4, rows=rows),
+        lambda rows: selectors.history_around(room=room, message_id=Message.objects.get(seq=4).pk, limit=5, rows=rows),
+    ]
+    for page in pages:
+        from_instances, from_rows = page(False), page(True)
+        assert (from_rows.older, from_rows.newer) == (from_instances.older, from_instances.newer)
+        assert rows_payload(from_rows, viewer) == instances_payload(from_instances, viewer)
+
+    newest = history_payload(selectors.history_before(room=room, before_seq=None, limit=50, rows=True), viewer_id=0)
+    first, reply, deleted, removed, *_, orphan, _, whole = newest
+    assert [a["preview_url"] is None for a in first["attachments"]] == [False, True]
+    assert first["preview"]["image_url"] and reply["reply_to"]["body"] == first["body"][:100]
+    assert [(r["emoji"], r["count"]) for r in reply["reactions"]] == [("🎉", 1), ("👍", 3)]
+    assert reply["edited_at"] and reply["author"]["avatar_thumbnail_url"]
+    assert deleted["deleted"] and deleted["preview"] is None and removed["removal_reason"] == "Spam"
+    assert orphan["author"] is None and "." not in whole["created_at"]
+
+
+def test_an_empty_page_reads_the_same_from_rows_in_one_query(room, ann, django_assert_num_queries):
+    with django_assert_num_queries(1):  # as the prefetches made none for no messages
+        page = selectors.history_before(room=room, before_seq=None, limit=50, rows=True)
+    assert page.messages == [] and history_payload(page, viewer_id=ann.pk) == []
