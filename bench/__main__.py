@@ -190,6 +190,12 @@ def run_all(chosen: list[Benchmark], mode: str, logs: Path, results: Path, side_
     return [outcomes[benchmark.name] for benchmark in chosen]
 
 
+def durations(outcomes: list[Outcome]) -> str:
+    """Each benchmark's own wall time: where a mode's time budget goes (the lanes of --smoke overlap)."""
+    parts = [f"{outcome.benchmark.name} {outcome.seconds:.0f} s" for outcome in outcomes]
+    return f"durations: {', '.join(parts)}"
+
+
 def commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
@@ -225,6 +231,7 @@ def main() -> int:
     missed = [row for row in rows if row.met is False]
     note = " (smoke sizes: the targets are for the full run)" if mode == "smoke" else ""
     print(f"{len(missed)} of {sum(row.met is not None for row in rows)} targets missed{note}")
+    print(durations(outcomes))
     for outcome in outcomes:
         if outcome.code != 0:
             state = "overran its limit" if outcome.code is None else f"failed (exit {outcome.code})"

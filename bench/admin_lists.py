@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HOST, Row, log, parley_environment, percentile, psql, record  # noqa: E402
+from bench.common import HOST, Row, fresh_database, log, parley_environment, percentile, psql, record  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 PREFIX = "parleybenchadmin"
@@ -128,20 +128,17 @@ def main() -> int:
             db=DB, redis_url=REDIS_URL, prefix=PREFIX, settings="config.settings", allowed_hosts=f"testserver,{HOST}"
         )
     )
-    psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    psql(f"CREATE DATABASE {DB}")
+    fresh_database(DB)
     import django
 
     django.setup()
     from django.conf import settings
-    from django.core.management import call_command
 
     # No collectstatic here: admin pages name their files without the manifest's hashes.
     plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     settings.STORAGES = {**settings.STORAGES, "staticfiles": plain}
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
     log(f"filling {cfg['messages']:,} messages")
     fill(cfg["messages"])
     log(f"measuring ({cfg['reps']} requests per figure)")

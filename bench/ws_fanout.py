@@ -52,6 +52,7 @@ from bench.common import (  # noqa: E402
     HOST,
     ROOT,
     Row,
+    fresh_database,
     log,
     parley_environment,
     percentile,
@@ -163,22 +164,19 @@ class Fixture:
 
 def build_fixture(users: int, sizes: list[int], pairs: int) -> Fixture:
     started = time.monotonic()
-    psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    psql(f"CREATE DATABASE {DB_NAME}")
+    fresh_database(DB_NAME)
     os.environ.update({k: v for k, v in parley_env().items() if k != "PYTHONPATH"})
     sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
     from django.contrib.auth.hashers import make_password
-    from django.core.management import call_command
     from django.db import connections
     from django.utils import timezone
 
     from accounts.models import User
     from rooms.models import Membership, Room
 
-    call_command("migrate", verbosity=0, interactive=False)
     now = timezone.now()
     unusable = make_password(None)
     people = User.objects.bulk_create(
