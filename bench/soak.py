@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import HOST, ROOT, Row, fresh_database, log, parley_environment, record, signed_in_sessions  # noqa: E402
-from bench.ws_fanout import Server, free_port  # noqa: E402
+from bench.ws_fanout import Server, serving  # noqa: E402
 from tests.faults.client import ChatClient  # noqa: E402
 from tests.faults.ledger import expected_views, stored_messages  # noqa: E402
 from tests.faults.traffic import spread  # noqa: E402
@@ -236,16 +236,13 @@ def main() -> int:
     asyncio.run(clear_redis())
     sessions, room_of = build_people(args.clients, args.room_size)
     log(f"{args.clients} people in {len(set(room_of))} rooms")
-    servers, result = [], None
+    result = None
     try:
-        for number in range(args.servers):
-            servers.append(Server(f"soak{number}", "config.asgi:application", soak_env(), free_port()))
-        result = asyncio.run(soak(servers, sessions, room_of, args))
-        print(report(result, servers, args, time.monotonic() - started))
-        record(rows(result, args))
+        with serving("soak", "config.asgi:application", soak_env(), args.servers) as servers:
+            result = asyncio.run(soak(servers, sessions, room_of, args))
+            print(report(result, servers, args, time.monotonic() - started))
+            record(rows(result, args))
     finally:
-        for server in servers:
-            server.stop()
         asyncio.run(clear_redis())
     return 1 if result is None or lost_anything(result) else 0
 

@@ -76,6 +76,9 @@ PROFILES = {
     "quick": dict(sizes=[10, 100], pairs=100, burst=2, idle=200, duration=4.0, step=1.5, grace=2.0, senders=20),
     "smoke": dict(sizes=[10], pairs=5, burst=3, idle=20, duration=1.5, step=1.0, grace=1.5, senders=10),
 }
+# Seconds the idle-memory scenario lets the server settle before each RSS reading: a few hundred
+# sockets' memory is allocated by the time their hello arrives, a thousand's takes longer to show.
+SETTLE = {"full": 3.0, "quick": 1.0, "smoke": 1.0}
 
 
 # Processes
@@ -762,17 +765,17 @@ async def dm_scenario(target: Target, pairs: int, burst: int, cfg: dict) -> dict
         await asyncio.sleep(1)
 
 
-async def idle_scenario(target: Target, count: int) -> dict:
+async def idle_scenario(target: Target, count: int, settle: float) -> dict:
     stats = Stats()
     await target.prepare()
     warm = [target.client(i, f"idle{i}", stats) for i in range(min(20, count))]
     await open_all(warm)
     await close_all(warm)
-    await asyncio.sleep(2)
+    await asyncio.sleep(min(2.0, settle))
     before = target.server.rss_kb()
     clients = [target.client(i, f"idle{i}", stats) for i in range(count)]
     connect = await open_all(clients)
-    await asyncio.sleep(3)
+    await asyncio.sleep(settle)
     after = target.server.rss_kb()
     await close_all(clients)
     per = (after - before) / count
@@ -798,7 +801,7 @@ async def connect_scenario(target: Target, count: int) -> dict:
 
 async def run_target(target: Target, cfg: dict) -> dict:
     results = {"rss_start_kb": target.server.rss_kb()}
-    results["idle"] = await idle_scenario(target, cfg["idle"])
+    results["idle"] = await idle_scenario(target, cfg["idle"], cfg["settle"])
     results["rooms"] = [await room_scenario(target, n, cfg) for n in cfg["sizes"]]
     results["dm"] = await dm_scenario(target, cfg["pairs"], cfg["burst"], cfg)
     results["rss_end_kb"] = target.server.rss_kb()
@@ -995,7 +998,8 @@ def main() -> int:
     parser.add_argument("--processes", type=int, help="daphne processes of the scaling scenario (e); 1: skip it")
     args = parser.parse_args()
 
-    cfg = dict(PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"], processes=2)
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    cfg = dict(PROFILES[mode], processes=2, settle=SETTLE[mode])
     for key in ("sizes", "pairs", "burst", "idle", "duration", "step", "processes"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
