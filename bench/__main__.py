@@ -48,7 +48,7 @@ BENCHMARKS = (
         "ws_fanout",
         {
             "full": [],
-            "quick": ["--quick", "--sizes", "100", "--pairs", "50", "--idle", "100", "--duration", "3"],
+            "quick": ["--quick", "--sizes", "100", "--pairs", "50", "--idle", "100", "--duration", "2"],
             "smoke": ["--smoke"],
         },
         {"full": 1800, "quick": 300, "smoke": 150},
@@ -94,7 +94,7 @@ BENCHMARKS = (
     # Not a speed figure: what a long run does to memory and delivery (the full run is ten minutes).
     Benchmark(
         "soak",
-        {"full": [], "quick": ["--clients", "50", "--minutes", "0.25"], "smoke": ["--smoke"]},
+        {"full": [], "quick": ["--clients", "50", "--minutes", "0.15", "--interval", "2"], "smoke": ["--smoke"]},
         {"full": 1200, "quick": 150, "smoke": 150},
         lane=0,
     ),
