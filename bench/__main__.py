@@ -40,14 +40,15 @@ class Benchmark:
 
 
 # Limits are about three times what each takes on an idle machine: a busy machine still finishes,
-# a run that hangs is stopped.
+# a run that hangs is stopped. --quick's sizes are cut to fit its 3 minutes (about 150 s idle): the
+# runner prints each benchmark's own duration, docs/PERFORMANCE.md gives them.
 
 BENCHMARKS = (
     Benchmark(
         "ws_fanout",
         {
             "full": [],
-            "quick": ["--quick", "--sizes", "100", "--pairs", "50", "--idle", "100", "--duration", "3"],
+            "quick": ["--quick", "--sizes", "100", "--pairs", "50", "--idle", "100", "--duration", "2"],
             "smoke": ["--smoke"],
         },
         {"full": 1800, "quick": 300, "smoke": 150},
@@ -55,7 +56,7 @@ BENCHMARKS = (
     ),
     Benchmark(
         "rest",
-        {"full": [], "quick": ["--quick"], "smoke": ["--smoke"]},
+        {"full": [], "quick": ["--quick", "--seconds", "3"], "smoke": ["--smoke"]},
         {"full": 600, "quick": 150, "smoke": 150},
         lane=1,
     ),
@@ -93,7 +94,7 @@ BENCHMARKS = (
     # Not a speed figure: what a long run does to memory and delivery (the full run is ten minutes).
     Benchmark(
         "soak",
-        {"full": [], "quick": ["--clients", "50", "--minutes", "0.5"], "smoke": ["--smoke"]},
+        {"full": [], "quick": ["--clients", "50", "--minutes", "0.15", "--interval", "2"], "smoke": ["--smoke"]},
         {"full": 1200, "quick": 150, "smoke": 150},
         lane=0,
     ),
@@ -190,6 +191,12 @@ def run_all(chosen: list[Benchmark], mode: str, logs: Path, results: Path, side_
     return [outcomes[benchmark.name] for benchmark in chosen]
 
 
+def durations(outcomes: list[Outcome]) -> str:
+    """Each benchmark's own wall time: where a mode's time budget goes (the lanes of --smoke overlap)."""
+    parts = [f"{outcome.benchmark.name} {outcome.seconds:.0f} s" for outcome in outcomes]
+    return f"durations: {', '.join(parts)}"
+
+
 def commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
@@ -225,6 +232,7 @@ def main() -> int:
     missed = [row for row in rows if row.met is False]
     note = " (smoke sizes: the targets are for the full run)" if mode == "smoke" else ""
     print(f"{len(missed)} of {sum(row.met is not None for row in rows)} targets missed{note}")
+    print(durations(outcomes))
     for outcome in outcomes:
         if outcome.code != 0:
             state = "overran its limit" if outcome.code is None else f"failed (exit {outcome.code})"

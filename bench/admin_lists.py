@@ -1,7 +1,7 @@
 """Moderation lists in Django admin on a large message table: what a moderator waits for.
 
     .venv/bin/python bench/admin_lists.py            # full run: 1,000,000 messages
-    .venv/bin/python bench/admin_lists.py --quick    # 200,000 messages
+    .venv/bin/python bench/admin_lists.py --quick    # 100,000 messages
     .venv/bin/python bench/admin_lists.py --smoke    # 20,000 messages (CI, seconds)
 
 IN-PROCESS, through the whole Django stack with django.test.Client signed in as a superuser and
@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HOST, Row, log, parley_environment, percentile, psql, record  # noqa: E402
+from bench.common import HOST, Row, fresh_database, log, parley_environment, percentile, psql, record  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 PREFIX = "parleybenchadmin"
@@ -32,7 +32,7 @@ DB = "parley_bench_admin"
 PEOPLE, ROOMS, REPORTS = 2000, 1000, 2000
 PROFILES = {
     "full": dict(messages=1_000_000, reps=20, warmup=3),
-    "quick": dict(messages=200_000, reps=20, warmup=3),
+    "quick": dict(messages=100_000, reps=8, warmup=2),
     "smoke": dict(messages=20_000, reps=3, warmup=1),
 }
 # Bodies of a few words from a vocabulary of 1,000, so that a word matches one message in a thousand.
@@ -115,7 +115,7 @@ def measure(cfg: dict) -> list[tuple]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="200,000 messages")
+    size.add_argument("--quick", action="store_true", help="100,000 messages")
     size.add_argument("--smoke", action="store_true", help="20,000 messages, few repetitions (CI)")
     args = parser.parse_args()
     cfg = PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"]
@@ -128,20 +128,17 @@ def main() -> int:
             db=DB, redis_url=REDIS_URL, prefix=PREFIX, settings="config.settings", allowed_hosts=f"testserver,{HOST}"
         )
     )
-    psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    psql(f"CREATE DATABASE {DB}")
+    fresh_database(DB)
     import django
 
     django.setup()
     from django.conf import settings
-    from django.core.management import call_command
 
     # No collectstatic here: admin pages name their files without the manifest's hashes.
     plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     settings.STORAGES = {**settings.STORAGES, "staticfiles": plain}
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
     log(f"filling {cfg['messages']:,} messages")
     fill(cfg["messages"])
     log(f"measuring ({cfg['reps']} requests per figure)")

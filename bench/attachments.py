@@ -29,7 +29,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HOST, Row, log, parley_environment, percentile, psql, record  # noqa: E402
+from bench.common import HOST, Row, fresh_database, log, parley_environment, percentile, psql, record  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 PREFIX = "parleybenchattachments"
@@ -148,17 +148,14 @@ def main() -> int:
     warnings.filterwarnings("ignore", message="No directory at")  # no collectstatic: pages are not measured
     with tempfile.TemporaryDirectory(prefix="parley-bench-media-") as media:
         os.environ.update(environment(cfg["db"], media))
-        psql(f"DROP DATABASE IF EXISTS {cfg['db']} WITH (FORCE)")
-        psql(f"CREATE DATABASE {cfg['db']}")
+        fresh_database(cfg["db"])
         import django
 
         django.setup()
         from django.conf import settings
-        from django.core.management import call_command
 
         settings.MESSAGE_RATE_BURST = 1_000_000  # filling a page of history is not a person typing
 
-        call_command("migrate", verbosity=0)
         log(f"measuring ({cfg['reps']} uploads per figure)")
         rows = measure(cfg)
         from django.db import connection

@@ -171,15 +171,11 @@ def main() -> int:
 
     asyncio.run(ws_fanout.clear_redis([ws_fanout.PREFIX]))
     fixture = ws_fanout.build_fixture(cfg["users"], [], 0)
-    servers = []
+    env = {**ws_fanout.parley_env(), **LOBBY_ENV}
     try:
-        for number in range(cfg["processes"]):
-            env = {**ws_fanout.parley_env(), **LOBBY_ENV}
-            servers.append(ws_fanout.Server(f"matching{number}", "config.asgi:application", env, ws_fanout.free_port()))
-        results = asyncio.run(run([server.port for server in servers], fixture.sessions, cfg["rounds"]))
+        with ws_fanout.serving("matching", "config.asgi:application", env, cfg["processes"]) as servers:
+            results = asyncio.run(run([server.port for server in servers], fixture.sessions, cfg["rounds"]))
     finally:
-        for server in servers:
-            server.stop()
         asyncio.run(ws_fanout.clear_redis([ws_fanout.PREFIX]))
     print()
     print(report(results, cfg, command))

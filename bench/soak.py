@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import HOST, ROOT, Row, log, parley_environment, psql, record, signed_in_sessions  # noqa: E402
-from bench.ws_fanout import Server, free_port  # noqa: E402
+from bench.common import HOST, ROOT, Row, fresh_database, log, parley_environment, record, signed_in_sessions  # noqa: E402
+from bench.ws_fanout import Server, serving  # noqa: E402
 from tests.faults.client import ChatClient  # noqa: E402
 from tests.faults.ledger import expected_views, stored_messages  # noqa: E402
 from tests.faults.traffic import spread  # noqa: E402
@@ -56,21 +56,18 @@ def build_people(clients: int, room_size: int) -> tuple[list[str], list[int]]:
     """Verified people in rooms of room_size; each one's session cookie and room."""
     import os
 
-    psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    psql(f"CREATE DATABASE {DB_NAME}")
+    fresh_database(DB_NAME)
     os.environ.update({k: v for k, v in soak_env().items() if k != "PYTHONPATH"})
     import django
 
     django.setup()
     from django.contrib.auth.hashers import make_password
-    from django.core.management import call_command
     from django.db import connections
     from django.utils import timezone
 
     from accounts.models import User
     from rooms.models import Membership, Room
 
-    call_command("migrate", verbosity=0, interactive=False)
     now, unusable = timezone.now(), make_password(None)
     people = User.objects.bulk_create(
         [
@@ -239,16 +236,13 @@ def main() -> int:
     asyncio.run(clear_redis())
     sessions, room_of = build_people(args.clients, args.room_size)
     log(f"{args.clients} people in {len(set(room_of))} rooms")
-    servers, result = [], None
+    result = None
     try:
-        for number in range(args.servers):
-            servers.append(Server(f"soak{number}", "config.asgi:application", soak_env(), free_port()))
-        result = asyncio.run(soak(servers, sessions, room_of, args))
-        print(report(result, servers, args, time.monotonic() - started))
-        record(rows(result, args))
+        with serving("soak", "config.asgi:application", soak_env(), args.servers) as servers:
+            result = asyncio.run(soak(servers, sessions, room_of, args))
+            print(report(result, servers, args, time.monotonic() - started))
+            record(rows(result, args))
     finally:
-        for server in servers:
-            server.stop()
         asyncio.run(clear_redis())
     return 1 if result is None or lost_anything(result) else 0
 

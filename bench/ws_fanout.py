@@ -52,6 +52,7 @@ from bench.common import (  # noqa: E402
     HOST,
     ROOT,
     Row,
+    fresh_database,
     log,
     parley_environment,
     percentile,
@@ -75,6 +76,9 @@ PROFILES = {
     "quick": dict(sizes=[10, 100], pairs=100, burst=2, idle=200, duration=4.0, step=1.5, grace=2.0, senders=20),
     "smoke": dict(sizes=[10], pairs=5, burst=3, idle=20, duration=1.5, step=1.0, grace=1.5, senders=10),
 }
+# Seconds the idle-memory scenario lets the server settle before each RSS reading: a few hundred
+# sockets' memory is allocated by the time their hello arrives, a thousand's takes longer to show.
+SETTLE = {"full": 3.0, "quick": 1.0, "smoke": 1.0}
 
 
 # Processes
@@ -106,13 +110,18 @@ def free_port() -> int:
 class Server:
     """One daphne process in its own process group; stop() ends the group."""
 
-    def __init__(self, name: str, app: str, env: dict, port: int):
+    def __init__(self, name: str, app: str, env: dict, port: int, *, wait: bool = True):
         self.name, self.port = name, port
         self.command = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port), app]
         self.log = open(f"/tmp/bench-{name}-{port}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             self.command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        if wait:
+            self.wait_listening()
+
+    def wait_listening(self) -> None:
+        name, port = self.name, self.port
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -150,6 +159,81 @@ class Server:
         self.log.close()
 
 
+# Where the CPU goes: every process the measured path runs through, read from /proc before and after
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far; None once it has exited."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+    return pids
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core spent not idle since boot (the first line of /proc/stat), for everyone's processes."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+class CpuAccount:
+    """CPU used by each party of a measured phase, as % of one core over its wall time (2 cores: 200 % at most).
+
+    PostgreSQL is split into the backends serving this benchmark's database and the rest of it (WAL
+    writer, checkpointer, and other databases' backends: other sessions' tests share the server, as
+    they share Redis); a backend that opens during the phase counts from zero, one that exits is lost.
+    """
+
+    def __init__(self, servers: list[Server]):
+        self.servers = servers
+        self.started = time.perf_counter()
+        self.machine = machine_busy_seconds()
+        self.generator = time.process_time()
+        self.before = {pid: process_cpu(pid) for pid in self.pids()}
+
+    @staticmethod
+    def backends() -> set[int]:
+        return {int(pid) for pid in psql(f"SELECT pid FROM pg_stat_activity WHERE datname = '{DB_NAME}'").split()}
+
+    def pids(self) -> set[int]:
+        return {server.pid for server in self.servers} | set(pids_named("postgres")) | set(pids_named("redis-server"))
+
+    def used(self, pids) -> float:
+        total = 0.0
+        for pid in pids:
+            now = process_cpu(pid)
+            if now is not None:
+                total += now - (self.before.get(pid) or 0.0)
+        return total
+
+    def shares(self) -> dict[str, float]:
+        wall = time.perf_counter() - self.started
+        generator = time.process_time() - self.generator
+        machine = machine_busy_seconds() - self.machine
+        backends, postgres = self.backends(), set(pids_named("postgres"))
+        used = {f"daphne {i + 1}": self.used([server.pid for server in self.servers[i : i + 1]])
+                for i in range(len(self.servers))}  # fmt: skip
+        used["PostgreSQL, this database's backends"] = self.used(backends & postgres)
+        used["PostgreSQL, the rest (other databases too)"] = self.used(postgres - backends)
+        used["Redis (shared)"] = self.used(pids_named("redis-server"))
+        used["load generator (this process)"] = generator
+        used["whole machine busy"] = machine
+        return {name: 100 * seconds / wall for name, seconds in used.items()}
+
+
 # Data: users, rooms, memberships and sessions, straight through the ORM
 
 
@@ -163,22 +247,19 @@ class Fixture:
 
 def build_fixture(users: int, sizes: list[int], pairs: int) -> Fixture:
     started = time.monotonic()
-    psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    psql(f"CREATE DATABASE {DB_NAME}")
+    fresh_database(DB_NAME)
     os.environ.update({k: v for k, v in parley_env().items() if k != "PYTHONPATH"})
     sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
     from django.contrib.auth.hashers import make_password
-    from django.core.management import call_command
     from django.db import connections
     from django.utils import timezone
 
     from accounts.models import User
     from rooms.models import Membership, Room
 
-    call_command("migrate", verbosity=0, interactive=False)
     now = timezone.now()
     unusable = make_password(None)
     people = User.objects.bulk_create(
@@ -467,6 +548,7 @@ class RateResult:
     errors: int
     server_cpu: float
     client_cpu: float
+    cpu: dict[str, float]  # CpuAccount.shares()
 
     def sustained(self, idle_p50: float) -> bool:
         """Every copy arrived and no backlog built up during the step.
@@ -489,6 +571,7 @@ async def run_rate(target: Target, stats: Stats, senders: list[Client], n: int, 
     per_sender = rate / len(senders)
     errors_before = sum(stats.errors.values())
     cpu0, client0 = target.cpu_seconds(), time.process_time()
+    account = CpuAccount(target.servers)
     t0 = time.perf_counter() + 0.05
     phase.first_send = t0
 
@@ -526,6 +609,7 @@ async def run_rate(target: Target, stats: Stats, senders: list[Client], n: int, 
         errors=sum(stats.errors.values()) - errors_before,
         server_cpu=(target.cpu_seconds() - cpu0) / wall,
         client_cpu=(time.process_time() - client0) / wall,
+        cpu=account.shares(),
     )
     log(
         f"  {target.name} n={n} rate={rate:.1f} msg/s: {result.delivered}/{expected} copies, "
@@ -597,6 +681,7 @@ async def room_scenario(target: Target, n: int, cfg: dict) -> dict:
             "connect_s": connect,
             "max_rate": max_rate,
             "max_deliveries": best.deliveries_per_second if best else 0.0,
+            "max_cpu": best.cpu if best else {},
             "peak_deliveries": peak.deliveries_per_second,
             "capped": capped,
             "half": half,
@@ -619,6 +704,7 @@ async def dm_scenario(target: Target, pairs: int, burst: int, cfg: dict) -> dict
         phase = stats.new_phase()
         errors_before = Counter(stats.errors)
         cpu0 = target.cpu_seconds()
+        account = CpuAccount(target.servers)
         profiler = target.profile("dm-burst", cfg["dm_profile_s"])
         t0 = phase.first_send = time.perf_counter()
 
@@ -630,17 +716,19 @@ async def dm_scenario(target: Target, pairs: int, burst: int, cfg: dict) -> dict
         await asyncio.gather(*(burst_of(c) for c in clients))
         sent_s = time.perf_counter() - t0
         expected = 2 * pairs * burst
-        deadline, last_progress, seen = time.perf_counter() + cfg["dm_limit"], time.perf_counter(), -1
+        started = time.perf_counter()
+        deadline, last_progress, seen = started + cfg["dm_limit"], started, -1
         while time.perf_counter() < deadline:
             done = phase.peer_delivered >= expected and (not target.parley or phase.acks >= expected)
             progress = phase.peer_delivered + phase.acks
             if progress != seen:
                 seen, last_progress = progress, time.perf_counter()
-            if done or time.perf_counter() - last_progress > 10:
+            if done or time.perf_counter() - last_progress > cfg["dm_stall"]:
                 break
             await asyncio.sleep(0.05)
         wall = time.perf_counter() - t0
         server_cpu = (target.cpu_seconds() - cpu0) / wall
+        cpu = account.shares()
         if profiler:
             profiler.wait(timeout=60)
         stored = None
@@ -667,6 +755,7 @@ async def dm_scenario(target: Target, pairs: int, burst: int, cfg: dict) -> dict
             "ack_p99": percentile(phase.ack_latencies, 99),
             "errors": dict(errors),
             "server_cpu": server_cpu,
+            "cpu": cpu,
             "connect_s": connect,
         }
         log(f"{target.name} DM: {result}")
@@ -676,17 +765,17 @@ async def dm_scenario(target: Target, pairs: int, burst: int, cfg: dict) -> dict
         await asyncio.sleep(1)
 
 
-async def idle_scenario(target: Target, count: int) -> dict:
+async def idle_scenario(target: Target, count: int, settle: float) -> dict:
     stats = Stats()
     await target.prepare()
     warm = [target.client(i, f"idle{i}", stats) for i in range(min(20, count))]
     await open_all(warm)
     await close_all(warm)
-    await asyncio.sleep(2)
+    await asyncio.sleep(min(2.0, settle))
     before = target.server.rss_kb()
     clients = [target.client(i, f"idle{i}", stats) for i in range(count)]
     connect = await open_all(clients)
-    await asyncio.sleep(3)
+    await asyncio.sleep(settle)
     after = target.server.rss_kb()
     await close_all(clients)
     per = (after - before) / count
@@ -712,7 +801,7 @@ async def connect_scenario(target: Target, count: int) -> dict:
 
 async def run_target(target: Target, cfg: dict) -> dict:
     results = {"rss_start_kb": target.server.rss_kb()}
-    results["idle"] = await idle_scenario(target, cfg["idle"])
+    results["idle"] = await idle_scenario(target, cfg["idle"], cfg["settle"])
     results["rooms"] = [await room_scenario(target, n, cfg) for n in cfg["sizes"]]
     results["dm"] = await dm_scenario(target, cfg["pairs"], cfg["burst"], cfg)
     results["rss_end_kb"] = target.server.rss_kb()
@@ -846,6 +935,37 @@ def scaling_rows(parley: dict, reference: dict | None) -> list[Row]:
     label = f"(e) connect {scaled['connect']['count']} sockets, {k} daphne"
     row(label, "connections/s", lambda r: r["scaling"]["connect"]["per_s"])
     factor(label, f"connections/s, {k} processes / 1", connect_of, targeted=False)
+    return out + cpu_rows(parley, reference)
+
+
+def cpu_rows(parley: dict, reference: dict | None) -> list[Row]:
+    """Where the CPU went, per process, with one daphne and with several: is the machine full, or is something serial?
+
+    The room's figures are those of its ramp step at the max sustained rate; the DM burst's from its
+    first send to its last delivery and ack. The reference's DM burst is left out: it loses copies,
+    so its wall time ends with the wait for deliveries that never come.
+    """
+    out: list[Row] = []
+    k, n = parley["scaling"]["processes"], parley["scaling"]["room"]["n"]
+    dm = parley["scaling"]["dm"]
+
+    def room_cpu(results, single):
+        rooms = {room["n"]: room for room in results["rooms"]}
+        return (rooms[n] if single else results["scaling"]["room"])["max_cpu"]
+
+    def dm_cpu(results, single):
+        return (results["dm"] if single else results["scaling"]["dm"])["cpu"]
+
+    phases = (
+        (f"(e) room {n}, CPU % at max sustained", room_cpu, True),
+        (f"(e) {dm['pairs']} DM pairs x{dm['burst']}, CPU % in the burst", dm_cpu, False),
+    )
+    for label, cpu_of, with_reference in phases:
+        for single in (True, False):
+            shares = cpu_of(parley, single)
+            theirs = cpu_of(reference, single) if with_reference and reference and "scaling" in reference else {}
+            where = f"{label}, {1 if single else k} daphne"
+            out += [Row(where, name, value, theirs.get(name)) for name, value in shares.items()]
     return out
 
 
@@ -878,12 +998,16 @@ def main() -> int:
     parser.add_argument("--processes", type=int, help="daphne processes of the scaling scenario (e); 1: skip it")
     args = parser.parse_args()
 
-    cfg = dict(PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"], processes=2)
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    cfg = dict(PROFILES[mode], processes=2, settle=SETTLE[mode])
     for key in ("sizes", "pairs", "burst", "idle", "duration", "step", "processes"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
-    cfg.update(start_deliveries=1000, factor=1.6, ramp_budget=60.0 if not args.smoke else 5.0)
+    # The quick ramp starts one step higher: a room of 100 sustains 2,000 deliveries/s on any run seen.
+    cfg.update(start_deliveries=2000 if args.quick else 1000, factor=1.6, ramp_budget=60.0 if not args.smoke else 5.0)
     cfg.update(dm_limit=150.0 if not args.smoke else 30.0, dm_profile_s=10 if not args.smoke else 2)
+    # The reference loses copies: the burst ends when none arrived for this long.
+    cfg.update(dm_stall=10.0 if not (args.smoke or args.quick) else 3.0)
     command = "cd /work/main && .venv/bin/python " + " ".join(shlex.quote(a) for a in sys.argv)
 
     # SIGTERM (and SIGINT, which a background shell ignores) unwind through the finally that stops daphne.
@@ -908,14 +1032,16 @@ def main() -> int:
     try:
         for name, app, env, parley in peers:
             profile = args.profile if parley else None
-            with serving(name, app, env, 1) as servers:
-                results[name] = asyncio.run(run_target(Target(name, servers, fixture, parley, profile), cfg))
-                results[name]["command"] = servers[0].command
             # The smoke run proves the multi-process path once (Parley's): the reference's is the same code.
-            if cfg["processes"] > 1 and (parley or not args.smoke):
-                with serving(name, app, env, cfg["processes"]) as servers:
-                    target = Target(name, servers, fixture, parley)
-                    results[name]["scaling"] = asyncio.run(run_scaling(target, cfg))
+            # The quick run leaves out the reference's too (a quarter of its time): its scaling is context.
+            scaling = cfg["processes"] > 1 and (parley or not (args.smoke or args.quick))
+            # Every process started once: the one-process scenarios use the first, while the others
+            # sit idle (a process subscribes to no group until a socket of its own joins one).
+            with serving(name, app, env, cfg["processes"] if scaling else 1) as servers:
+                results[name] = asyncio.run(run_target(Target(name, servers[:1], fixture, parley, profile), cfg))
+                results[name]["command"] = servers[0].command
+                if scaling:
+                    results[name]["scaling"] = asyncio.run(run_scaling(Target(name, servers, fixture, parley), cfg))
     finally:
         asyncio.run(clear_redis([PREFIX, REF_PREFIX]))
     print()
@@ -934,9 +1060,15 @@ def serving(name: str, app: str, env: dict, count: int):
     """`count` daphne processes of one application (ports of their own), stopped on the way out."""
     servers: list[Server] = []
     try:
-        for number in range(count):
-            servers.append(Server(f"{name}{number}", app, env, free_port()))
-            log(f"{name} daphne {number + 1}/{count}: pid {servers[-1].pid} on {servers[-1].port}")
+        # Started together, then waited for: each takes seconds to import Django, and there are two cores.
+        ports: set[int] = set()
+        while len(ports) < count:  # a port is free until its daphne binds it: none may come twice
+            ports.add(free_port())
+        for number, port in enumerate(sorted(ports)):
+            servers.append(Server(f"{name}{number}", app, env, port, wait=False))
+        for number, server in enumerate(servers):
+            server.wait_listening()
+            log(f"{name} daphne {number + 1}/{count}: pid {server.pid} on {server.port}")
         yield servers
     finally:
         for server in servers:
