@@ -2,13 +2,16 @@
 thread hop per request, and everything the stack does under WSGI: headers, CSRF, sessions, sign-out,
 errors, streaming, `request_finished` and the database connection back in the pool."""
 
+import asyncio
+import threading
+
 import asgiref.sync
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.signals import request_finished, request_started
 from django.db import connection
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.test import Client
 from django.urls import include, path
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
@@ -30,6 +33,10 @@ def stream_handles(request):
     return StreamingHttpResponse(f"{handle}\n" for handle in User.objects.values_list("handle", flat=True))
 
 
+def thread_name(request):
+    return HttpResponse(threading.current_thread().name)
+
+
 def this_file(request):
     return FileResponse(open(__file__, "rb"))  # noqa: SIM115 (the response closes it)
 
@@ -38,6 +45,7 @@ urlpatterns = [
     path("explode/", explode),
     path("stream/", stream_handles),
     path("file/", this_file),
+    path("thread/", thread_name),
     path("", include("config.urls")),
 ]
 
@@ -115,6 +123,14 @@ async def test_an_api_request_crosses_to_a_thread_once(make_user, thread_hops, s
     # Django's ASGIHandler: 3 hops (request_started, middleware and view, close), in a new thread.
     assert thread_hops == {"to_thread": 1, "to_loop": 0}
     assert signals_sent == {"started": 1, "finished": 1}
+
+
+async def test_requests_are_served_by_a_bounded_pool_of_reused_threads(test_views, settings):
+    client = ASGIClient()
+    responses = await asyncio.gather(*(client.get("/thread/") for _ in range(3 * settings.HTTP_THREADS)))
+    names = {response.content.decode() for response in responses}
+    assert all(name.startswith("parley-http") for name in names)
+    assert len(names) <= settings.HTTP_THREADS
 
 
 async def test_under_asgi_an_api_response_carries_the_security_headers_and_a_request_id(make_user):
