@@ -226,3 +226,87 @@ def make_template(template: str) -> None:
         log(f"template database {template} migrated in {time.monotonic() - started:.1f} s")
     except subprocess.CalledProcessError:  # another benchmark made it meanwhile
         psql(f"DROP DATABASE IF EXISTS {building} WITH (FORCE)")
+
+
+# Requests through the ASGI application in this process, as daphne calls it, without the network
+
+
+@dataclass
+class ASGIResponse:
+    status_code: int
+    headers: list[tuple[str, str]]  # (lower-case name, value), in the order sent
+    content: bytes
+
+    def json(self):
+        return json.loads(self.content)
+
+    def __getitem__(self, name: str) -> str:
+        return [value for key, value in self.headers if key == name.lower()][-1]
+
+    def cookies(self) -> dict[str, str]:
+        from http.cookies import SimpleCookie
+
+        jar = SimpleCookie()
+        for key, value in self.headers:
+            if key == "set-cookie":
+                jar.load(value)
+        return {name: morsel.value for name, morsel in jar.items()}
+
+
+class ASGIClient:
+    """Calls `config.asgi.application` (or `application`) with an HTTP scope and the request body in
+    one message, and collects what it sends. The timings then include the server's own handler, which
+    django.test.AsyncClient replaces with its own."""
+
+    def __init__(self, application=None, *, host: str = "testserver", headers: dict[str, str] | None = None):
+        if application is None:
+            from config.asgi import application
+        self.application, self.host, self.headers = application, host, headers or {}
+
+    async def get(self, path: str, *, headers: dict[str, str] | None = None) -> ASGIResponse:
+        return await self.request("GET", path, headers=headers)
+
+    async def post(self, path: str, body: bytes = b"", *, headers: dict[str, str] | None = None) -> ASGIResponse:
+        return await self.request("POST", path, body=body, headers=headers)
+
+    async def request(self, method: str, path: str, *, body: bytes = b"", headers=None) -> ASGIResponse:
+        import asyncio
+
+        path, _, query = path.partition("?")
+        sent_headers = {"host": self.host, **self.headers, **(headers or {})}
+        if body:
+            sent_headers.setdefault("content-length", str(len(body)))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": [(name.lower().encode(), value.encode("latin-1")) for name, value in sent_headers.items()],
+            "client": ("127.0.0.1", 50000),
+            "server": (self.host, 80),
+        }
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        never = asyncio.get_running_loop().create_future()  # the client stays: no http.disconnect
+
+        async def receive():
+            return messages.pop(0) if messages else await never
+
+        started, chunks = {}, []
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                started.update(message)
+            else:
+                chunks.append(message.get("body", b""))
+
+        try:
+            await self.application(scope, receive, send)
+        finally:
+            never.cancel()
+        headers_out = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in started["headers"]]
+        return ASGIResponse(started["status"], headers_out, b"".join(chunks))

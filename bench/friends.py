@@ -8,9 +8,9 @@ created and migrated when absent, filled once and reused) and Redis db 15 under 
 one friend in ten is online (presence entries in Redis, as a socket would make them).
 
 Two measurements, labelled as such in the table:
-  endpoint  IN-PROCESS: GET /api/friends/ through the whole Django stack (Django's ASGI handler, as
-            daphne runs it, middleware, JWT, DRF, serializer) with django.test.AsyncClient and
-            DEBUG=False, one request at a time; p50/p99 of many timed requests after a warm-up:
+  endpoint  IN-PROCESS: GET /api/friends/ through the whole stack (config.asgi.application, called
+            as daphne calls it by bench.common.ASGIClient: the ASGI handler, middleware, JWT, DRF,
+            serializer) with DEBUG=False, one request at a time; p50/p99 of many timed requests after a warm-up:
             server time without the network (the presence look-up runs on this event loop, reusing
             its Redis connection, as in daphne). The target
             (p50 < 10 ms) is for this figure. Beside the product's page of 100, a view that exists
@@ -33,7 +33,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HOST, ROOT, log, migrated, parley_environment, percentile, psql  # noqa: E402
+from bench.common import HOST, ROOT, ASGIClient, log, migrated, parley_environment, percentile, psql  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 PREFIX = "parleybenchfriends"
@@ -180,9 +180,7 @@ async def timed(client, url: str, *, token: str, reps: int, warmup: int) -> dict
 
 
 async def measure_in_process(*, token: str, reps: int, warmup: int) -> list[tuple]:
-    from django.test import AsyncClient
-
-    client = AsyncClient()
+    client = ASGIClient()
     first = (await client.get("/api/friends/", headers={"authorization": f"Bearer {token}"})).json()
     figures = await timed(client, "/api/friends/", token=token, reps=reps, warmup=warmup)
     rows = [("endpoint", "first page of 100", figures, True)]

@@ -58,8 +58,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_guid.middleware.guid_middleware",
-    # Under ASGI, runs everything below and the view in one thread hop instead of fifteen.
-    "config.middleware.OneThreadHop",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -126,6 +124,13 @@ if USES_POSTGRES and DATABASE_PREPARED_STATEMENTS:
     # Django turns psycopg's preparing off (None); any number turns it on. Only that cursor's
     # statements are prepared: Django's own cursors bind on the client, which never prepares.
     DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
+# Threads per server process that serve HTTP requests (config.asgi_http); requests beyond them wait
+# their turn. A request holds its thread while it waits on PostgreSQL or Redis, so there must be
+# enough to keep the CPU busy meanwhile: at 50 clients over two processes, 4 left the servers' CPU
+# idle and gave a third fewer history pages per second than Django's thread per request; 8 to 16
+# matched it (docs/PERFORMANCE.md). Each holds at most one pooled connection during a request:
+# with DATABASE_THREADS (WebSocket work) the sum stays within DATABASE_POOL_MAX (20).
+HTTP_THREADS = env.int("HTTP_THREADS", default=12)
 # How many batches of WebSocket sends a process stores at once (chat.batching); at most DATABASE_THREADS.
 MESSAGE_SEND_WORKERS = env.int("MESSAGE_SEND_WORKERS", default=2)
 # A socket whose client has left this many bytes of what it was sent unread (a frozen tab) is closed

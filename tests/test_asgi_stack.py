@@ -1,18 +1,58 @@
-"""HTTP under ASGI: the middleware and the view run in one thread hop (config.middleware), and do
-everything they do under WSGI: headers, CSRF, sessions, JWT sign-out."""
+"""HTTP under ASGI through `config.asgi.application`, as daphne calls it (config.asgi_http): one
+thread hop per request, and everything the stack does under WSGI: headers, CSRF, sessions, sign-out,
+errors, streaming, `request_finished` and the database connection back in the pool."""
+
+import asyncio
+import threading
 
 import asgiref.sync
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIHandler
-from django.test import AsyncClient, AsyncRequestFactory
+from django.core.signals import request_finished, request_started
+from django.db import connection
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.test import Client
+from django.urls import include, path
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from accounts.models import User
+from bench.common import ASGIClient
 from tests.chat.live import daphne_pair
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the view's thread has its own connection
+
+
+def explode(request):
+    raise RuntimeError("the view failed")
+
+
+def stream_handles(request):
+    # Lazy: the rows are read while the response is sent, on another thread than the view's.
+    return StreamingHttpResponse(f"{handle}\n" for handle in User.objects.values_list("handle", flat=True))
+
+
+def thread_name(request):
+    return HttpResponse(threading.current_thread().name)
+
+
+def this_file(request):
+    return FileResponse(open(__file__, "rb"))  # noqa: SIM115 (the response closes it)
+
+
+urlpatterns = [
+    path("explode/", explode),
+    path("stream/", stream_handles),
+    path("file/", this_file),
+    path("thread/", thread_name),
+    path("", include("config.urls")),
+]
+
+
+@pytest.fixture
+def test_views(settings):
+    settings.ROOT_URLCONF = __name__
 
 
 @pytest.fixture
@@ -34,26 +74,68 @@ def thread_hops(monkeypatch):
     return hops
 
 
+@pytest.fixture
+def signals_sent():
+    sent = {"started": 0, "finished": 0}
+
+    def started(**kwargs):
+        sent["started"] += 1
+
+    def finished(**kwargs):
+        sent["finished"] += 1
+
+    request_started.connect(started)
+    request_finished.connect(finished)
+    yield sent
+    request_started.disconnect(started)
+    request_finished.disconnect(finished)
+
+
+@sync_to_async
+def connections_out() -> int:
+    """Connections of psycopg's pool that some other thread holds (this one, the tests', returns its own)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("counts psycopg's pool (PostgreSQL)")
+    connection.close()
+    stats = connection.pool.get_stats()
+    return stats["pool_size"] - stats["pool_available"]
+
+
 def bearer(user) -> str:
     return f"Bearer {AccessToken.for_user(user)}"
 
 
-async def test_an_api_request_crosses_to_the_sync_thread_once(make_user, thread_hops):
+@sync_to_async
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+async def test_an_api_request_crosses_to_a_thread_once(make_user, thread_hops, signals_sent):
     user = await sync_to_async(make_user)("alice")
-    handler = ASGIHandler()  # what daphne runs: the middleware chain built for an async server
-    request = AsyncRequestFactory().get("/api/me/", headers={"authorization": bearer(user)})
+    client = ASGIClient()
     thread_hops.update(to_thread=0, to_loop=0)
 
-    response = await handler.get_response_async(request)
+    response = await client.get("/api/me/", headers={"authorization": bearer(user)})
 
-    assert response.status_code == 200 and b'"handle":"alice"' in response.content
-    # Django's own async chain made 16 hops to the thread and one back to the loop for this request.
+    assert response.status_code == 200 and response.json()["handle"] == "alice"
+    # Django's ASGIHandler: 3 hops (request_started, middleware and view, close), in a new thread.
     assert thread_hops == {"to_thread": 1, "to_loop": 0}
+    assert signals_sent == {"started": 1, "finished": 1}
+
+
+async def test_requests_are_served_by_a_bounded_pool_of_reused_threads(test_views, settings):
+    client = ASGIClient()
+    responses = await asyncio.gather(*(client.get("/thread/") for _ in range(3 * settings.HTTP_THREADS)))
+    names = {response.content.decode() for response in responses}
+    assert all(name.startswith("parley-http") for name in names)
+    assert len(names) <= settings.HTTP_THREADS
 
 
 async def test_under_asgi_an_api_response_carries_the_security_headers_and_a_request_id(make_user):
     user = await sync_to_async(make_user)("alice")
-    response = await AsyncClient().get("/api/me/", headers={"authorization": bearer(user)})
+    response = await ASGIClient().get("/api/me/", headers={"authorization": bearer(user)})
     assert response.status_code == 200
     assert response["X-Frame-Options"] == "DENY" and response["X-Content-Type-Options"] == "nosniff"
     assert "script-src 'self'" in response["Content-Security-Policy"]
@@ -61,17 +143,66 @@ async def test_under_asgi_an_api_response_carries_the_security_headers_and_a_req
 
 
 async def test_under_asgi_a_form_without_its_csrf_token_is_refused():
-    client = AsyncClient(enforce_csrf_checks=True)
-    response = await client.post("/login/", {"username": "alice@example.com", "password": PASSWORD})
+    form = f"username=alice%40example.com&password={PASSWORD}".encode()
+    response = await ASGIClient().post("/login/", form, headers={"content-type": "application/x-www-form-urlencoded"})
     assert response.status_code == 403
 
 
-async def test_under_asgi_a_session_signs_in_pages_and_the_api(make_user):
+async def test_under_asgi_a_session_signs_in_pages_and_the_api_and_signing_out_ends_it(make_user):
     user = await sync_to_async(make_user)("alice")
-    client = AsyncClient()
-    await client.aforce_login(user)
+    client = ASGIClient(headers={"cookie": f"sessionid={await session_cookie(user)}"})
     assert (await client.get("/api/me/")).json()["handle"] == "alice"
     assert (await client.get("/rooms/")).status_code == 200
+
+    csrf = (await client.get("/settings/profile/")).cookies()["csrftoken"]
+    signed_out = await client.post(
+        "/logout/",
+        f"csrfmiddlewaretoken={csrf}".encode(),
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "cookie": f"{client.headers['cookie']}; csrftoken={csrf}",
+        },
+    )
+
+    assert signed_out.status_code == 302
+    assert (await client.get("/api/me/")).status_code in (401, 403)
+
+
+async def test_a_failing_view_gives_a_logged_500_finishes_the_request_and_returns_its_connection(
+    test_views, caplog, signals_sent
+):
+    before = await connections_out()
+
+    response = await ASGIClient().get("/explode/")
+
+    assert response.status_code == 500
+    assert any(r.name == "django.request" and r.exc_info for r in caplog.records)
+    assert signals_sent == {"started": 1, "finished": 1}
+    assert await connections_out() == before
+
+
+async def test_a_bad_host_is_a_400_and_the_request_still_finishes(signals_sent):
+    response = await ASGIClient(host="evil.example").get("/api/me/")
+    assert response.status_code == 400
+    assert signals_sent == {"started": 1, "finished": 1}
+
+
+async def test_a_streaming_response_is_sent_whole_then_closed(test_views, make_user, signals_sent):
+    for handle in ("alice", "bob"):
+        await sync_to_async(make_user)(handle)
+    before = await connections_out()
+
+    response = await ASGIClient().get("/stream/")
+
+    assert response.status_code == 200 and sorted(response.content.split()) == [b"alice", b"bob"]
+    assert signals_sent == {"started": 1, "finished": 1}
+    assert await connections_out() == before
+
+
+async def test_a_file_response_is_sent_whole(test_views):
+    response = await ASGIClient().get("/file/")
+    with open(__file__, "rb") as source:
+        assert response.status_code == 200 and response.content == source.read()
 
 
 @pytest.mark.services
@@ -81,7 +212,9 @@ def test_through_daphne_a_signed_out_access_token_is_refused_and_another_device_
     phone, laptop = RefreshToken.for_user(user), RefreshToken.for_user(user)
     phone_access, laptop_access = str(phone.access_token), str(laptop.access_token)  # each read signs a new one
     with (
-        daphne_pair(tmp_path, heartbeat_seconds=20, count=1) as [(port, _)],
+        daphne_pair(tmp_path, heartbeat_seconds=20, count=1, DJANGO_SETTINGS_MODULE="tests.asgi_daphne_settings") as [
+            (port, _)
+        ],
         httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http,
     ):
 
@@ -99,3 +232,7 @@ def test_through_daphne_a_signed_out_access_token_is_refused_and_another_device_
         assert me(laptop_access).status_code == 200
         # A page's form is still CSRF-protected on the real server.
         assert http.post("/login/", data={"username": "alice@example.com", "password": PASSWORD}).status_code == 403
+        # A streamed response arrives whole, and a failing view is a 500 that leaves the server serving.
+        assert http.get("/stream/").text.split() == ["alice"]
+        assert http.get("/explode/").status_code == 500
+        assert me(laptop_access).status_code == 200
