@@ -90,6 +90,29 @@ def test_a_new_friend_shows_online_as_soon_as_the_friendship_commits(make_user, 
     assert handles(page) == ["cat", "ben"] and page.online == 1
 
 
+def test_a_friendship_committed_while_the_set_is_built_is_not_left_out_of_it(make_user, online, monkeypatch):
+    # ann has no set: her page reads her friends' ids from PostgreSQL, and cat's friendship with her
+    # commits (dropping her set) before the set made from those ids reaches Redis.
+    ann, ben, cat = make_user("ann"), make_user("ben"), make_user("cat")
+    befriend(ann, ben)
+    online(ben, cat)
+    read_ids = friend_sets._friend_ids_joined
+
+    def read_then_befriend(user_id):
+        ids = read_ids(user_id)
+        monkeypatch.setattr(friend_sets, "_friend_ids_joined", read_ids)
+        befriend(ann, cat)
+        return ids
+
+    monkeypatch.setattr(friend_sets, "_friend_ids_joined", read_then_befriend)
+    during = selectors.friends_page(user=ann)  # answered from the ids it read: ben online
+
+    assert handles(during) == ["ben", "cat"] and during.online == 1
+    assert redis_sync.client().exists(set_key(ann)) == 0
+    after = selectors.friends_page(user=ann)
+    assert handles(after) == ["ben", "cat"] and after.online == 2
+
+
 def test_ending_a_friendship_or_blocking_drops_both_sets(make_user):
     ann, ben, cat = make_user("ann"), make_user("ben"), make_user("cat")
     befriend(ann, ben)
