@@ -1,11 +1,13 @@
 """The friends list on PostgreSQL and Redis: the stored sort key, each person's friend set, the prepared page."""
 
+import psycopg
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import connection
+from django.db import NotSupportedError, connection, transaction
 
 from accounts import friend_sets, selectors, services
-from accounts.models import Friendship
+from accounts.authentication import user_for_token
+from accounts.models import Friendship, User
 from chat import presence, redis_sync
 from tests.accounts.social import befriend
 
@@ -163,3 +165,67 @@ def test_the_page_statement_is_prepared_on_its_connection(make_user):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%WITH online AS%"])
         assert cursor.fetchone()[0] == 1
+
+
+@pytest.fixture
+def retype_display_name():
+    """retype_display_name("text") changes accounts_user.display_name's type as a migration run by
+    another process would (on a connection of its own); the column is varchar(60) again afterwards,
+    and the pool is emptied, so that no connection keeps a statement prepared in between."""
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"],
+        autocommit=True,
+    )
+
+    def retype(column_type: str) -> None:
+        other.execute("SET lock_timeout = '5s'")
+        other.execute(f"ALTER TABLE accounts_user ALTER COLUMN display_name TYPE {column_type}")
+
+    try:
+        yield retype
+    finally:
+        retype("varchar(60)")
+        other.close()
+        connection.close()
+        connection.close_pool()
+
+
+def test_a_prepared_statement_survives_a_column_changing_type(make_user, api_as, retype_display_name):
+    # A statement prepared before a migration changed the type of a column it returns is refused
+    # by PostgreSQL ("cached plan must not change result type") until it is prepared again.
+    ann, ben = make_user("ann"), make_user("ben")
+    befriend(ann, ben)
+    User.objects.filter(pk=ben.pk).update(display_name="Ben B")
+    client = api_as(ann)
+    for _ in range(4):  # prepared on the connections the pool hands out in turn, and on this one
+        assert client.get("/api/friends/").status_code == 200
+        user_for_token(id=ann.pk)
+
+    retype_display_name("text")
+
+    assert user_for_token(id=ben.pk).display_name == "Ben B"
+    assert [friend.display_name for friend in selectors.friends_page(user=ann).friends] == ["Ben B"]
+    user_for_token(id=ben.pk)
+    with connection.cursor() as cursor:  # prepared afresh on this connection
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s OR statement LIKE %s",
+            ["%FROM accounts_user WHERE id%", "%WITH online AS%"],
+        )
+        assert cursor.fetchone()[0] == 2
+    for _ in range(4):
+        response = client.get("/api/friends/")
+        assert response.status_code == 200 and response.json()["results"][0]["user"]["display_name"] == "Ben B"
+
+    # Inside a transaction the failure is raised (the transaction is aborted); the next use recovers.
+    user_for_token(id=ben.pk)  # prepared on this connection while the column is text
+    retype_display_name("varchar(60)")
+    with transaction.atomic():
+        with pytest.raises(NotSupportedError), transaction.atomic():
+            user_for_token(id=ben.pk)
+        assert user_for_token(id=ben.pk).display_name == "Ben B"
+    assert user_for_token(id=ben.pk).display_name == "Ben B"
