@@ -133,6 +133,29 @@ def test_ending_a_friendship_or_blocking_drops_both_sets(make_user):
     assert redis.exists(set_key(ann)) == redis.exists(set_key(cat)) == 0
 
 
+def test_deleting_someone_drops_every_friend_s_set_in_one_call(make_user, monkeypatch):
+    # The deletion cascades to the friendships row by row (a post_delete each, both directions).
+    ann = make_user("ann")
+    friends = [make_user(f"pal{number}") for number in range(5)]
+    for friend in friends:
+        befriend(ann, friend)
+    everyone = [ann, *friends]
+    for person in everyone:
+        selectors.friends_page(user=person)
+    ids, redis = {person.pk for person in everyone}, redis_sync.client()
+    generations = {pk: int(redis.get(friend_sets._generation_key(pk)) or 0) for pk in ids}
+    drops = []
+    drop = friend_sets._delete
+    monkeypatch.setattr(friend_sets, "_delete", lambda user_ids: drops.append(user_ids) or drop(user_ids))
+
+    ann.delete()
+
+    assert drops == [ids]
+    assert redis.exists(*(friend_sets._key(pk) for pk in ids)) == 0
+    counted_up = {pk: int(redis.get(friend_sets._generation_key(pk))) - generations[pk] for pk in ids}
+    assert counted_up == dict.fromkeys(ids, 1)
+
+
 def test_an_id_left_behind_in_a_set_shows_nobody(make_user, online):
     # A read that lost a race with an unfriending can put back a set that still holds the old friend.
     ann, ben, stranger = make_user("ann"), make_user("ben"), make_user("stranger")
