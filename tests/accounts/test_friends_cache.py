@@ -1,5 +1,7 @@
 """The friends list on PostgreSQL and Redis: the stored sort key, each person's friend set, the prepared page."""
 
+import threading
+
 import psycopg
 import pytest
 from asgiref.sync import async_to_sync
@@ -25,6 +27,19 @@ def handles(page) -> list[str]:
 
 def set_key(user) -> str:
     return friend_sets._key(user.pk)
+
+
+def connect_aside(*, autocommit: bool = True) -> psycopg.Connection:
+    """A connection of its own to the test database, outside Django's pool, as another process has."""
+    settings = connection.settings_dict
+    return psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"],
+        autocommit=autocommit,
+    )
 
 
 @pytest.fixture
@@ -62,6 +77,34 @@ def test_a_key_written_by_hand_is_put_right(make_user):
     Friendship.objects.filter(user=ann, friend=ben).update(friend_key="AAA")
 
     assert key_of(ann, ben) == "BEN"
+
+
+def test_a_row_written_while_the_friend_is_renamed_gets_the_new_name(make_user):
+    # A write that does not lock the friend's user row first (the admin, a script) inserts a
+    # friendship while a rename of that friend is not yet committed.
+    ann, ben = make_user("ann"), make_user("ben")
+    failures = []
+
+    def insert(inserting):
+        try:
+            inserting.execute(
+                "INSERT INTO accounts_friendship (user_id, friend_id, created_at, friend_key)"
+                " VALUES (%s, %s, now(), '')",
+                [ann.pk, ben.pk],
+            )
+        except Exception as error:  # seen by the test below
+            failures.append(error)
+
+    with connect_aside(autocommit=False) as renaming, connect_aside() as inserting:
+        renaming.execute("UPDATE accounts_user SET handle = 'zed' WHERE id = %s", [ben.pk])
+        writer = threading.Thread(target=insert, args=[inserting])
+        writer.start()
+        writer.join(0.5)
+        renaming.commit()
+        writer.join(10)
+
+    assert not writer.is_alive() and failures == []
+    assert key_of(ann, ben) == "ZED"
 
 
 def test_a_second_look_costs_the_token_s_user_and_one_statement(make_user, api_as, online, django_assert_num_queries):
@@ -195,15 +238,7 @@ def retype_display_name():
     """retype_display_name("text") changes accounts_user.display_name's type as a migration run by
     another process would (on a connection of its own); the column is varchar(60) again afterwards,
     and the pool is emptied, so that no connection keeps a statement prepared in between."""
-    settings = connection.settings_dict
-    other = psycopg.connect(
-        dbname=settings["NAME"],
-        user=settings["USER"],
-        password=settings["PASSWORD"],
-        host=settings["HOST"],
-        port=settings["PORT"],
-        autocommit=True,
-    )
+    other = connect_aside()
 
     def retype(column_type: str) -> None:
         other.execute("SET lock_timeout = '5s'")
