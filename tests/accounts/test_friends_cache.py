@@ -247,10 +247,10 @@ def retype_display_name():
     try:
         yield retype
     finally:
-        retype("varchar(60)")
-        other.close()
         connection.close()
         connection.close_pool()
+        with other:
+            retype("varchar(60)")
 
 
 def test_a_prepared_statement_survives_a_column_changing_type(make_user, api_as, retype_display_name):
