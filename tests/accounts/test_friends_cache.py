@@ -1,5 +1,6 @@
 """The friends list on PostgreSQL and Redis: the stored sort key, each person's friend set, the prepared page."""
 
+import contextlib
 import threading
 
 import psycopg
@@ -225,12 +226,18 @@ def test_the_page_statement_is_prepared_on_its_connection(make_user):
     ann, ben = make_user("ann"), make_user("ben")
     befriend(ann, ben)
 
-    for _ in range(2):
-        selectors.friends_page(user=ann)
+    def prepared_pages() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%WITH online AS%"])
+            return cursor.fetchone()[0]
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%WITH online AS%"])
-        assert cursor.fetchone()[0] == 1
+    # Counted after a first call: a pooled connection can hold it already, prepared by an earlier
+    # test for other parameter types (the online ids' array is smallint[] to bigint[] by their size).
+    selectors.friends_page(user=ann)
+    prepared = prepared_pages()
+    selectors.friends_page(user=ann)
+
+    assert prepared_pages() == prepared >= 1
 
 
 @pytest.fixture
@@ -279,11 +286,25 @@ def test_a_prepared_statement_survives_a_column_changing_type(make_user, api_as,
         response = client.get("/api/friends/")
         assert response.status_code == 200 and response.json()["results"][0]["user"]["display_name"] == "Ben B"
 
-    # Inside a transaction the failure is raised (the transaction is aborted); the next use recovers.
-    user_for_token(id=ben.pk)  # prepared on this connection while the column is text
-    retype_display_name("varchar(60)")
+
+def test_a_statement_refused_inside_a_transaction_is_dropped_at_its_next_use(make_user, retype_display_name):
+    # The failure aborts the transaction, so it is raised. psycopg drops its statements when it sees
+    # a rollback, but it recognises a ROLLBACK TO SAVEPOINT only by a statement text new to it:
+    # Django's savepoint names repeat here (clean_savepoints, as a new thread's connection does).
+    ben = make_user("ben")
+    connection.close()
+    connection.close_pool()  # a connection with nothing prepared yet
     with transaction.atomic():
+        transaction.clean_savepoints()
+        with contextlib.suppress(ZeroDivisionError), transaction.atomic():
+            1 / 0  # noqa: B018  (a savepoint rolled back while nothing is prepared)
+    retype_display_name("text")
+    user_for_token(id=ben.pk)  # prepared while the column is text
+    retype_display_name("varchar(60)")
+
+    with transaction.atomic():
+        transaction.clean_savepoints()
         with pytest.raises(NotSupportedError), transaction.atomic():
             user_for_token(id=ben.pk)
-        assert user_for_token(id=ben.pk).display_name == "Ben B"
-    assert user_for_token(id=ben.pk).display_name == "Ben B"
+        assert user_for_token(id=ben.pk).handle == "ben"
+    assert user_for_token(id=ben.pk).handle == "ben"
