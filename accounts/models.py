@@ -151,8 +151,9 @@ class Friendship(models.Model):
     # The friend's upper-cased handle: the friends list's order, so that a page of 100 of someone's
     # 1,000 friends reads 100 entries of an index on (user, friend_key in byte order) instead of
     # sorting all 1,000 by their handles. On PostgreSQL, triggers keep it and that index exists
-    # (migration 0010), whatever writes the rows or renames the friend; the embedded SQLite mode
-    # leaves it empty and sorts by the handle itself.
+    # (migration 0010), whatever writes the rows or renames the friend, even at the same time (a new
+    # row locks the friend's user row); the embedded SQLite mode leaves it empty and sorts by the
+    # handle itself.
     friend_key = models.CharField(max_length=30, default="", editable=False)
 
     class Meta:

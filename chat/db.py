@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
+from weakref import WeakSet
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -55,11 +56,24 @@ def prepared_cursor() -> Iterator:
     connection poolers in transaction mode. For a fixed statement on a hot path whose planning
     costs more than running it (the friends page: about 2 ms to plan, 1 ms to run), this cursor
     binds on the server and prepares the statement on its first use on each pooled connection.
-    DATABASE_PREPARED_STATEMENTS=false (PgBouncer before 1.21 in transaction mode) turns that off
-    (config.settings leaves psycopg's prepare_threshold at Django's None, which overrides prepare=True).
+    DATABASE_PREPARED_STATEMENTS=false turns that off (config.settings then leaves psycopg's
+    prepare_threshold at Django's None, which overrides prepare=True): needed behind PgBouncer in
+    transaction mode unless its max_prepared_statements is above 0 (the default only from 1.24).
+
+    A migration that changes the type of a column such a statement returns makes PostgreSQL refuse
+    the statement prepared before it ("cached plan must not change result type", 0A000), and psycopg
+    does not prepare it again: every pooled connection would fail it until recycled. So on that
+    error, or on a statement the server no longer knows (26000: DEALLOCATE or DISCARD behind
+    psycopg's back), the cursor drops the connection's prepared statements, psycopg's record of
+    them included, and runs the statement once more unprepared; the next use prepares it afresh.
+    Inside a transaction the error has aborted it: it is raised, and the connection's statements
+    are dropped on its next use here (psycopg also drops them when it rolls a transaction back).
     """
     connection.ensure_connection()
-    raw = _preparing_cursor_class()(connection.connection)
+    raw_connection = connection.connection
+    if _stale_statements and raw_connection in _stale_statements and not _transaction_failed(raw_connection):
+        _deallocate_all(raw_connection)
+    raw = _preparing_cursor_class()(raw_connection)
     cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
     with cursor:
         yield cursor
@@ -68,9 +82,42 @@ def prepared_cursor() -> Iterator:
 @cache
 def _preparing_cursor_class():
     from django.db.backends.postgresql.base import ServerBindingCursor  # psycopg: PostgreSQL only
+    from psycopg.errors import FeatureNotSupported, InvalidSqlStatementName
+    from psycopg.pq import TransactionStatus
 
     class PreparingCursor(ServerBindingCursor):
         def execute(self, query, params=None, **kwargs):
-            return super().execute(query, params, prepare=True)
+            try:
+                return super().execute(query, params, prepare=True)
+            except (FeatureNotSupported, InvalidSqlStatementName):
+                if self.connection.info.transaction_status != TransactionStatus.IDLE:
+                    _stale_statements.add(self.connection)  # an aborted transaction runs nothing more
+                    raise
+                _deallocate_all(self.connection)
+                return super().execute(query, params, prepare=False)
 
     return PreparingCursor
+
+
+# Connections whose prepared statements went stale inside a transaction: dropped at their next use.
+_stale_statements: WeakSet = WeakSet()
+
+
+def _transaction_failed(raw_connection) -> bool:
+    from psycopg.pq import TransactionStatus
+
+    return raw_connection.info.transaction_status == TransactionStatus.INERROR
+
+
+def _deallocate_all(raw_connection) -> None:
+    """Drop the connection's prepared statements, and psycopg's record of them.
+
+    psycopg forgets its statements and deallocates them all whenever a transaction of its own rolls
+    back: a transaction (a savepoint inside Django's) with nothing in it does that, whatever
+    psycopg last saw. (A DEALLOCATE ALL of ours it notices only by a guess it may skip.)
+    """
+    from psycopg import Rollback
+
+    _stale_statements.discard(raw_connection)
+    with raw_connection.transaction():
+        raise Rollback

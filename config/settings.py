@@ -118,7 +118,8 @@ USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql
 # at most one pooled connection, so keep it below DATABASE_POOL_MAX.
 DATABASE_THREADS = env.int("DATABASE_THREADS", default=8)
 # A few hot, fixed statements are prepared on each pooled connection (chat.db.prepared_cursor).
-# Turn off behind PgBouncer older than 1.21 in transaction mode, which cannot keep them.
+# Turn off behind PgBouncer in transaction mode unless its max_prepared_statements is above 0
+# (1.21 and later; the default only from 1.24): a pooler without it cannot keep them.
 DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 if USES_POSTGRES and DATABASE_PREPARED_STATEMENTS:
     # Django turns psycopg's preparing off (None); any number turns it on. Only that cursor's

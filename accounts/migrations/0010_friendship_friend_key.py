@@ -5,9 +5,11 @@ from django.db import migrations, models
 POSTGRESQL_FORWARD = """
 UPDATE accounts_friendship f SET friend_key = UPPER(u.handle) FROM accounts_user u WHERE u.id = f.friend_id;
 
+-- FOR SHARE: a rename of the friend not yet committed is waited for (its own trigger cannot see
+-- this row before it commits), and a rename after it waits for this row to commit.
 CREATE FUNCTION accounts_friendship_key() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.friend_key := (SELECT UPPER(handle) FROM accounts_user WHERE id = NEW.friend_id);
+    NEW.friend_key := (SELECT UPPER(handle) FROM accounts_user WHERE id = NEW.friend_id FOR SHARE);
     RETURN NEW;
 END $$;
 CREATE TRIGGER accounts_friendship_key BEFORE INSERT OR UPDATE OF friend_id, friend_key ON accounts_friendship

@@ -153,6 +153,7 @@ def test_a_denied_token_issued_within_the_leeway_after_the_logout_is_refused(use
     assert tokens.access_is_denied(user=user, jti=token["jti"], issued_at=token["iat"]) is True
 
 
+@pytest.mark.services  # on SQLite user_for_token is the ORM's get: nothing to compare
 def test_the_token_s_owner_is_loaded_as_the_orm_loads_them(user):
     from accounts.authentication import user_for_token
 
