@@ -15,11 +15,13 @@ from django.db import connection
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.test import Client
 from django.urls import include, path
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import User
 from bench.common import ASGIClient
 from tests.chat.live import daphne_pair
+from tests.chat.sockets import connected
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the view's thread has its own connection
@@ -42,11 +44,48 @@ def this_file(request):
     return FileResponse(open(__file__, "rb"))  # noqa: SIM115 (the response closes it)
 
 
+class Hold:
+    """A view's or a stream's thread, held until the test lets it go."""
+
+    def __init__(self):
+        self.reached, self.released, self.ended = threading.Event(), threading.Event(), threading.Event()
+        self.seen = {}
+
+    def here(self):
+        self.reached.set()
+        assert self.released.wait(10), "the test never let go"
+
+
+hold = Hold()
+
+
+def slow_download(request):
+    def parts():  # a sync iterator: read by sync_to_async(list), thread-sensitive
+        hold.here()
+        yield b"the whole file\n"
+
+    return StreamingHttpResponse(parts())
+
+
+@csrf_exempt
+def slow_upload(request):
+    try:
+        hold.here()
+        hold.seen["body"] = request.body  # read now, as a view may read it late
+        response = FileResponse(open(__file__, "rb"))  # noqa: SIM115 (the response closes it)
+        hold.seen["file"] = response.file_to_stream
+        return response
+    finally:
+        hold.ended.set()
+
+
 urlpatterns = [
     path("explode/", explode),
     path("stream/", stream_handles),
     path("file/", this_file),
     path("thread/", thread_name),
+    path("slow-download/", slow_download),
+    path("slow-upload/", slow_upload),
     path("", include("config.urls")),
 ]
 
@@ -54,6 +93,14 @@ urlpatterns = [
 @pytest.fixture
 def test_views(settings):
     settings.ROOT_URLCONF = __name__
+
+
+@pytest.fixture
+def held():
+    global hold
+    hold = Hold()
+    yield hold
+    hold.released.set()  # whatever happened, no thread stays held
 
 
 @pytest.fixture
@@ -208,6 +255,62 @@ async def test_a_streaming_response_is_sent_whole_then_closed(test_views, make_u
     assert response.status_code == 200 and sorted(response.content.split()) == [b"alice", b"bob"]
     assert signals_sent == {"started": 1, "finished": 1}
     assert await connections_out() == before
+
+
+async def test_a_websocket_signs_in_while_a_download_is_being_read(test_views, make_user, held):
+    # Channels' sign-in (AuthMiddlewareStack) runs on asgiref's one thread-sensitive thread; so
+    # did every streamed response's reading until each got a context (a thread) of its own.
+    cookie = await session_cookie(await sync_to_async(make_user)("alice"))
+    downloading = asyncio.create_task(ASGIClient().get("/slow-download/"))
+    try:
+        assert await asyncio.to_thread(held.reached.wait, 10)
+        async with connected(cookie=cookie, hello=False) as socket:  # signed in by the session
+            assert (await socket.expect("hello"))["user"]["handle"] == "alice"
+    finally:
+        held.released.set()
+    response = await downloading
+    assert response.status_code == 200 and response.content == b"the whole file\n"
+
+
+async def test_a_request_cancelled_during_its_view_lets_the_view_read_its_body_then_closes_its_response(
+    test_views, held, signals_sent
+):
+    """daphne cancels an application 10 s after its client left, then again every second."""
+    from config.asgi import application
+
+    body = b"x" * 1000
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/slow-upload/",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"content-length", str(len(body)).encode())],
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    app = asyncio.create_task(application(scope, receive, send))
+    assert await asyncio.to_thread(held.reached.wait, 10)
+    for _ in range(2):
+        app.cancel()
+        await asyncio.sleep(0.05)
+    assert not app.done()  # still waiting for the view
+    held.released.set()
+    with pytest.raises(asyncio.CancelledError):
+        await app
+    assert await asyncio.to_thread(held.ended.wait, 10)
+
+    assert held.seen["body"] == body
+    assert held.seen["file"].closed
+    assert signals_sent == {"started": 1, "finished": 1}
+    assert sent == []  # nobody to send it to
 
 
 async def test_a_file_response_is_sent_whole(test_views):
