@@ -3,6 +3,7 @@ thread hop per request, and everything the stack does under WSGI: headers, CSRF,
 errors, streaming, `request_finished` and the database connection back in the pool."""
 
 import asyncio
+import itertools
 import threading
 import time
 
@@ -32,8 +33,10 @@ def explode(request):
 
 
 def stream_handles(request):
-    # Lazy: the rows are read while the response is sent, on another thread than the view's.
-    return StreamingHttpResponse(f"{handle}\n" for handle in User.objects.values_list("handle", flat=True))
+    # The count is read in the view's thread; the handles lazily, while the response is sent, on
+    # another thread: each thread takes a connection of its own, and must give it back.
+    handles = (f"{handle}\n" for handle in User.objects.values_list("handle", flat=True))
+    return StreamingHttpResponse(itertools.chain([f"{User.objects.count()} people\n"], handles))
 
 
 def thread_name(request):
@@ -252,7 +255,8 @@ async def test_a_streaming_response_is_sent_whole_then_closed(test_views, make_u
 
     response = await ASGIClient().get("/stream/")
 
-    assert response.status_code == 200 and sorted(response.content.split()) == [b"alice", b"bob"]
+    assert response.status_code == 200 and response.content.split(b"\n", 1)[0] == b"2 people"
+    assert sorted(response.content.split()[2:]) == [b"alice", b"bob"]
     assert signals_sent == {"started": 1, "finished": 1}
     assert await connections_out() == before
 
@@ -347,6 +351,6 @@ def test_through_daphne_a_signed_out_access_token_is_refused_and_another_device_
         # A page's form is still CSRF-protected on the real server.
         assert http.post("/login/", data={"username": "alice@example.com", "password": PASSWORD}).status_code == 403
         # A streamed response arrives whole, and a failing view is a 500 that leaves the server serving.
-        assert http.get("/stream/").text.split() == ["alice"]
+        assert http.get("/stream/").text.splitlines() == ["1 people", "alice"]
         assert http.get("/explode/").status_code == 500
         assert me(laptop_access).status_code == 200
