@@ -131,8 +131,8 @@ if USES_POSTGRES and DATABASE_PREPARED_STATEMENTS:
 # matched it (docs/PERFORMANCE.md). Each holds at most one pooled connection during a request, and
 # so does asgiref's one thread-sensitive thread (Channels' WebSocket sign-in and session save):
 # HTTP_THREADS + DATABASE_THREADS + 1 must stay within DATABASE_POOL_MAX, or a request waits
-# DATABASE_POOL_TIMEOUT and fails. The defaults: 11 + 8 + 1 = 20. (A streamed response reads on a
-# thread of its own, but Parley's stream files, not rows: they take no connection.)
+# DATABASE_POOL_TIMEOUT and fails. The defaults: 11 + 8 + 1 = 20. (A streamed response is read on
+# a thread of its own, but Parley streams files, not rows: that thread takes no connection.)
 HTTP_THREADS = env.int("HTTP_THREADS", default=11)
 # How many batches of WebSocket sends a process stores at once (chat.batching); at most DATABASE_THREADS.
 MESSAGE_SEND_WORKERS = env.int("MESSAGE_SEND_WORKERS", default=2)
