@@ -33,10 +33,14 @@ def explode(request):
 
 
 def stream_handles(request):
-    # The count is read in the view's thread; the handles lazily, while the response is sent, on
-    # another thread: each thread takes a connection of its own, and must give it back.
-    handles = (f"{handle}\n" for handle in User.objects.values_list("handle", flat=True))
-    return StreamingHttpResponse(itertools.chain([f"{User.objects.count()} people\n"], handles))
+    # The count is read in the view's thread; the handles while the response is sent, on another
+    # thread (not a generator expression: it would run the query at once, here): each thread
+    # takes a connection of its own, and must give it back.
+    def handles():
+        for handle in User.objects.values_list("handle", flat=True):
+            yield f"{handle}\n"
+
+    return StreamingHttpResponse(itertools.chain([f"{User.objects.count()} people\n"], handles()))
 
 
 def thread_name(request):
