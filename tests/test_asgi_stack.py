@@ -11,6 +11,7 @@ import asgiref.sync
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.core.signals import request_finished, request_started
 from django.db import connection
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
@@ -170,7 +171,7 @@ def bearer(user) -> str:
     return f"Bearer {AccessToken.for_user(user)}"
 
 
-@sync_to_async
+@database_sync_to_async
 def session_cookie(user) -> str:
     client = Client()
     client.force_login(user)
@@ -178,7 +179,7 @@ def session_cookie(user) -> str:
 
 
 async def test_an_api_request_crosses_to_a_thread_once(make_user, thread_hops, signals_sent):
-    user = await sync_to_async(make_user)("alice")
+    user = await database_sync_to_async(make_user)("alice")
     client = ASGIClient()
     thread_hops.update(to_thread=0, to_loop=0)
 
@@ -199,7 +200,7 @@ async def test_requests_are_served_by_a_bounded_pool_of_reused_threads(test_view
 
 
 async def test_under_asgi_an_api_response_carries_the_security_headers_and_a_request_id(make_user):
-    user = await sync_to_async(make_user)("alice")
+    user = await database_sync_to_async(make_user)("alice")
     response = await ASGIClient().get("/api/me/", headers={"authorization": bearer(user)})
     assert response.status_code == 200
     assert response["X-Frame-Options"] == "DENY" and response["X-Content-Type-Options"] == "nosniff"
@@ -214,7 +215,7 @@ async def test_under_asgi_a_form_without_its_csrf_token_is_refused():
 
 
 async def test_under_asgi_a_session_signs_in_pages_and_the_api_and_signing_out_ends_it(make_user):
-    user = await sync_to_async(make_user)("alice")
+    user = await database_sync_to_async(make_user)("alice")
     client = ASGIClient(headers={"cookie": f"sessionid={await session_cookie(user)}"})
     assert (await client.get("/api/me/")).json()["handle"] == "alice"
     assert (await client.get("/rooms/")).status_code == 200
@@ -254,7 +255,7 @@ async def test_a_bad_host_is_a_400_and_the_request_still_finishes(signals_sent):
 
 async def test_a_streaming_response_is_sent_whole_then_closed(test_views, make_user, signals_sent):
     for handle in ("alice", "bob"):
-        await sync_to_async(make_user)(handle)
+        await database_sync_to_async(make_user)(handle)
     before = await connections_out()
 
     response = await ASGIClient().get("/stream/")
@@ -268,7 +269,7 @@ async def test_a_streaming_response_is_sent_whole_then_closed(test_views, make_u
 async def test_a_websocket_signs_in_while_a_download_is_being_read(test_views, make_user, held):
     # Channels' sign-in (AuthMiddlewareStack) runs on asgiref's one thread-sensitive thread; so
     # did every streamed response's reading until each got a context (a thread) of its own.
-    cookie = await session_cookie(await sync_to_async(make_user)("alice"))
+    cookie = await session_cookie(await database_sync_to_async(make_user)("alice"))
     downloading = asyncio.create_task(ASGIClient().get("/slow-download/"))
     try:
         assert await asyncio.to_thread(held.reached.wait, 10)
