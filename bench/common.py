@@ -179,12 +179,26 @@ def migrated(db: str) -> bool:
 
 
 def migrations_digest() -> str:
-    """A short hash of every migration file: a template database made from other migrations is not reused."""
+    """A short hash of every migration file, this repository's and its installed packages' (Django's
+    own apps, simplejwt's token_blacklist, axes...): a template database made from other migrations,
+    a dependency's upgrade included, is not reused. Read before Django is set up: every installed
+    distribution's migration files, whether or not INSTALLED_APPS names it."""
+    from importlib import metadata
+
+    files = {str(path.relative_to(ROOT)): path for path in ROOT.glob("*/migrations/*.py")}
+    for distribution in metadata.distributions():
+        for file in distribution.files or ():
+            if file.suffix == ".py" and "migrations" in file.parts[:-1]:
+                files.setdefault(str(file), Path(file.locate()))
     digest = hashlib.sha256()
-    for path in sorted(ROOT.glob("*/migrations/*.py")):
-        digest.update(str(path.relative_to(ROOT)).encode())
-        digest.update(path.read_bytes())
+    for name in sorted(files):
+        digest.update(name.encode())
+        digest.update(files[name].read_bytes())
     return digest.hexdigest()[:12]
+
+
+TEMPLATE_PREFIX = "parley_bench_template_"
+TEMPLATE_KEPT_SECONDS = 24 * 3600
 
 
 def fresh_database(db: str) -> None:
@@ -197,11 +211,39 @@ def fresh_database(db: str) -> None:
     making it at once (the smoke run's lanes) each migrate a copy of their own and rename it:
     the second rename fails and its copy is dropped.
     """
-    template = f"parley_bench_template_{migrations_digest()}"
+    template = f"{TEMPLATE_PREFIX}{migrations_digest()}"
     if not psql(f"SELECT 1 FROM pg_database WHERE datname = '{template}'"):
         make_template(template)
+        drop_stale_templates()
+    mark_used(template)
     psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     psql(f"CREATE DATABASE {db} TEMPLATE {template}")
+
+
+def mark_used(template: str) -> None:
+    """The database's comment holds when a benchmark last copied it (drop_stale_templates)."""
+    psql(f"COMMENT ON DATABASE {template} IS 'used {int(time.time())}'")
+
+
+def drop_stale_templates() -> None:
+    """Drop the templates no benchmark copied for TEMPLATE_KEPT_SECONDS: made from older migrations.
+
+    Not every other one at once: worktrees of branches with other migrations share this server,
+    each benchmarking with its own template (a dropped one is only made again, but a copy being
+    started from it would fail). A template made before this rule has no comment: it is marked
+    used now, and goes a day later if nobody uses it.
+    """
+    rows = psql(
+        "SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database "
+        f"WHERE datname ~ '^{TEMPLATE_PREFIX}[0-9a-f]{{12}}$'"  # not a copy being built (_PID)
+    )
+    for row in filter(None, rows.splitlines()):
+        name, _, comment = row.partition("|")
+        if not comment.startswith("used "):
+            mark_used(name)
+        elif int(comment.removeprefix("used ")) < time.time() - TEMPLATE_KEPT_SECONDS:
+            psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            log(f"template database {name} dropped: unused for a day")
 
 
 def make_template(template: str) -> None:

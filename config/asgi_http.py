@@ -11,9 +11,17 @@ the request, `settings.MIDDLEWARE` built with `load_middleware(is_async=False)`,
 an ordinary response `close()` (`request_finished`: the thread's database connection goes back to
 psycopg's pool before the response is even sent). The event loop then sends the bytes.
 
-A streaming response (a file, an attachment) is consumed and closed as Django does it, after
-sending; its view's thread hands its database connection back first, since iterating and closing
-happen in other threads.
+A streaming response (a file, an attachment) is consumed and closed as Django does it, in a
+`ThreadSensitiveContext` of its own: its thread-sensitive calls (`__aiter__` reading a sync
+iterator, `close()`) run on a thread of this response's, one after the other. Without the context
+they would all go to asgiref's one thread for the whole process, where Channels signs WebSockets in
+(`AuthMiddlewareStack`) and SQLite mode runs their database work: one download read there holds up
+every sign-in. The view's thread hands its database connection back first, since iterating and
+closing happen on that other thread.
+
+A task cannot stop work it started in a thread, and `SyncToAsync` returns as soon as its task is
+cancelled (daphne cancels an application 10 s after its client left, then every second until it
+ends): the body is closed and a streaming response closed only once the work in a thread ended.
 """
 
 import asyncio
@@ -21,7 +29,7 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
-from asgiref.sync import SyncToAsync
+from asgiref.sync import SyncToAsync, ThreadSensitiveContext
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
@@ -42,6 +50,22 @@ def in_http_thread(function):
     return SyncToAsync(function, thread_sensitive=False, executor=_executor())
 
 
+async def _wait_out(awaitable) -> bool:
+    """Await `awaitable` to its end even if this task is cancelled meanwhile; True if it was.
+
+    What follows a call into a thread must not run beside it (closing the body the view still
+    reads), nor be dropped (a `close()` cancelled while queued behind a read never runs).
+    """
+    future = asyncio.ensure_future(awaitable)
+    cancelled = False
+    while not future.done():
+        try:
+            await asyncio.wait([future])
+        except asyncio.CancelledError:
+            cancelled = True
+    return cancelled
+
+
 class OneHopASGIHandler(ASGIHandler):
     def __init__(self):
         BaseHandler.__init__(self)  # not ASGIHandler's: it builds the async middleware chain
@@ -51,23 +75,29 @@ class OneHopASGIHandler(ASGIHandler):
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
-        await self.handle(scope, receive, send)  # no ThreadSensitiveContext: no thread per request
+        # No ThreadSensitiveContext (a thread) per request: only a streaming response gets one (handle).
+        await self.handle(scope, receive, send)
 
     async def handle(self, scope, receive, send):
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
-        try:
-            response = await self._serve_in_thread(scope, body_file)
+        serving = asyncio.ensure_future(self._serve_in_thread(scope, body_file))
+        cancelled = await _wait_out(serving)
+        body_file.close()  # only now: the view may read it until it returns
+        response = serving.result()  # what its thread raised, if anything
+        if cancelled:  # the client left long ago: nothing to send
             if response.streaming:
+                await _wait_out(in_http_thread(response.close)())  # request_finished
+            raise asyncio.CancelledError
+        if response.streaming:
+            async with ThreadSensitiveContext():  # the response's own thread (module docstring)
                 await self._stream(response, receive, send)
-            else:
-                # The client left while the bytes went out: as Django does, nothing more to do.
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self.send_response(response, send)
-        finally:
-            body_file.close()
+        else:
+            # The client left while the bytes went out: as Django does, nothing more to do.
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.send_response(response, send)
 
     def _serve(self, scope, body_file):
         """Everything synchronous about one request, in one pool thread."""
@@ -103,6 +133,9 @@ class OneHopASGIHandler(ASGIHandler):
                 with contextlib.suppress(asyncio.CancelledError, RequestAborted):
                     await task
         finally:
-            # Where Django's response iterated a sync iterator (thread_sensitive), so that
-            # request_finished releases that thread's database connection.
-            await SyncToAsync(response.close, thread_sensitive=True)()
+            for task in tasks:
+                task.cancel()  # left running when this task was cancelled (done ones ignore it)
+            # On the thread that iterated a sync iterator (thread-sensitive, in the request's
+            # context), after the read, so that request_finished releases its database connection.
+            if await _wait_out(SyncToAsync(response.close, thread_sensitive=True)()):
+                raise asyncio.CancelledError

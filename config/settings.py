@@ -115,7 +115,7 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 USES_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 # Threads per server process that run WebSocket database work in parallel (chat.db); each holds
-# at most one pooled connection, so keep it below DATABASE_POOL_MAX.
+# at most one pooled connection (the budget: HTTP_THREADS below).
 DATABASE_THREADS = env.int("DATABASE_THREADS", default=8)
 # A few hot, fixed statements are prepared on each pooled connection (chat.db.prepared_cursor).
 # Turn off behind PgBouncer in transaction mode unless its max_prepared_statements is above 0
@@ -129,9 +129,12 @@ if USES_POSTGRES and DATABASE_PREPARED_STATEMENTS:
 # their turn. A request holds its thread while it waits on PostgreSQL or Redis, so there must be
 # enough to keep the CPU busy meanwhile: at 50 clients over two processes, 4 left the servers' CPU
 # idle and gave a third fewer history pages per second than Django's thread per request; 8 to 16
-# matched it (docs/PERFORMANCE.md). Each holds at most one pooled connection during a request:
-# with DATABASE_THREADS (WebSocket work) the sum stays within DATABASE_POOL_MAX (20).
-HTTP_THREADS = env.int("HTTP_THREADS", default=12)
+# matched it (docs/PERFORMANCE.md). Each holds at most one pooled connection during a request, and
+# so does asgiref's one thread-sensitive thread (Channels' WebSocket sign-in and session save):
+# HTTP_THREADS + DATABASE_THREADS + 1 must stay within DATABASE_POOL_MAX, or a request waits
+# DATABASE_POOL_TIMEOUT and fails. The defaults: 11 + 8 + 1 = 20. (A streamed response is read on
+# a thread of its own, but Parley streams files, not rows: that thread takes no connection.)
+HTTP_THREADS = env.int("HTTP_THREADS", default=11)
 # How many batches of WebSocket sends a process stores at once (chat.batching); at most DATABASE_THREADS.
 MESSAGE_SEND_WORKERS = env.int("MESSAGE_SEND_WORKERS", default=2)
 # A socket whose client has left this many bytes of what it was sent unread (a frozen tab) is closed

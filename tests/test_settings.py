@@ -87,3 +87,21 @@ def test_the_documented_environment_holds_no_real_secret():
     env = documented_production_env()
     for name in ("SECRET_KEY", "DATABASE_URL", "EMAIL_URL"):
         assert "CHANGE" in env[name], name
+
+
+def test_by_default_every_thread_that_may_hold_a_pooled_connection_gets_one():
+    """Each HTTP thread, each WebSocket database thread and asgiref's one thread-sensitive thread
+    (Channels' WebSocket sign-in and session save) may hold a connection at once: with one more
+    than the pool's maximum, a request waits DATABASE_POOL_TIMEOUT and fails."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "HTTP_THREADS"))}
+    env["DATABASE_URL"] = "postgres://parley@127.0.0.1:5432/parley"  # the pool exists on PostgreSQL only
+    script = (
+        "from config import settings as s; "
+        "print(s.HTTP_THREADS, s.DATABASE_THREADS, s.DATABASES['default']['OPTIONS']['pool']['max_size'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    http_threads, database_threads, pool_max = map(int, result.stdout.split())
+    assert http_threads + database_threads + 1 <= pool_max
