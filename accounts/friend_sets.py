@@ -41,9 +41,10 @@ def online_friend_ids(user_id: int) -> set[int]:
     keys = [_key(user_id), presence.online_index_key(), _generation_key(user_id)]
     found = _script(_ONLINE_FRIENDS)(keys=keys, args=[now])
     if isinstance(found, int):  # no set: the generation it was missing at
-        found = _script(_REBUILD_ONLINE_FRIENDS)(
-            keys=keys, args=[now, _friend_ids_joined(user_id), FRIEND_SET_TTL_SECONDS, _PRESENT, found]
-        )
+        joined = _friend_ids_joined(user_id)
+        found = _script(_REBUILD_ONLINE_FRIENDS)(keys=keys, args=[now, joined, FRIEND_SET_TTL_SECONDS, _PRESENT, found])
+        if found is None:  # a drop came meanwhile: no set kept, this read answers from its own ids
+            return presence.online_among_now([int(friend_id) for friend_id in joined.split(",") if friend_id])
     return {int(friend_id) for friend_id in found}
 
 
@@ -134,27 +135,17 @@ return online
 """
 _GENERATION = "local generation = tonumber(redis.call('GET', KEYS[3]) or '0')\n"
 _ONLINE_FRIENDS = (
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return tonumber(redis.call('GET', KEYS[3]) or '0') end\n"
-    + _ONLINE_FRIENDS_BODY
+    _GENERATION + "if redis.call('EXISTS', KEYS[1]) == 0 then return generation end\n" + _ONLINE_FRIENDS_BODY
 )
 # The same after making the set. ARGV: now, the friend ids joined by commas, the set's ttl, the
-# marker, the generation the set was found missing at. When a drop came since, the ids may lack a
-# new friend: they answer this read (each one's expiry in the index), and no set is kept.
+# marker, the generation the set was found missing at. nil when a drop came since: the ids may lack
+# a new friend, so no set is kept (the caller asks chat.presence about the ids it read).
 _REBUILD_ONLINE_FRIENDS = (
     _GENERATION
     + """
+if generation ~= tonumber(ARGV[5]) then return nil end
 local ids = {ARGV[4]}
 for id in string.gmatch(ARGV[2], '%d+') do ids[#ids + 1] = id end
-if generation ~= tonumber(ARGV[5]) then
-  local online = {}
-  for first = 2, #ids, 500 do
-    local scores = redis.call('ZMSCORE', KEYS[2], unpack(ids, first, math.min(first + 499, #ids)))
-    for i = 1, #scores do
-      if scores[i] and tonumber(scores[i]) > tonumber(ARGV[1]) then online[#online + 1] = ids[first + i - 1] end
-    end
-  end
-  return online
-end
 redis.call('DEL', KEYS[1])
 for first = 1, #ids, 500 do redis.call('SADD', KEYS[1], unpack(ids, first, math.min(first + 499, #ids))) end
 redis.call('EXPIRE', KEYS[1], ARGV[3])

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Case, Q, QuerySet, Value, When
 from django.db.models.functions import Upper
+from psycopg.types.numeric import Int8
 
 from accounts import friend_sets
 from accounts.models import Block, DmPolicy, FriendRequest, FriendRequestPolicy, Friendship, User
@@ -318,7 +319,9 @@ def _friend_page_sql(*, user_id: int, online: set[int], after: tuple[int, str], 
     rank, key = after
     parameters = {
         "user": user_id,
-        "online": list(online),
+        # One array type whatever the ids' size (psycopg picks int2[], int4[] or int8[] by the largest
+        # value otherwise): the statement is prepared once per connection, not once per type.
+        "online": [Int8(friend_id) for friend_id in online],
         "rank": rank,
         "online_after": key if rank == 0 else "",
         "offline_after": key if rank == 1 else "",
