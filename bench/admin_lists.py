@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HOST, Row, fresh_database, log, parley_environment, percentile, psql, record  # noqa: E402
+from bench.common import HOST, drop_database, fresh_database, log, parley_environment, report_latencies  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 PREFIX = "parleybenchadmin"
@@ -137,25 +137,14 @@ def main() -> int:
     # No collectstatic here: admin pages name their files without the manifest's hashes.
     plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     settings.STORAGES = {**settings.STORAGES, "staticfiles": plain}
-    from django.db import connection
 
     log(f"filling {cfg['messages']:,} messages")
     fill(cfg["messages"])
     log(f"measuring ({cfg['reps']} requests per figure)")
     rows = measure(cfg)
-    connection.close()
-    connection.close_pool()
-    psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    drop_database(DB)
     print(f"\n{command}\n")
-    print(f"{'list':<9} {'case':<42} {'p50 ms':>8} {'p99 ms':>8} {'n':>5}")
-    for kind, label, times in rows:
-        print(f"{kind:<9} {label:<42} {percentile(times, 50):8.2f} {percentile(times, 99):8.2f} {len(times):5}")
-    record(
-        [
-            Row(f"admin list: {kind}", f"{label}, p50 ms", percentile(times, 50), spec=",.1f")
-            for kind, label, times in rows
-        ]
-    )
+    report_latencies(rows, heading="list", scenario="admin list: ")
     return 0
 
 

@@ -29,7 +29,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HOST, Row, fresh_database, log, parley_environment, percentile, psql, record  # noqa: E402
+from bench.common import HOST, drop_database, fresh_database, log, parley_environment, report_latencies  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 PREFIX = "parleybenchattachments"
@@ -158,22 +158,10 @@ def main() -> int:
 
         log(f"measuring ({cfg['reps']} uploads per figure)")
         rows = measure(cfg)
-        from django.db import connection
-
-        connection.close()
-        connection.close_pool()
-    psql(f"DROP DATABASE IF EXISTS {cfg['db']} WITH (FORCE)")
+        drop_database(cfg["db"])
     print(f"\n{command}\n")
-    print(f"{'what':<9} {'case':<42} {'p50 ms':>8} {'p99 ms':>8} {'n':>5}")
-    for kind, label, times in rows:
-        print(f"{kind:<9} {label:<42} {percentile(times, 50):8.2f} {percentile(times, 99):8.2f} {len(times):5}")
     # No target was set for attachments: the table shows the figures only.
-    record(
-        [
-            Row(f"(j) attachments, {kind}", f"{label}, p50 ms", percentile(times, 50), spec=",.1f")
-            for kind, label, times in rows
-        ]
-    )
+    report_latencies(rows, heading="what", scenario="(j) attachments, ")
     return 0
 
 

@@ -163,19 +163,46 @@ def migrated(db: str) -> bool:
     (a migration renumbered when branches were merged): it is dropped and made again, not patched.
     """
     from django.core.management import call_command
-    from django.db import DatabaseError, connection
+    from django.db import DatabaseError
 
     try:
         call_command("migrate", verbosity=0)
         return True
     except DatabaseError as error:
         log(f"{db}: its schema does not follow today's migrations ({error}); making it anew")
+    remake_database(db)
+    return False
+
+
+def drop_database(db: str) -> None:
+    """Drop `db`, letting go of this process's connections to it first."""
+    from django.db import connection
+
     connection.close()
-    connection.close_pool()
+    connection.close_pool()  # pooled connections would outlive the database they point at
     psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def remake_database(db: str) -> None:
+    """`db` (this process's database) dropped, made empty and migrated."""
+    from django.core.management import call_command
+
+    drop_database(db)
     psql(f"CREATE DATABASE {db}")
     call_command("migrate", verbosity=0)
-    return False
+
+
+def report_latencies(rows: list[tuple[str, str, list[float]]], *, heading: str, scenario: str) -> None:
+    """Print (kind, case, times) rows as a table of p50/p99, and record each p50 for the runner's table."""
+    print(f"{heading:<9} {'case':<42} {'p50 ms':>8} {'p99 ms':>8} {'n':>5}")
+    for kind, label, times in rows:
+        print(f"{kind:<9} {label:<42} {percentile(times, 50):8.2f} {percentile(times, 99):8.2f} {len(times):5}")
+    record(
+        [
+            Row(f"{scenario}{kind}", f"{label}, p50 ms", percentile(times, 50), spec=",.1f")
+            for kind, label, times in rows
+        ]
+    )
 
 
 def migrations_digest() -> str:

@@ -33,7 +33,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import HOST, ROOT, ASGIClient, log, migrated, parley_environment, percentile, psql  # noqa: E402
+from bench.common import HOST, ROOT, ASGIClient, log, migrated, parley_environment, percentile, psql, remake_database  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 PREFIX = "parleybenchfriends"
@@ -67,17 +67,12 @@ def filled(friends: int) -> bool:
 
 def fill(*, db: str, friends: int) -> None:
     from django.contrib.auth.hashers import make_password
-    from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
 
     from accounts.models import Friendship, User
 
-    connection.close()
-    connection.close_pool()  # pooled connections would outlive the database they point at
-    psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-    psql(f"CREATE DATABASE {db}")
-    call_command("migrate", verbosity=0)
+    remake_database(db)
     started = time.monotonic()
     password, now = make_password("bench"), timezone.now()
     people = User.objects.bulk_create(

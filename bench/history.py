@@ -29,7 +29,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import ROOT, Row, log, migrated, parley_environment, percentile, psql, record  # noqa: E402
+from bench.common import ROOT, Row, log, migrated, parley_environment, percentile, psql, record, remake_database  # noqa: E402
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 PREFIX = "parleybenchhistory"
@@ -76,14 +76,9 @@ def filled(messages: int, rooms: int) -> bool:
 
 def fill(*, db: str, messages: int, rooms: int) -> None:
     """Start from an empty database (a half-finished fill is dropped) and fill it."""
-    from django.core.management import call_command
     from django.db import connection
 
-    connection.close()
-    connection.close_pool()  # pooled connections would outlive the database they point at
-    psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-    psql(f"CREATE DATABASE {db}")
-    call_command("migrate", verbosity=0)
+    remake_database(db)
     started = time.monotonic()
     authors = make_users([f"author{number}" for number in range(AUTHORS)])
     big_room = fill_big_room(authors=authors, messages=messages)
