@@ -15,11 +15,16 @@ migrated and filled once with bench/history.py's fill, then reused) and Redis db
 prefix. Two daphne processes (as behind nginx, without nginx) serve `config.asgi` with DEBUG off.
 
 The load generator is wrk (Debian's package; `make wrk` installs it) in its own process: 2 threads,
-50 keep-alive connections, each thread's 25 on one of the two processes (bench/rest.lua). It is a
-closed loop: a connection sends its next request when the answer to the last has arrived, so the
-rate is the servers' capacity at 50 in flight and the latency includes queueing behind the other 49.
-Each endpoint gets a warm-up run (not counted), then the timed run. Targets (issue 11): at least 300
-requests/s, p99 under 100 ms, every answer a 200.
+50 keep-alive connections, each thread's 25 on one of the two processes (bench/rest.lua). Each
+endpoint gets a warm-up run (not counted), then two timed runs:
+  capacity  a closed loop: a connection sends its next request when the answer to the last has
+            arrived, so the rate is the servers' capacity at 50 in flight, and each request waits
+            its turn behind the other 49 (by Little's law the mean latency is 50 / rate: 167 ms at
+            300 requests/s; shown, not judged).
+  at 300/s  the same 50 connections send 300 requests/s on a fixed schedule (bench/rest.lua's
+            PARLEY_RATE): the latency of that load. A server that cannot keep up falls behind the
+            schedule, and the run says the rate was not sustained.
+Targets (issue 11): at least 300 requests/s, and p99 under 100 ms while serving them, every answer a 200.
 """
 
 import argparse
@@ -51,6 +56,7 @@ PROFILES = {
 }
 TARGET_RPS = 300
 TARGET_P99_MS = 100
+SUSTAINED = 0.97
 ENDPOINTS = ("history", "rooms", "friends")
 
 
@@ -132,16 +138,19 @@ def token_for(user) -> str:
 # Load
 
 
-def wrk(*, ports: list[int], path: str, token: str, clients: int, seconds: int) -> dict:
-    """One wrk run; its figures, and the CPU wrk itself used (it shares the machine with the servers)."""
+def wrk(*, ports: list[int], path: str, token: str, clients: int, seconds: int, rate: int | None = None) -> dict:
+    """One wrk run (closed loop, or `rate` requests/s on a schedule); its figures, and the CPU wrk itself
+    used (it shares the machine with the servers)."""
     command = [
         shutil.which("wrk") or "wrk", "-t", str(len(ports)), "-c", str(clients), "-d", f"{seconds}s",
         "--timeout", "10s", "-s", str(SCRIPT), "-H", f"Authorization: Bearer {token}", f"http://{HOST}:{ports[0]}{path}",
     ]  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(
-        command, env={**os.environ, "PARLEY_PORTS": ",".join(map(str, ports))}, capture_output=True, text=True
-    )
+    env = {**os.environ, "PARLEY_PORTS": ",".join(map(str, ports))}
+    env.pop("PARLEY_RATE", None)
+    if rate:
+        env["PARLEY_RATE"] = str(rate)
+    out = subprocess.run(command, env=env, capture_output=True, text=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = next((line for line in out.stdout.splitlines() if line.startswith("RESULT ")), None)
     if out.returncode != 0 or line is None:
@@ -169,46 +178,63 @@ def measure(*, servers, name: str, path: str, token: str, cfg: dict, profile: Pa
     ports = [server.port for server in servers]
     first_answer(ports=ports, path=path, token=token)
     wrk(ports=ports, path=path, token=token, clients=cfg["clients"], seconds=cfg["warmup"])
-    cpu0 = sum(server.cpu_seconds() for server in servers)
     # The first process only: the two run the same code under the same load.
     profiler = pyspy(servers[0].pid, cfg["seconds"], profile / f"rest-{name}.txt") if profile else None
-    result = wrk(ports=ports, path=path, token=token, clients=cfg["clients"], seconds=cfg["seconds"])
+    capacity = timed_run(servers, path=path, token=token, cfg=cfg)
     if profiler:
         profiler.wait(timeout=60)
+    paced = timed_run(servers, path=path, token=token, cfg=cfg, rate=TARGET_RPS)
+    for figures, what in ((capacity, "capacity"), (paced, f"at {TARGET_RPS}/s")):
+        log(
+            f"{path} {what}: {figures['rps']:,.0f} req/s, p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms, "
+            f"{figures['errors']} errors, servers' CPU {figures['server_cpu']:.0%}, wrk's CPU {figures['wrk_cpu']:.0%}"
+        )
+    return {"capacity": capacity, "paced": paced}
+
+
+def timed_run(servers, *, path: str, token: str, cfg: dict, rate: int | None = None) -> dict:
+    ports = [server.port for server in servers]
+    cpu0 = sum(server.cpu_seconds() for server in servers)
+    result = wrk(ports=ports, path=path, token=token, clients=cfg["clients"], seconds=cfg["seconds"], rate=rate)
     wall = result["duration_us"] / 1e6
     if not result["requests"]:
         raise SystemExit(f"{path}: no answer in {cfg['seconds']} s of load")
-    errors = sum(result[kind] for kind in ("connect", "read", "write", "status", "timeout"))
-    figures = {
+    return {
         "rps": result["requests"] / wall,
         "p50": result["p50_us"] / 1e3,
         "p99": result["p99_us"] / 1e3,
         "requests": result["requests"],
-        "errors": errors,
+        "errors": sum(result[kind] for kind in ("connect", "read", "write", "status", "timeout")),
         "server_cpu": (sum(server.cpu_seconds() for server in servers) - cpu0) / wall,
         "wrk_cpu": result["wrk_cpu_s"] / wall,
     }
-    log(
-        f"{path}: {figures['rps']:,.0f} req/s, p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms, "
-        f"{errors} errors, servers' CPU {figures['server_cpu']:.0%}, wrk's CPU {figures['wrk_cpu']:.0%}"
-    )
-    return figures
 
 
 def rows(results: dict[str, dict], *, cfg: dict, processes: int) -> list[Row]:
     out = []
-    for endpoint, figures in results.items():
+    for endpoint, runs in results.items():
+        capacity, paced = runs["capacity"], runs["paced"]
         label = f"(f) REST {endpoint}, {cfg['clients']} clients, {processes} daphne"
+        # The schedule's rate, give or take wrk's millisecond timer: below it, the servers fell behind.
+        sustained = paced["rps"] >= SUSTAINED * TARGET_RPS
+        errors = capacity["errors"] + paced["errors"]
         out += [
-            Row(label, "requests/s", figures["rps"], target=f">= {TARGET_RPS}", met=figures["rps"] >= TARGET_RPS),
-            Row(label, "p50 ms", figures["p50"], spec=".1f"),
-            Row(label, "p99 ms", figures["p99"], spec=".1f", target=f"< {TARGET_P99_MS}", met=figures["p99"] < 100),
-            Row(label, "errors (non-200, socket)", figures["errors"], target="0", met=figures["errors"] == 0),
-            Row(label, "servers' CPU %, all processes", figures["server_cpu"] * 100),
+            Row(label, "requests/s (capacity)", capacity["rps"],
+                target=f">= {TARGET_RPS}", met=capacity["rps"] >= TARGET_RPS),
+            # Each request waits behind the other 49 in flight: shown, judged at the scheduled rate below.
+            Row(label, "  p50 ms, saturated", capacity["p50"], spec=".1f"),
+            Row(label, "  p99 ms, saturated", capacity["p99"], spec=".1f"),
+            Row(label, "  servers' CPU %, all processes", capacity["server_cpu"] * 100),
             # 300 requests/s on 2 cores leaves at most 6.7 ms of CPU per request, PostgreSQL's and Redis's included.
-            Row(label, "servers' CPU ms per request", figures["server_cpu"] * 1e3 / figures["rps"], spec=".1f"),
-            Row(label, "load generator's (wrk) CPU %", figures["wrk_cpu"] * 100),
-        ]
+            Row(label, "  servers' CPU ms per request", capacity["server_cpu"] * 1e3 / capacity["rps"], spec=".1f"),
+            Row(label, "  load generator's (wrk) CPU %", capacity["wrk_cpu"] * 100),
+            Row(label, f"at {TARGET_RPS} req/s: rate served", paced["rps"],
+                target=f">= {SUSTAINED * TARGET_RPS:.0f}", met=sustained),
+            Row(label, "  p50 ms", paced["p50"], spec=".1f"),
+            Row(label, "  p99 ms", paced["p99"], spec=".1f",
+                target=f"< {TARGET_P99_MS}", met=sustained and paced["p99"] < TARGET_P99_MS),
+            Row(label, "errors (non-200, socket), both runs", errors, target="0", met=errors == 0),
+        ]  # fmt: skip
     return out
 
 
@@ -263,7 +289,10 @@ def main() -> int:
     print()
     print(table(table_rows))
     print(f"\ncommand: {command}")
-    print(f"load: wrk -t {args.processes} -c {cfg['clients']} -d {cfg['seconds']}s -s bench/rest.lua (after a warm-up)")
+    print(
+        f"load: wrk -t {args.processes} -c {cfg['clients']} -d {cfg['seconds']}s -s bench/rest.lua after a warm-up,"
+        f" then again with PARLEY_RATE={TARGET_RPS}"
+    )
     print(f"machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
     record(table_rows)
     print(f"\nfinished in {time.monotonic() - started:.0f} s")
