@@ -1,5 +1,6 @@
 """Reads for rooms. Each function fetches what its callers serialize, in a fixed number of queries."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
@@ -189,31 +190,40 @@ def _room_list_orm(*, user_id: int) -> RoomList:
         .exclude(user_id=user_id)
         .values_list("room_id", "request", *user_summary_of("user"))
     )
-    peer_of, peer_ids = {}, []
-    for room_id, request, *person in peers:
-        peer_of[room_id] = person
-        if presence_shown(user_id=person[0], request=request, viewer_id=user_id):
-            peer_ids.append(person[0])
-    online = online_visible_to(viewer_id=user_id, user_ids=peer_ids) if peer_ids else set()
+    peer_of, shown = _peers_shown(peers, viewer_id=user_id)
+    online = online_visible_to(viewer_id=user_id, user_ids=shown) if shown else set()
     return RoomList(rows=rows, peers=peer_of, online=online)
 
 
 def _room_list_prepared(*, user_id: int) -> RoomList:
-    # Building the ORM's two queries and the blocks' cost more CPU than running them, and planning
-    # the list about as much again: one statement, planned once per connection, does all three.
+    # Building the ORM's three queries cost more CPU than PostgreSQL spent running them, and planning
+    # them about as much again: one statement, planned once per connection, does the three.
     with prepared_cursor() as cursor:
         cursor.execute(_ROOM_LIST_SQL, {"user": user_id})
         fetched = cursor.fetchall()
     width = len(ROOM_LIST_COLUMNS)
-    rows, peer_of, peer_ids = [], {}, []
+    rows, peers, hidden = [], [], set()
     for row in fetched:
         rows.append(row[:width])
-        request, hidden, *person = row[width:]
+        request, blocked, *person = row[width:]
         if person[0] is not None:
-            peer_of[row[0]] = person
-            if not hidden and presence_shown(user_id=person[0], request=request, viewer_id=user_id):
-                peer_ids.append(person[0])
-    return RoomList(rows=rows, peers=peer_of, online=presence.online_among_now(peer_ids))
+            peers.append((row[0], request, *person))
+            if blocked:
+                hidden.add(person[0])
+    peer_of, shown = _peers_shown(peers, viewer_id=user_id)
+    online = presence.online_among_now([peer_id for peer_id in shown if peer_id not in hidden])
+    return RoomList(rows=rows, peers=peer_of, online=online)
+
+
+def _peers_shown(peers: Iterable[tuple], *, viewer_id: int) -> tuple[dict[int, list], list[int]]:
+    """From (room id, request, *USER_SUMMARY_FIELDS) of direct rooms' other members: room id -> the
+    person's fields, and the ids of those whose presence the viewer may see (presence_shown)."""
+    peer_of, shown = {}, []
+    for room_id, request, *person in peers:
+        peer_of[room_id] = person
+        if presence_shown(user_id=person[0], request=request, viewer_id=viewer_id):
+            shown.append(person[0])
+    return peer_of, shown
 
 
 # ROOM_LIST_COLUMNS, then for a direct room the other member's request, whether a block (either way)
