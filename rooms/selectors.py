@@ -1,14 +1,18 @@
 """Reads for rooms. Each function fetches what its callers serialize, in a fixed number of queries."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Case, Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Left
 
 from accounts.models import User
 from accounts.selectors import active_users
-from chat.events import REPLY_PREVIEW_CHARS, Moment
+from chat import presence
+from chat.db import prepared_cursor
+from chat.events import REPLY_PREVIEW_CHARS, Moment, moment_sql
 from chat.models import Message
 from chat.selectors import USER_SUMMARY_FIELDS, online_visible_to, user_summary_of
 from rooms.models import Membership, Room, RoomInvite
@@ -155,14 +159,21 @@ class RoomList:
 
 
 def room_list(*, user) -> RoomList:
-    """My rooms as memberships_of_user gives them, as rows, with presence: two queries (and the blocks
-    that hide presence) and one Redis round trip, whatever the number of rooms.
+    """My rooms as memberships_of_user gives them, as rows, with presence and one Redis round trip,
+    whatever the number of rooms: on PostgreSQL one prepared statement, elsewhere three queries
+    (rooms, direct peers, blocks) built by the ORM. A test holds the two equal.
 
     The newest message is joined on seq = room.last_seq (a lookup in the unique (room, seq) index
     per room) and only its preview is read; times come as the API's text.
     """
+    if connection.vendor == "postgresql":
+        return _room_list_prepared(user_id=user.pk)
+    return _room_list_orm(user_id=user.pk)
+
+
+def _room_list_orm(*, user_id: int) -> RoomList:
     rows = list(
-        Membership.objects.filter(user=user, request="")  # message requests are listed apart
+        Membership.objects.filter(user_id=user_id, request="")  # message requests are listed apart
         .annotate(
             last=FilteredRelation("room__messages", condition=Q(room__messages__seq=F("room__last_seq"))),
             last_preview=Left("last__body", REPLY_PREVIEW_CHARS),
@@ -175,17 +186,71 @@ def room_list(*, user) -> RoomList:
         .values_list(*ROOM_LIST_COLUMNS)
     )
     peers = (
-        Membership.objects.filter(room__kind=Room.Kind.DIRECT, room__memberships__user=user)
-        .exclude(user=user)
+        Membership.objects.filter(room__kind=Room.Kind.DIRECT, room__memberships__user_id=user_id)
+        .exclude(user_id=user_id)
         .values_list("room_id", "request", *user_summary_of("user"))
     )
-    peer_of, peer_ids = {}, []
+    peer_of, shown = _peers_shown(peers, viewer_id=user_id)
+    online = online_visible_to(viewer_id=user_id, user_ids=shown) if shown else set()
+    return RoomList(rows=rows, peers=peer_of, online=online)
+
+
+def _room_list_prepared(*, user_id: int) -> RoomList:
+    # Building the ORM's three queries cost more CPU than PostgreSQL spent running them, and planning
+    # them about as much again: one statement, planned once per connection, does the three.
+    with prepared_cursor() as cursor:
+        cursor.execute(_ROOM_LIST_SQL, {"user": user_id})
+        fetched = cursor.fetchall()
+    width = len(ROOM_LIST_COLUMNS)
+    rows, peers, hidden = [], [], set()
+    for row in fetched:
+        rows.append(row[:width])
+        request, blocked, *person = row[width:]
+        if person[0] is not None:
+            peers.append((row[0], request, *person))
+            if blocked:
+                hidden.add(person[0])
+    peer_of, shown = _peers_shown(peers, viewer_id=user_id)
+    online = presence.online_among_now([peer_id for peer_id in shown if peer_id not in hidden])
+    return RoomList(rows=rows, peers=peer_of, online=online)
+
+
+def _peers_shown(peers: Iterable[tuple], *, viewer_id: int) -> tuple[dict[int, list], list[int]]:
+    """From (room id, request, *USER_SUMMARY_FIELDS) of direct rooms' other members: room id -> the
+    person's fields, and the ids of those whose presence the viewer may see (presence_shown)."""
+    peer_of, shown = {}, []
     for room_id, request, *person in peers:
         peer_of[room_id] = person
-        if presence_shown(user_id=person[0], request=request, viewer_id=user.pk):
-            peer_ids.append(person[0])
-    online = online_visible_to(viewer_id=user.pk, user_ids=peer_ids) if peer_ids else set()
-    return RoomList(rows=rows, peers=peer_of, online=online)
+        if presence_shown(user_id=person[0], request=request, viewer_id=viewer_id):
+            shown.append(person[0])
+    return peer_of, shown
+
+
+# ROOM_LIST_COLUMNS, then for a direct room the other member's request, whether a block (either way)
+# hides their presence from me, and USER_SUMMARY_FIELDS (all null elsewhere, or once they are gone).
+# Built from constants only: nothing from a request reaches the text.
+_ROOM_LIST_SQL = f"""
+WITH hidden AS (
+    SELECT blocked_id AS id FROM accounts_block WHERE blocker_id = %(user)s
+    UNION SELECT blocker_id FROM accounts_block WHERE blocked_id = %(user)s
+)
+SELECT m.room_id, r.kind, r.title, r.description, r.category, r.is_public, r.creator_id,
+       {moment_sql("r.created_at")}, {moment_sql("r.last_message_at")}, r.last_seq, {moment_sql("r.closed_at")},
+       m.role, m.last_read_seq, m.notification_level,
+       last.id, last.seq, LEFT(last.body, {int(REPLY_PREVIEW_CHARS)}), {moment_sql("last.created_at")},
+       last.deleted_at, last.author_id, author.handle, author.display_name, author.avatar_thumbnail,
+       peer.request, peer.user_id IN (SELECT id FROM hidden),
+       peer.user_id, peer_user.handle, peer_user.display_name, peer_user.avatar_thumbnail
+  FROM rooms_membership m
+  JOIN rooms_room r ON r.id = m.room_id
+  LEFT JOIN chat_message last ON last.room_id = r.id AND last.seq = r.last_seq
+  LEFT JOIN accounts_user author ON author.id = last.author_id
+  LEFT JOIN rooms_membership peer ON peer.room_id = r.id AND r.kind = '{Room.Kind.DIRECT.value}'
+                                 AND peer.user_id <> %(user)s
+  LEFT JOIN accounts_user peer_user ON peer_user.id = peer.user_id
+ WHERE m.user_id = %(user)s AND m.request = ''
+ ORDER BY r.last_message_at DESC NULLS LAST, r.created_at DESC, m.room_id DESC
+"""  # noqa: S608
 
 
 def room_visible(*, user, room_id: int) -> Room | None:
