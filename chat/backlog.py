@@ -13,18 +13,21 @@ A blind pong cannot defeat this: the token is random and travels behind the fram
 """
 
 import secrets
-from collections import deque
 
 MAX_PINGS = 8
 
 
 class Backlog:
+    # One per socket, and every socket is pinged: slots, and a list of at most MAX_PINGS rather
+    # than a bounded deque (a deque is over 600 bytes even empty; a list of one ping, about 70).
+    __slots__ = ("limit", "written", "confirmed", "pings")
+
     def __init__(self, *, limit: int):
         self.limit = limit
         self.written = 0  # Characters of every frame sent (the frames are ASCII JSON: bytes).
         self.confirmed = 0  # ... of which the client proved it read.
         # (token, written before it), oldest first; a client that never echoes keeps only the latest few.
-        self.pings: deque[tuple[str, int]] = deque(maxlen=MAX_PINGS)
+        self.pings: list[tuple[str, int]] = []
 
     def wrote(self, size: int) -> None:
         self.written += size
@@ -33,6 +36,7 @@ class Backlog:
         """A token for the next ping, which confirms what was written before it once echoed."""
         token = secrets.token_hex(8)
         self.pings.append((token, self.written))
+        del self.pings[:-MAX_PINGS]
         return token
 
     def answered(self, token) -> None:
@@ -40,8 +44,7 @@ class Backlog:
         for index, (sent, written) in enumerate(self.pings):
             if sent == token:
                 self.confirmed = written
-                for _ in range(index + 1):
-                    self.pings.popleft()
+                del self.pings[: index + 1]
                 return
 
     @property

@@ -5,6 +5,7 @@ shape live in chat.protocol, presence in chat.presence, tickets in chat.tickets.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -13,6 +14,7 @@ import uuid
 from functools import cached_property
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
@@ -89,7 +91,7 @@ def _lobby_grace(user_id: int) -> None:
 
 class ChatConsumer(AsyncWebsocketConsumer):
     # No channel per socket: group events arrive through chat.fanout, one channel per process.
-    channel_layer_alias = None
+    channel_layer = None
     user = None
     hidden: frozenset[int] | set[int] = frozenset()  # People this person blocked or was blocked by.
     timer = None  # The ticket deadline of a socket signing in with a ticket.
@@ -97,6 +99,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
     in_lobby = False  # Follows the lobby's counts (lobby.subscribe).
     queued = False  # Put its person in the lobby's queue: closing it takes them out.
     behind = False  # Its client stopped reading: closing, nothing more is sent (chat.backlog).
+
+    async def __call__(self, scope, receive, send):
+        # Channels' loop (await_many_dispatch) reads every source in a task of its own and waits on
+        # them with asyncio.wait: for a socket whose only source is the client, a task, its future
+        # and a wait set held by every idle socket. The client's frames are awaited directly.
+        self.scope, self.base_send = scope, send
+        with contextlib.suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
 
     async def dispatch(self, message):
         # Channels' dispatch first runs close_old_connections in the one sync thread, for every event

@@ -18,7 +18,7 @@ from weakref import WeakSet
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 
 @cache
@@ -28,9 +28,16 @@ def _executor() -> ThreadPoolExecutor:
 
 def in_db_thread(function):
     """`function` as a coroutine function that runs it on a database thread."""
-    if connection.vendor == "sqlite":
+    if _single_writer():
         return database_sync_to_async(function)
     return database_sync_to_async(function, thread_sensitive=False, executor=_executor())
+
+
+def _single_writer() -> bool:
+    # Read from the settings, not `connection.vendor`: in async code Django's connection handler
+    # is local to the task's context, so asking the connection built a DatabaseWrapper (about 3 KB,
+    # never connected) for every socket that ran a query, kept as long as the socket lived.
+    return connections.settings[DEFAULT_DB_ALIAS]["ENGINE"] == "django.db.backends.sqlite3"
 
 
 def on_commit_robust(function: Callable[[], object]) -> None:

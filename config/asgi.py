@@ -7,18 +7,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before anything imports models (consumers, auth middleware).
 django.setup(set_prefix=False)
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.socket_auth import SessionAuth  # noqa: E402
 from config.asgi_http import OneHopASGIHandler  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": OneHopASGIHandler(),  # one thread hop per request, not a thread
         # Origin check first: a page on another site must never ride a user's session cookie.
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(SessionAuth(URLRouter(websocket_urlpatterns))),
     }
 )
 

@@ -15,8 +15,8 @@ A streaming response (a file, an attachment) is consumed and closed as Django do
 `ThreadSensitiveContext` of its own: its thread-sensitive calls (`__aiter__` reading a sync
 iterator, `close()`) run on a thread of this response's, one after the other. Without the context
 they would all go to asgiref's one thread for the whole process, where Channels signs WebSockets in
-(`AuthMiddlewareStack`) and SQLite mode runs their database work: one download read there holds up
-every sign-in. The view's thread hands its database connection back first, since iterating and
+(its `get_user`, called by chat.socket_auth) and SQLite mode runs their database work: one download
+read there holds up every sign-in. The view's thread hands its database connection back first, since iterating and
 closing happen on that other thread.
 
 A task cannot stop work it started in a thread, and `SyncToAsync` returns as soon as its task is

@@ -267,8 +267,9 @@ async def test_a_streaming_response_is_sent_whole_then_closed(test_views, make_u
 
 
 async def test_a_websocket_signs_in_while_a_download_is_being_read(test_views, make_user, held):
-    # Channels' sign-in (AuthMiddlewareStack) runs on asgiref's one thread-sensitive thread; so
-    # did every streamed response's reading until each got a context (a thread) of its own.
+    # Channels' sign-in (its get_user, called by chat.socket_auth) runs on asgiref's one
+    # thread-sensitive thread; so did every streamed response's reading until each got a context
+    # (a thread) of its own.
     cookie = await session_cookie(await database_sync_to_async(make_user)("alice"))
     downloading = asyncio.create_task(ASGIClient().get("/slow-download/"))
     try:

@@ -1,5 +1,7 @@
 """chat.backlog: what a client has read is what it proved by echoing a ping's token."""
 
+import sys
+
 from chat.backlog import MAX_PINGS, Backlog
 
 
@@ -51,3 +53,10 @@ def test_a_client_that_never_answers_holds_only_the_latest_pings():
     for _ in range(5 * MAX_PINGS):
         backlog.ping()
     assert len(backlog.pings) == MAX_PINGS
+
+
+def test_a_pinged_backlog_stays_small():
+    # One per socket, every socket pinged each heartbeat: no instance dict, no 600-byte deque.
+    backlog = Backlog(limit=100)
+    backlog.ping()
+    assert not hasattr(backlog, "__dict__") and sys.getsizeof(backlog.pings) < 200
