@@ -238,7 +238,11 @@ def history_before(*, room: Room, before_seq: int | None, limit: int, rows: bool
 def history_after(*, room: Room, after_seq: int, limit: int, rows: bool = False) -> HistoryPage:
     """The `limit` messages just newer than `after_seq`, oldest first."""
     if rows and _prepared_rows():
-        page = _statement_rows(_OLDEST_FIRST_SQL, room=room.pk, low=after_seq + 1, high=SEQ_MAX, limit=limit + 1)
+        if after_seq < SEQ_MAX:
+            bounds = {"low": after_seq + 1, "high": SEQ_MAX}
+            page = _statement_rows(_OLDEST_FIRST_SQL, room=room.pk, **bounds, limit=limit + 1)
+        else:  # nothing is above the largest bigint, whose successor the statement's bound could not hold
+            page = []
     else:
         messages = _history_source(rows).filter(room_id=room.pk, seq__gt=after_seq).order_by("seq")
         page = _fetched(messages[: limit + 1], rows)
