@@ -122,10 +122,11 @@ def _rows_with_details(rows: list[tuple]) -> list[MessageRow]:
 
 # PostgreSQL: a page read as rows is ONE statement, prepared on each pooled connection. Planning
 # the ORM's page query (four joins, 28 columns) took 2.4 ms of PostgreSQL's CPU against 0.2 ms to run
-# it, and the attachments and reactions were two more round trips with 51 ids each. Here they come
-# as JSON arrays, one per message, in ATTACHMENT_ROW_COLUMNS' order (without the message id) by id,
-# and as (emoji, user id) oldest first. `bounds` gives the lowest and highest seq of the page;
-# `{order}` is ASC or DESC, a constant.
+# it, and the attachments and reactions were two more round trips with 51 ids each. The columns are
+# MESSAGE_ROW_COLUMNS' (change both together: test_history_rows compares the JSON with the instances'),
+# then the attachments and reactions as JSON arrays, one per message, in ATTACHMENT_ROW_COLUMNS' order
+# (without the message id) by id, and as (emoji, user id) oldest first. `bounds` gives the lowest
+# and highest seq of the page; `{order}` is ASC or DESC, a constant.
 _PAGE_SQL = """
 WITH {bounds}
 SELECT m.id, m.room_id, m.seq, m.author_id, u.handle, u.display_name, u.avatar_thumbnail, m.body,
