@@ -4,6 +4,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from chat import selectors, services
@@ -116,3 +117,30 @@ def test_an_empty_page_reads_the_same_from_rows_in_one_query(room, ann, django_a
     with django_assert_num_queries(1):  # as the prefetches made none for no messages
         page = selectors.history_before(room=room, before_seq=None, limit=50, rows=True)
     assert page.messages == [] and history_payload(page, viewer_id=ann.pk) == []
+
+
+def test_a_page_and_the_membership_are_statements_prepared_once_per_connection(every_kind, ann, api_as):
+    def prepared() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FILTER (WHERE statement LIKE '%%json_agg%%'),"
+                " count(*) FILTER (WHERE statement LIKE '%%FROM rooms_membership m JOIN rooms_room%%')"
+                " FROM pg_prepared_statements"
+            )
+            return cursor.fetchone()
+
+    client = api_as(ann)
+
+    def every_position() -> None:
+        newest = client.get(f"/api/rooms/{every_kind.pk}/messages/?limit=3").json()
+        assert client.get(newest["next"]).json()["results"]
+        assert client.get(f"/api/rooms/{every_kind.pk}/messages/?after=1&limit=3").json()["results"]
+        around = client.get(f"/api/rooms/{every_kind.pk}/messages/?around={newest['results'][1]['id']}&limit=3")
+        assert len(around.json()["results"]) == 3
+
+    every_position()
+    pages, memberships = prepared()
+    every_position()
+
+    # Newest first (cursors too), oldest first, around: at most one copy each per connection, kept.
+    assert prepared() == (pages, memberships) and pages >= 3 and memberships == 1

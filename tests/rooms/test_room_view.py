@@ -15,6 +15,7 @@ from chat import services as chat_services
 from chat.models import Message
 from rooms import services as room_services
 from rooms.models import Membership
+from rooms.selectors import RoomNotVisible, membership_access
 from tests.rooms.factories import group_room
 
 pytestmark = pytest.mark.django_db
@@ -210,3 +211,23 @@ def test_a_reply_to_a_removed_message_says_why_at_no_extra_query(ann, ben, room,
     count, html = queries()
     assert count == few
     assert '<span class="reply-body">Removed by a moderator: Spam</span>' in html
+
+
+def columns(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+def test_membership_access_reads_the_membership_and_its_room_as_the_orm_does(ann, room, django_assert_num_queries):
+    chat_services.message_send(author=ann, room_id=room.pk, body="hi", client_id=uuid.uuid4())
+    expected = Membership.objects.select_related("room").get(user=ann, room=room)
+
+    with django_assert_num_queries(1):
+        membership = membership_access(user=ann, room_id=room.pk)
+        assert columns(membership) == columns(expected) and columns(membership.room) == columns(expected.room)
+    assert not membership._state.adding and membership.room.last_seq == 1
+
+
+def test_membership_of_a_room_id_no_bigint_holds_is_not_visible(ann, room):
+    for room_id in (2**63, -(2**63) - 1, 10**30):
+        with pytest.raises(RoomNotVisible):
+            membership_access(user=ann, room_id=room_id)
