@@ -18,3 +18,13 @@ def unlisted_site():
     server = Site()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def history_page_queries():
+    """What a page of history costs, whatever it holds: the user (authentication), the membership
+    with its room, and on PostgreSQL one statement for the messages with authors, replies, cards,
+    attachments and reactions; the ORM (SQLite) reads attachments and reactions in two more."""
+    from django.db import connection
+
+    return 3 if connection.vendor == "postgresql" else 5
