@@ -65,10 +65,10 @@ def membership_access(*, user, room_id: int) -> Membership:
 
 
 def _membership_with_room(*, user_id: int, room_id: int) -> Membership | None:
+    if room_id not in _BIGINTS:  # no such id (a URL's digits, a socket frame), nor can the database bind it
+        return None
     if connection.vendor != "postgresql":
         return Membership.objects.select_related("room").filter(user_id=user_id, room_id=room_id).first()
-    if room_id not in _BIGINTS:  # no such id (a URL's digits, a socket frame): as the ORM answers
-        return None
     with prepared_cursor() as cursor:
         cursor.execute(_MEMBERSHIP_SQL, [Int8(room_id), Int8(user_id)])
         row = cursor.fetchone()

@@ -119,6 +119,7 @@ def test_an_empty_page_reads_the_same_from_rows_in_one_query(room, ann, django_a
     assert page.messages == [] and history_payload(page, viewer_id=ann.pk) == []
 
 
+@pytest.mark.services  # PostgreSQL's prepared statements
 def test_a_page_and_the_membership_are_statements_prepared_once_per_connection(every_kind, ann, api_as):
     def prepared() -> tuple[int, int]:
         with connection.cursor() as cursor:
