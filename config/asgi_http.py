@@ -9,7 +9,7 @@ Here the body is read on the event loop (same size limits: the request object en
 one call on a pool thread does what Django's synchronous (WSGI) handler does: `request_started`,
 the request, `settings.MIDDLEWARE` built with `load_middleware(is_async=False)`, the view, and for
 an ordinary response `close()` (`request_finished`: the thread's database connection goes back to
-psycopg's pool before the response is even sent). The event loop then sends the bytes.
+psycopg's pool before the response is even sent). The event loop then sends the bytes, in one message.
 
 A streaming response (a file, an attachment) is consumed and closed as Django does it, in a
 `ThreadSensitiveContext` of its own: its thread-sensitive calls (`__aiter__` reading a sync
@@ -71,6 +71,12 @@ class OneHopASGIHandler(ASGIHandler):
         BaseHandler.__init__(self)  # not ASGIHandler's: it builds the async middleware chain
         self.load_middleware(is_async=False)
         self._serve_in_thread = in_http_thread(self._serve)
+
+    @classmethod
+    def chunk_bytes(cls, data):
+        """The whole body in one ASGI message. Django slices it into 64 KB copies, each a message
+        through daphne to Twisted, which joins them again into one buffer before writing."""
+        yield data, True
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

@@ -48,6 +48,13 @@ def thread_name(request):
     return HttpResponse(threading.current_thread().name)
 
 
+BIG_BODY = bytes(range(256)) * 1200  # 300 KB: several of Django's 64 KB chunks
+
+
+def big_body(request):
+    return HttpResponse(BIG_BODY, content_type="application/octet-stream")
+
+
 def this_file(request):
     return FileResponse(open(__file__, "rb"))  # noqa: SIM115 (the response closes it)
 
@@ -92,6 +99,7 @@ urlpatterns = [
     path("stream/", stream_handles),
     path("file/", this_file),
     path("thread/", thread_name),
+    path("big/", big_body),
     path("slow-download/", slow_download),
     path("slow-upload/", slow_upload),
     path("", include("config.urls")),
@@ -321,6 +329,24 @@ async def test_a_request_cancelled_during_its_view_lets_the_view_read_its_body_t
     assert held.seen["file"].closed
     assert signals_sent == {"started": 1, "finished": 1}
     assert sent == []  # nobody to send it to
+
+
+async def test_an_ordinary_response_goes_out_in_one_body_message(test_views):
+    from config.asgi import application
+
+    bodies = []
+
+    async def counting(scope, receive, send):
+        async def counted(message):
+            if message["type"] == "http.response.body":
+                bodies.append(message.get("more_body", False))
+            await send(message)
+
+        await application(scope, receive, counted)
+
+    response = await ASGIClient(counting).get("/big/")
+    assert response.status_code == 200 and response.content == BIG_BODY
+    assert bodies == [False]
 
 
 async def test_a_file_response_is_sent_whole(test_views):
