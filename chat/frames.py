@@ -1,7 +1,8 @@
 """Text frames written straight to daphne's socket: the hot path of a group event's delivery.
 
 A room of 1,000 turns one event into 1,000 frames. Through the stack each copy went Channels'
-send (a message dict) → Channels' session wrapper → daphne's reply coroutine → autobahn, which
+send (a message dict) → Channels' session wrapper (until chat.socket_auth replaced
+AuthMiddlewareStack) → daphne's reply coroutine → autobahn, which
 built the same frame header again and formatted a debug line it then threw away (`autobahn.util.hl`,
 through click) → Twisted, which registered the socket with epoll to write it on the next turn
 of the loop and unregistered it afterwards (two `epoll_ctl` calls and a callback per copy, the
@@ -21,8 +22,10 @@ import struct
 
 from autobahn.websocket.protocol import WebSocketProtocol
 from daphne.server import Server
+from twisted.internet import tcp, unix
 
 OPCODE_TEXT_FINAL = 0x81  # FIN bit and opcode 1 (text); server frames are not masked.
+PLAIN_SOCKETS = (tcp.Server, unix.Server)  # daphne's connections on a TCP port or a Unix socket
 
 
 @functools.lru_cache(maxsize=1)
@@ -41,8 +44,9 @@ def text_frame(text: str) -> tuple[bytes, int]:
 
 
 def daphne_protocol(send):
-    """The daphne WebSocket protocol behind an ASGI `send`, through Channels' wrappers (each keeps the
-    next as `real_send`); None under any other server (tests' communicators, another ASGI server)."""
+    """The daphne WebSocket protocol behind an ASGI `send`, through any of Channels' wrappers (each
+    keeps the next as `real_send`: SessionMiddleware's, should config.asgi use it again); None under
+    any other server (tests' communicators, another ASGI server)."""
     while send is not None:
         if isinstance(send, functools.partial) and getattr(send.func, "__func__", None) is Server.handle_reply:
             protocol = send.args[0]
@@ -84,9 +88,16 @@ def _plain(protocol, payload_size: int) -> bool:
 
 
 def _idle(transport) -> bool:
-    """A plain TCP connection with nothing in Twisted's buffers: what is sent now cannot overtake."""
+    """A plain TCP or Unix socket with nothing in Twisted's buffers: what is sent now cannot overtake.
+
+    The transport's type is checked, not its TLS flag: daphne's own TLS (an `ssl:` endpoint) puts a
+    TLSMemoryBIOProtocol in front of the socket, which has no flag of its own and hands every
+    attribute it lacks (TLS, socket, buffers) on to the plain transport behind it. Its frames are
+    written through it (transport.write), encrypted.
+    """
     return (
-        not getattr(transport, "TLS", True)
+        type(transport) in PLAIN_SOCKETS
+        and not transport.TLS  # startTLS on the socket itself
         and transport.connected
         and not transport.disconnecting
         and not transport._tempDataBuffer

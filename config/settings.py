@@ -130,7 +130,7 @@ if USES_POSTGRES and DATABASE_PREPARED_STATEMENTS:
 # enough to keep the CPU busy meanwhile: at 50 clients over two processes, 4 left the servers' CPU
 # idle and gave a third fewer history pages per second than Django's thread per request; 8 to 16
 # matched it (docs/PERFORMANCE.md). Each holds at most one pooled connection during a request, and
-# so does asgiref's one thread-sensitive thread (Channels' WebSocket sign-in and session save):
+# so does asgiref's one thread-sensitive thread (WebSocket sign-in, chat.socket_auth's get_user):
 # HTTP_THREADS + DATABASE_THREADS + 1 must stay within DATABASE_POOL_MAX, or a request waits
 # DATABASE_POOL_TIMEOUT and fails. The defaults: 11 + 8 + 1 = 20. (A streamed response is read on
 # a thread of its own, but Parley streams files, not rows: that thread takes no connection.)

@@ -11,25 +11,32 @@ import pytest
 from channels.sessions import InstanceSessionWrapper
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory
-from twisted.internet import reactor, tcp
+from twisted.internet import reactor, ssl, tcp
+from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from chat import frames
 from chat.backlog import Backlog
 from chat.consumers import ChatConsumer
+from tests.chat.web import tls_server_context
 
 TEXTS = ["hello", "x" * 125, "x" * 126, "é" * 200, "x" * 0xFFFF, "x" * 0x10000]
 
 
 class Wire:
-    """A daphne WebSocket protocol on a real TCP transport; `peer` is the client's end."""
+    """A daphne WebSocket protocol on a real TCP transport; `peer` is the client's end. With
+    `tls_pem` (a certificate and its key), behind Twisted's TLS as daphne's `ssl:` endpoint puts it."""
 
-    def __init__(self):
+    def __init__(self, tls_pem: bytes | None = None):
         ours, self.peer = socket.socketpair()
         ours.setblocking(False)
         self.peer.setblocking(False)
-        self.protocol = WebSocketFactory(None).buildProtocol(None)
-        self.transport = tcp.Server(ours, self.protocol, ("127.0.0.1", 1), None, 0, reactor)
-        self.protocol.makeConnection(self.transport)
+        factory = WebSocketFactory(None)
+        if tls_pem:
+            factory = TLSMemoryBIOFactory(ssl.PrivateCertificate.loadPEM(tls_pem).options(), False, factory)
+        outermost = factory.buildProtocol(None)
+        self.protocol = getattr(outermost, "wrappedProtocol", outermost)
+        self.transport = tcp.Server(ours, outermost, ("127.0.0.1", 1), None, 0, reactor)
+        outermost.makeConnection(self.transport)
         self.protocol.state = self.protocol.STATE_OPEN
         self.protocol.client_addr = ("127.0.0.1", 1)  # Set by daphne's handshake, logged by its sends.
 
@@ -104,6 +111,17 @@ def test_what_the_kernel_does_not_take_at_once_is_left_to_twisted(wire):
 
     assert wire.transport._tempDataBuffer  # The rest, written by the reactor's next turns.
     assert wire.flushed() == b"\x81\x7f" + len(text).to_bytes(8, "big") + text.encode()
+
+
+def test_under_daphne_s_own_tls_a_frame_is_written_through_it_never_in_the_clear(tmp_path):
+    tls_server_context(tmp_path, ca_name="Test CA", server_name="localhost")
+    wire = Wire(tls_pem=(tmp_path / "server.pem").read_bytes())
+    try:
+        assert frames.write_text(wire.protocol, "a secret")
+
+        assert b"a secret" not in wire.flushed()  # held by TLS until the client's handshake
+    finally:
+        wire.close()
 
 
 def test_frames_autobahn_must_handle_go_the_ordinary_way(wire):
