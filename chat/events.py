@@ -615,18 +615,18 @@ def publish(group: str | Iterable[str], event: dict) -> None:
 def publish_each(items: list[tuple[str, Callable[[], dict]]]) -> None:
     """Build many events, each for its group, and publish them in order: the payloads are built here
     (off the event loop, which delivers every copy), then one hop to the loop and one round trip to Redis."""
-    async_to_sync(_send_all)([_layer_message(group, build()) for group, build in items])
+    async_to_sync(_send_all)([(group, {**_layer_message(build()), "group": group}) for group, build in items])
 
 
 async def apublish(group: str | Iterable[str], event: dict) -> None:
     """publish() for async code (consumers)."""
     groups = [group] if isinstance(group, str) else list(group)
-    message = {"type": event["type"], "text": dumps(event), **_routing(event)}
+    message = _layer_message(event)
     await _send_all([(name, {**message, "group": name}) for name in groups])
 
 
-def _layer_message(group: str, event: dict) -> tuple[str, dict]:
-    return group, {"type": event["type"], "text": dumps(event), **_routing(event), "group": group}
+def _layer_message(event: dict) -> dict:
+    return {"type": event["type"], "text": dumps(event), **_routing(event)}
 
 
 async def _send_all(items: list[tuple[str, dict]]) -> None:

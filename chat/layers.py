@@ -83,7 +83,8 @@ class ResilientPubSubChannelLayer(RedisPubSubChannelLayer):
         return layer
 
     async def group_send_many(self, items: list[tuple[str, dict]]) -> None:
-        """group_send for each (group, message), in order, with one round trip per shard."""
+        """group_send for each (group, message), with one round trip per shard: in order per shard,
+        so per group (a group always maps to the same shard)."""
         layer = self._get_layer()
         by_shard: dict[ResubscribingShard, list[tuple[str, bytes]]] = {}
         for group, message in items:
