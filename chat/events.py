@@ -613,22 +613,32 @@ def publish(group: str | Iterable[str], event: dict) -> None:
 
 
 def publish_each(items: list[tuple[str, Callable[[], dict]]]) -> None:
-    """Build and publish many events, each to its group, in order, with one hop to the event loop."""
-    async_to_sync(_apublish_each)(items)
-
-
-async def _apublish_each(items: list[tuple[str, Callable[[], dict]]]) -> None:
-    for group, build in items:
-        await apublish(group, build())
+    """Build many events, each for its group, and publish them in order: the payloads are built here
+    (off the event loop, which delivers every copy), then one hop to the loop and one round trip to Redis."""
+    async_to_sync(_send_all)([(group, {**_layer_message(build()), "group": group}) for group, build in items])
 
 
 async def apublish(group: str | Iterable[str], event: dict) -> None:
     """publish() for async code (consumers)."""
     groups = [group] if isinstance(group, str) else list(group)
-    message = {"type": event["type"], "text": dumps(event), **_routing(event)}
+    message = _layer_message(event)
+    await _send_all([(name, {**message, "group": name}) for name in groups])
+
+
+def _layer_message(event: dict) -> dict:
+    return {"type": event["type"], "text": dumps(event), **_routing(event)}
+
+
+async def _send_all(items: list[tuple[str, dict]]) -> None:
+    """In order. The Redis layer (chat.layers) pipelines them: a batch of sends waited for one
+    round trip per message, each behind the event loop's deliveries, before its acks could go."""
     layer = get_channel_layer()
-    for name in groups:
-        await layer.group_send(name, {**message, "group": name})
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is not None:
+        await send_many(items)
+        return
+    for group, message in items:
+        await layer.group_send(group, message)
 
 
 def dumps(event: dict) -> str:

@@ -56,6 +56,15 @@ class ResubscribingShard(RedisSingleShardConnection):
             if self._subscribed_to:
                 await self._pubsub.subscribe(*self._subscribed_to)
 
+    async def publish_many(self, messages: list[tuple[str, bytes]]) -> None:
+        """Publish (channel, message) pairs in order, in one pipeline: one round trip for all."""
+        async with self._lock:
+            self._ensure_redis()
+            pipeline = self._redis.pipeline(transaction=False)
+            for channel, message in messages:
+                pipeline.publish(channel, message)
+            await pipeline.execute()
+
     def _tell_local_consumers(self) -> None:
         loop_layer = self.channel_layer
         data = loop_layer.channel_layer.serialize(TRANSPORT_RESET)
@@ -72,3 +81,14 @@ class ResilientPubSubChannelLayer(RedisPubSubChannelLayer):
         # Swapped before first use: the library's shards have not connected to anything yet.
         layer._shards = [ResubscribingShard(shard.host, layer) for shard in layer._shards]
         return layer
+
+    async def group_send_many(self, items: list[tuple[str, dict]]) -> None:
+        """group_send for each (group, message), with one round trip per shard: in order per shard,
+        so per group (a group always maps to the same shard)."""
+        layer = self._get_layer()
+        by_shard: dict[ResubscribingShard, list[tuple[str, bytes]]] = {}
+        for group, message in items:
+            channel = layer._get_group_channel_name(group)
+            by_shard.setdefault(layer._get_shard(channel), []).append((channel, self.serialize(message)))
+        for shard, messages in by_shard.items():
+            await shard.publish_many(messages)
