@@ -20,6 +20,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
+# Ids and seqs are PostgreSQL bigints (SQLite's integers are as wide): a value outside can match
+# no row, and binding it fails.
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
 
 @cache
 def _executor() -> ThreadPoolExecutor:

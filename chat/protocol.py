@@ -21,14 +21,15 @@ import json
 import time
 from collections.abc import Callable
 
+from chat.db import BIGINT_MAX
+
 MAX_FRAME_BYTES = 64 * 1024
 # A person typing fast sends a few frames a second; 60 in 5 s from one socket is a script.
 FLOOD_FRAMES = 60
 FLOOD_SECONDS = 5.0
 MAX_RESUME_ROOMS = 1000
 MAX_TEXT_CHARS = 16_000
-# Ids and seqs are bigints: anything larger could only fail in the database.
-MAX_BIGINT = 2**63 - 1
+MAX_BIGINT = BIGINT_MAX  # Ids and seqs: anything larger could only fail in the database.
 MAX_IDS = 100
 
 

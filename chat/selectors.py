@@ -10,7 +10,7 @@ from psycopg.types.numeric import Int8
 
 from accounts.selectors import blocked_ids
 from chat import presence
-from chat.db import prepared_cursor
+from chat.db import BIGINT_MAX, BIGINT_MIN, prepared_cursor
 from chat.events import Moment, moment_sql
 from chat.models import Attachment, Message, Reaction
 from rooms.models import Room
@@ -18,8 +18,7 @@ from rooms.models import Room
 RECENT_LIMIT = 50
 # The most a reconnecting client is sent per room; beyond it, it is told to reload.
 RESUME_LIMIT = 200
-SEQ_MAX = 2**63 - 1
-SEQ_MIN = -(2**63)
+SEQ_MIN, SEQ_MAX = BIGINT_MIN, BIGINT_MAX
 
 
 def positive_bigint(text: str) -> int | None:

@@ -239,3 +239,16 @@ def test_a_peer_in_a_block_never_shows_online(ann, ben, bob, api_as, online):
     account_services.block_create(blocker=ben, blocked=ann)
     peers = {item["peer"]["handle"]: item["peer"]["online"] for item in api_as(ann).get("/api/rooms/").data}
     assert peers == {"ben": False, "bob": True}
+
+
+@pytest.mark.services  # the prepared statement is PostgreSQL's
+def test_a_direct_room_a_repair_left_with_a_third_member_is_listed_once(ann, ben, bob):
+    from rooms.selectors import _room_list_orm, _room_list_prepared
+
+    direct, _ = services.direct_room_get_or_create(user=ann, other=ben)
+    Membership.objects.create(room=direct, user=bob, role=Membership.Role.MEMBER)  # as the admin can
+
+    prepared = _room_list_prepared(user_id=ann.pk)
+
+    assert [row[0] for row in prepared.rows] == [direct.pk]
+    assert prepared.rows == _room_list_orm(user_id=ann.pk).rows and prepared.peers.keys() == {direct.pk}
