@@ -23,7 +23,10 @@ endpoint gets a warm-up run (not counted), then two timed runs:
             300 requests/s; shown, not judged).
   at 300/s  the same 50 connections send 300 requests/s on a fixed schedule (bench/rest.lua's
             PARLEY_RATE): the latency of that load. A server that cannot keep up falls behind the
-            schedule, and the run says the rate was not sustained.
+            schedule, and the run says the rate was not sustained. wrk times a request from its
+            send; a send more than 5 ms behind its slot (every connection was still waiting) is
+            counted, and the p99 judged is the one counted from the slots, bounded from above with
+            them (rest.lua's done: at 1 % of sends late or more, no bound, not met).
 Targets (issue 11): at least 300 requests/s, and p99 under 100 ms while serving them, every answer a 200.
 """
 
@@ -207,6 +210,10 @@ def timed_run(servers, *, path: str, token: str, cfg: dict, rate: int | None = N
         "errors": sum(result[kind] for kind in ("connect", "read", "write", "status", "timeout")),
         "server_cpu": (sum(server.cpu_seconds() for server in servers) - cpu0) / wall,
         "wrk_cpu": result["wrk_cpu_s"] / wall,
+        "late": result["late"],
+        "worst_late": result["worst_late_ms"],
+        # bench/rest.lua: the p99 counted from each request's slot (inf: 1 % or more were sent late).
+        "p99_bound": result["p99_bound_us"] / 1e3 if result["p99_bound_us"] >= 0 else float("inf"),
     }
 
 
@@ -231,8 +238,11 @@ def rows(results: dict[str, dict], *, cfg: dict, processes: int) -> list[Row]:
             Row(label, f"at {TARGET_RPS} req/s: rate served", paced["rps"],
                 target=f">= {SUSTAINED * TARGET_RPS:.0f}", met=sustained),
             Row(label, "  p50 ms", paced["p50"], spec=".1f"),
-            Row(label, "  p99 ms", paced["p99"], spec=".1f",
-                target=f"< {TARGET_P99_MS}", met=sustained and paced["p99"] < TARGET_P99_MS),
+            Row(label, "  p99 ms, from the send", paced["p99"], spec=".1f"),
+            Row(label, "  sends > 5 ms behind their slot", paced["late"]),
+            Row(label, "  the latest of them, ms behind", paced["worst_late"], spec=".1f"),
+            Row(label, "  p99 ms, from the slot (at most)", paced["p99_bound"], spec=".1f",
+                target=f"< {TARGET_P99_MS}", met=sustained and paced["p99_bound"] < TARGET_P99_MS),
             Row(label, "errors (non-200, socket), both runs", errors, target="0", met=errors == 0),
         ]  # fmt: skip
     return out
