@@ -6,9 +6,11 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.utils import timezone
+from psycopg.types.numeric import Int8
 
 from chat import selectors, services
 from chat.api import HistoryMessageSerializer, history_payload
+from chat.db import prepared_cursor
 from chat.models import Attachment, LinkPreview, Message, Reaction
 from config.renderers import JSONRenderer
 from rooms.models import Membership
@@ -145,3 +147,37 @@ def test_a_page_and_the_membership_are_statements_prepared_once_per_connection(e
 
     # Newest first (cursors too), oldest first, around: at most one copy each per connection, kept.
     assert prepared() == (pages, memberships) and pages >= 3 and memberships == 1
+
+
+def _rows_read_for_the_page(plan: dict) -> int:
+    """Rows the plan's scan of the page's messages (alias m) gave out, from EXPLAIN ANALYZE's JSON."""
+    if plan.get("Alias") == "m":
+        return plan["Actual Rows"] * plan["Actual Loops"]
+    return sum(_rows_read_for_the_page(child) for child in plan.get("Plans", ()))
+
+
+@pytest.mark.services  # PostgreSQL's statement and plan
+@pytest.mark.parametrize("position", ["around", "newest", "before"])
+def test_a_page_deep_in_a_room_reads_only_its_own_rows(ann, room, position):
+    # Bounds joined as a row became a filter on a walk of the whole room: 8 s around the middle of
+    # 1,000,000 messages. As scalar subqueries they are the index's range. The planner walks only
+    # when it expects many rows in the range: 100,000 messages, inserted by PostgreSQL itself.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO chat_message (room_id, author_id, seq, body, client_id, created_at)"
+            " SELECT %s, %s, n, 'm' || n, gen_random_uuid(), now() FROM generate_series(1, 100000) n",
+            [room.pk, ann.pk],
+        )
+        cursor.execute("ANALYZE chat_message")
+    middle = Message.objects.get(room=room, seq=50_000)
+    sql, parameters = {
+        "around": (selectors._AROUND_SQL, dict(message=middle.pk, older=25, newer=24, seq_max=selectors.SEQ_MAX)),
+        "newest": (selectors._NEWEST_FIRST_SQL, dict(low=selectors.SEQ_MIN, high=selectors.SEQ_MAX)),
+        "before": (selectors._NEWEST_FIRST_SQL, dict(low=selectors.SEQ_MIN, high=49_999)),
+    }[position]
+    bound = {name: Int8(value) for name, value in {"room": room.pk, "limit": 51, **parameters}.items()}
+    with prepared_cursor() as cursor:  # bound on the server, as the page's statement is
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, bound)
+        (plan,) = cursor.fetchone()[0]
+
+    assert _rows_read_for_the_page(plan["Plan"]) <= 51
