@@ -155,13 +155,11 @@ def test_no_protocol_is_found_under_another_server():
 
 
 async def consumer_on(wire) -> ChatConsumer:
-    """A consumer handed the `send` it gets under daphne and Channels' AuthMiddlewareStack."""
+    """A consumer handed the `send` it gets under daphne and chat.socket_auth: daphne's own."""
     server = Server(application=None, endpoints=["tcp:port=0"])
     server.connections = {wire.protocol: {}}  # What its run() would hold for this socket.
-    sessions = InstanceSessionWrapper({"type": "websocket", "cookies": {}}, partial(server.handle_reply, wire.protocol))
-    await sessions.resolve_session()
     consumer = ChatConsumer()
-    consumer.base_send = sessions.send
+    consumer.base_send = partial(server.handle_reply, wire.protocol)
     consumer.backlog = Backlog(limit=1_000_000)
     return consumer
 
