@@ -58,6 +58,12 @@ class Wire:
             data += self.received()
         return data
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
     def close(self):
         # Out of the reactor's selector before the socket closes: its number is soon another socket's.
         self.transport.stopReading()
@@ -68,16 +74,14 @@ class Wire:
 
 @pytest.fixture
 def wire():
-    made = Wire()
-    yield made
-    made.close()
+    with Wire() as made:
+        yield made
 
 
 @pytest.fixture
 def other_wire():
-    made = Wire()
-    yield made
-    made.close()
+    with Wire() as made:
+        yield made
 
 
 @pytest.mark.parametrize("text", TEXTS, ids=lambda text: f"{len(text.encode())} bytes")
@@ -115,13 +119,10 @@ def test_what_the_kernel_does_not_take_at_once_is_left_to_twisted(wire):
 
 def test_under_daphne_s_own_tls_a_frame_is_written_through_it_never_in_the_clear(tmp_path):
     tls_server_context(tmp_path, ca_name="Test CA", server_name="localhost")
-    wire = Wire(tls_pem=(tmp_path / "server.pem").read_bytes())
-    try:
+    with Wire(tls_pem=(tmp_path / "server.pem").read_bytes()) as wire:
         assert frames.write_text(wire.protocol, "a secret")
 
         assert b"a secret" not in wire.flushed()  # held by TLS until the client's handshake
-    finally:
-        wire.close()
 
 
 def test_frames_autobahn_must_handle_go_the_ordinary_way(wire):
