@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
-from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Subquery
 from django.utils import timezone
 
 from accounts import moderation
@@ -21,7 +20,7 @@ from accounts.models import ModerationAction, User
 from accounts.moderation import reason_clean, require_moderator
 from accounts.selectors import blocked_between, blocked_pairs
 from chat import attachments, events, limits, link_previews, selectors, tasks
-from chat.db import on_commit_robust
+from chat.db import on_commit_robust, prepared_cursor
 from chat.limits import RateLimited
 from chat.models import Attachment, Message, Reaction
 from rooms.models import Membership, Room
@@ -292,9 +291,11 @@ def message_send_many(*, requests: list[SendRequest]) -> list[Message | Exceptio
     handful of statements however many there are (500 people sending at the same moment otherwise
     queue up as 500 transactions). Each request gets its message (the original for a retry) or the
     exception message_send would have raised. Should the batch fail as a whole (a retry committed
-    by another process in the meantime), each request is sent on its own instead.
+    by another process in the meantime), each request is sent on its own instead. A batch of one
+    goes the same way on PostgreSQL: its two statements are prepared, where message_send's query is
+    built by the ORM and planned by PostgreSQL for every send (and most batches are of one or two).
     """
-    if connection.vendor != "postgresql" or len(requests) == 1:
+    if connection.vendor != "postgresql":
         return [_send_one(request) for request in requests]
     try:
         with transaction.atomic():
@@ -379,30 +380,34 @@ def _with_attachments_claimed(candidates: list[tuple], outcomes: list) -> list[t
     return kept
 
 
+# Every request's membership (with its room's direct key and whether it ended) and the client_ids
+# among them stored already: a retry's original. The same text for any batch, prepared once per connection.
+_CHECK_SQL = """
+SELECT membership.id, membership.room_id, membership.user_id, room.direct_key, room.closed_at IS NOT NULL,
+    membership.request, ARRAY(
+        SELECT client_id FROM chat_message WHERE room_id = membership.room_id
+            AND author_id = membership.user_id AND client_id = ANY(%(client_ids)s::uuid[])
+    )
+FROM rooms_membership membership JOIN rooms_room room ON room.id = membership.room_id
+WHERE membership.room_id = ANY(%(rooms)s::bigint[]) AND membership.user_id = ANY(%(people)s::bigint[])
+"""
+
+
 def _checked(requests: list[SendRequest], outcomes: list) -> tuple[list[tuple], set[tuple]]:
     """(index, request, client_id, membership id, direct pair or None, room closed) of every request
     from a member with a valid client_id, and the (room, author, client_id) of those already stored;
-    the refusals of the others go into `outcomes`. One query (PostgreSQL: the batch path's).
+    the refusals of the others go into `outcomes`. One statement (PostgreSQL: the batch path's).
     A closed room is refused later, once it is known whether the request is a retry."""
     client_ids = _client_ids(requests, outcomes)
     if not client_ids:
         return [], set()
-    rows = Membership.objects.filter(
-        room_id__in={request.room_id for request in requests}, user_id__in={request.author.pk for request in requests}
-    )
-    sent = Message.objects.filter(
-        room_id=OuterRef("room_id"), author_id=OuterRef("user_id"), client_id__in=set(client_ids.values())
-    )
+    fields = {"client_ids": list(set(client_ids.values())), "rooms": list({request.room_id for request in requests})}
+    fields["people"] = list({request.author.pk for request in requests})
+    with prepared_cursor() as cursor:
+        cursor.execute(_CHECK_SQL, fields)
+        rows = cursor.fetchall()
     members, stored = {}, set()
-    for pk, room, user, key, closed, message_request, sent_ids in rows.values_list(
-        "pk",
-        "room_id",
-        "user_id",
-        "room__direct_key",
-        "room__closed_at",
-        "request",
-        ArraySubquery(sent.values("client_id")),
-    ):
+    for pk, room, user, key, closed, message_request, sent_ids in rows:
         members[(room, user)] = (pk, key, closed, message_request)
         stored.update((room, user, client_id) for client_id in sent_ids)
     checked = []
@@ -416,9 +421,9 @@ def _checked(requests: list[SendRequest], outcomes: list) -> tuple[list[tuple], 
         except _REFUSALS as error:
             outcomes[index] = error
             continue
-        member_id, direct_key, closed_at, _ = member
+        member_id, direct_key, closed, _ = member
         pair = (request.author.pk, _direct_peer(direct_key, request.author.pk)) if direct_key else None
-        checked.append((index, request, client_id, member_id, pair, closed_at is not None))
+        checked.append((index, request, client_id, member_id, pair, closed))
     return checked, stored
 
 
@@ -443,7 +448,8 @@ def _client_ids(requests: list[SendRequest], outcomes: list) -> dict[int, uuid.U
 # once locked takes none of its messages: it comes back as a row without a seq.
 _STORE_SQL = """
 WITH locked AS MATERIALIZED (
-    SELECT id, closed_at IS NOT NULL AS closed FROM rooms_room WHERE id = ANY(%(rooms)s) ORDER BY id FOR NO KEY UPDATE
+    SELECT id, closed_at IS NOT NULL AS closed FROM rooms_room WHERE id = ANY(%(rooms)s::bigint[])
+    ORDER BY id FOR NO KEY UPDATE
 ), taken AS (
     UPDATE rooms_room SET last_seq = rooms_room.last_seq + wanted.count, last_message_at = %(now)s
     FROM unnest(%(rooms)s::bigint[], %(counts)s::bigint[]) AS wanted(id, count) JOIN locked USING (id)
@@ -479,7 +485,7 @@ def _insert_many(messages: list[Message], *, member_ids: list[int]) -> dict[int,
     fields |= {"room": [m.room_id for m in messages], "rank": ranks, "author": [m.author_id for m in messages]}
     fields |= {"member": member_ids, "body": [m.body for m in messages]}
     fields |= {"reply_to": [m.reply_to_id for m in messages], "client_id": [m.client_id for m in messages]}
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_STORE_SQL, fields)
         rows = cursor.fetchall()
     refused: dict[int, Callable[[], Exception]] = {room: RoomNotVisible for room in rooms}  # Unless found below.
