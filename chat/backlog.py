@@ -54,6 +54,10 @@ class Backlog:
     def over(self) -> bool:
         return self.unread > self.limit
 
+    def wants_attention(self) -> bool:
+        """Over the limit, or time to ping: one check for the common case of neither."""
+        return self.unread > self.limit // 2 and (not self.pings or self.unread > self.limit)
+
     def wants_ping(self) -> bool:
         """Half the limit unread and no ping on its way: time to ask."""
         return self.unread > self.limit // 2 and not self.pings

@@ -14,6 +14,7 @@ One `Fanout` per event loop (daphne runs one per process; tests run one per test
 import asyncio
 import logging
 import weakref
+from collections.abc import Awaitable, Collection
 from typing import Protocol
 
 from channels.layers import get_channel_layer
@@ -24,7 +25,9 @@ TRANSPORT_RESET = "transport.reset"
 
 
 class Receiver(Protocol):
-    async def deliver(self, message: dict) -> None: ...
+    def deliver_now(self, message: dict, listening: Collection["Receiver"]) -> Awaitable[None] | None:
+        """Handle the event, as far as it can be without awaiting anything, and return the rest to
+        await (or None). `listening` is the group's receivers now: it may leave them meanwhile."""
 
 
 class Fanout:
@@ -80,16 +83,24 @@ class Fanout:
             await self._deliver(message)
 
     async def _deliver(self, message: dict) -> None:
+        group = message.get("group")
         if message.get("type") == TRANSPORT_RESET:
-            receivers = {receiver for group in self.receivers.values() for receiver in group}
+            receivers = {receiver for members in self.receivers.values() for receiver in members}
         else:
-            receivers = self.receivers.get(message.get("group"), ())
-        # A copy: a receiver may join or leave groups while handling the event.
+            receivers = self.receivers.get(group, ())
+        # A copy: a receiver may join or leave groups while handling the event. The group's live set
+        # is read once, and again only after an await (the one way the group can change meanwhile).
+        listening = self.receivers.get(group, ())
         for receiver in list(receivers):
+            rest = None
             try:
-                await receiver.deliver(message)
+                rest = receiver.deliver_now(message, listening)
+                if rest is not None:
+                    await rest
             except Exception:
                 logger.exception("A socket failed to handle a %s event", message.get("type"))
+            if rest is not None:
+                listening = self.receivers.get(group, ())
 
 
 _fanouts: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout]" = weakref.WeakKeyDictionary()

@@ -1,20 +1,20 @@
 """How fast one person may send: a token bucket that every server process shares.
 
 A person may send MESSAGE_RATE_BURST messages at once, then MESSAGE_RATE_PER_SECOND on average.
-With Redis the bucket is one Lua script: atomic, one round trip per message, on Redis's clock so
+With Redis the bucket is one Lua script: atomic, one round trip per send (or batch), on Redis's clock so
 that processes on different hosts agree. Embedded (no Redis) there is one process, so a dict
 under a lock serves: its buckets live in the local-memory cache.
 """
 
+import hashlib
 import logging
 import math
 import threading
 import time
-from functools import cache
 
 from django.conf import settings
 from django.core.cache import cache as django_cache
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from rest_framework.throttling import ScopedRateThrottle
 
 from chat import redis_sync
@@ -108,11 +108,21 @@ def _take_many(*, keys: list[str], burst: int, per_second: float) -> list[float]
     if not getattr(settings, "REDIS_URL", ""):
         return [_LOCAL.take(key, burst=burst, per_second=per_second) for key in keys]
     # An idle bucket refills completely within burst / rate seconds; expiry then means "full".
-    expiry = math.ceil(burst / per_second) + 1
-    take = _redis_take()
+    arguments = [burst, per_second, math.ceil(burst / per_second) + 1]
+    buckets = [f"{_prefix()}:{key}" for key in keys]
+    try:
+        return _run_take(buckets, arguments)
+    except NoScriptError:  # Redis restarted, or its scripts were flushed: load it once more.
+        redis_sync.client().script_load(_TAKE)
+        return _run_take(buckets, arguments)
+
+
+def _run_take(buckets: list[str], arguments: list) -> list[float]:
+    # EVALSHA straight into a plain pipeline: redis-py's Script, run in a pipeline, first asks
+    # SCRIPT EXISTS on every execute, a second round trip for every send.
     with redis_sync.client().pipeline(transaction=False) as pipe:
-        for key in keys:
-            take(keys=[f"{_prefix()}:{key}"], args=[burst, per_second, expiry], client=pipe)
+        for bucket in buckets:
+            pipe.evalsha(_TAKE_SHA, 1, bucket, *arguments)
         return [float(wait) for wait in pipe.execute()]
 
 
@@ -131,11 +141,7 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return '0'
 """
-
-
-@cache
-def _redis_take():
-    return redis_sync.client().register_script(_TAKE)
+_TAKE_SHA = hashlib.sha1(_TAKE.encode(), usedforsecurity=False).hexdigest()  # Redis names a script by this digest.
 
 
 def _prefix() -> str:

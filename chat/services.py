@@ -5,6 +5,7 @@ Every change is announced on commit by chat.events, never before.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -19,7 +20,7 @@ from accounts.models import ModerationAction, User
 from accounts.moderation import reason_clean, require_moderator
 from accounts.selectors import blocked_between, blocked_pairs
 from chat import attachments, events, limits, link_previews, selectors, tasks
-from chat.db import on_commit_robust
+from chat.db import on_commit_robust, prepared_cursor
 from chat.limits import RateLimited
 from chat.models import Attachment, Message, Reaction
 from rooms.models import Membership, Room
@@ -290,9 +291,11 @@ def message_send_many(*, requests: list[SendRequest]) -> list[Message | Exceptio
     handful of statements however many there are (500 people sending at the same moment otherwise
     queue up as 500 transactions). Each request gets its message (the original for a retry) or the
     exception message_send would have raised. Should the batch fail as a whole (a retry committed
-    by another process in the meantime), each request is sent on its own instead.
+    by another process in the meantime), each request is sent on its own instead. A batch of one
+    goes the same way on PostgreSQL: its two statements are prepared, where message_send's query is
+    built by the ORM and planned by PostgreSQL for every send (and most batches are of one or two).
     """
-    if connection.vendor != "postgresql" or len(requests) == 1:
+    if connection.vendor != "postgresql":
         return [_send_one(request) for request in requests]
     try:
         with transaction.atomic():
@@ -317,8 +320,7 @@ def _send_one(request: SendRequest) -> Message | Exception:
 
 def _store_many(requests: list[SendRequest]) -> list[Message | Exception]:
     outcomes: list[Message | Exception | None] = [None] * len(requests)
-    checked = _checked(requests, outcomes)
-    stored = _stored_client_ids(checked)
+    checked, stored = _checked(requests, outcomes)
     blocked = blocked_pairs(pairs={pair for *_, pair, _ in checked if pair})
     fresh: dict[tuple, int] = {}  # a client_id sent twice in one batch: the second is a retry
     candidates, accepted, now = [], [], timezone.now()
@@ -349,11 +351,11 @@ def _store_many(requests: list[SendRequest]) -> list[Message | Exception]:
         if refusal is None:
             accepted.append(candidate)
     if accepted:
-        closed_now = _insert_many([m for _, m, _ in accepted], member_ids=[member for *_, member in accepted])
+        refused = _insert_many([m for _, m, _ in accepted], member_ids=[member for *_, member in accepted])
         for index, message, _ in accepted:
-            if message.room_id in closed_now:
-                outcomes[index] = PermissionDenied(ROOM_CLOSED)
-        attachments.attachments_link([message for _, message, _ in accepted if message.room_id not in closed_now])
+            if message.room_id in refused:
+                outcomes[index] = refused[message.room_id]()
+        attachments.attachments_link([message for _, message, _ in accepted if message.room_id not in refused])
     for index, request, client_id, *_ in checked:
         key = (request.room_id, request.author.pk, client_id)
         if outcomes[index] is None:  # A retry: of a stored message, or of one earlier in this batch.
@@ -378,24 +380,40 @@ def _with_attachments_claimed(candidates: list[tuple], outcomes: list) -> list[t
     return kept
 
 
-def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
+# Every request's membership (with its room's direct key and whether it ended) and the client_ids
+# among them stored already: a retry's original. The same text for any batch, prepared once per connection.
+_CHECK_SQL = """
+SELECT membership.id, membership.room_id, membership.user_id, room.direct_key, room.closed_at IS NOT NULL,
+    membership.request, ARRAY(
+        SELECT client_id FROM chat_message WHERE room_id = membership.room_id
+            AND author_id = membership.user_id AND client_id = ANY(%(client_ids)s::uuid[])
+    )
+FROM rooms_membership membership JOIN rooms_room room ON room.id = membership.room_id
+WHERE membership.room_id = ANY(%(rooms)s::bigint[]) AND membership.user_id = ANY(%(people)s::bigint[])
+"""
+
+
+def _checked(requests: list[SendRequest], outcomes: list) -> tuple[list[tuple], set[tuple]]:
     """(index, request, client_id, membership id, direct pair or None, room closed) of every request
-    from a member with a valid client_id; the refusals of the others go into `outcomes`. One query.
+    from a member with a valid client_id, and the (room, author, client_id) of those already stored;
+    the refusals of the others go into `outcomes`. One statement (PostgreSQL: the batch path's).
     A closed room is refused later, once it is known whether the request is a retry."""
-    room_ids = {request.room_id for request in requests}
-    author_ids = {request.author.pk for request in requests}
-    rows = Membership.objects.filter(room_id__in=room_ids, user_id__in=author_ids)
-    members = {
-        (room, user): (pk, key, closed, message_request)
-        for pk, room, user, key, closed, message_request in rows.values_list(
-            "pk", "room_id", "user_id", "room__direct_key", "room__closed_at", "request"
-        )
-    }
+    client_ids = _client_ids(requests, outcomes)
+    if not client_ids:
+        return [], set()
+    fields = {"client_ids": list(set(client_ids.values())), "rooms": list({request.room_id for request in requests})}
+    fields["people"] = list({request.author.pk for request in requests})
+    with prepared_cursor() as cursor:
+        cursor.execute(_CHECK_SQL, fields)
+        rows = cursor.fetchall()
+    members, stored = {}, set()
+    for pk, room, user, key, closed, message_request, sent_ids in rows:
+        members[(room, user)] = (pk, key, closed, message_request)
+        stored.update((room, user, client_id) for client_id in sent_ids)
     checked = []
-    for index, request in enumerate(requests):
+    for index, client_id in client_ids.items():
+        request = requests[index]
         try:
-            require_verified(request.author)
-            client_id = _clean_client_id(request.client_id)
             member = members.get((request.room_id, request.author.pk))
             if member is None:
                 raise RoomNotVisible()
@@ -403,66 +421,104 @@ def _checked(requests: list[SendRequest], outcomes: list) -> list[tuple]:
         except _REFUSALS as error:
             outcomes[index] = error
             continue
-        member_id, direct_key, closed_at, _ = member
+        member_id, direct_key, closed, _ = member
         pair = (request.author.pk, _direct_peer(direct_key, request.author.pk)) if direct_key else None
-        checked.append((index, request, client_id, member_id, pair, closed_at is not None))
-    return checked
+        checked.append((index, request, client_id, member_id, pair, closed))
+    return checked, stored
 
 
-def _stored_client_ids(checked: list[tuple]) -> set[tuple]:
-    if not checked:
-        return set()
-    found = Message.objects.filter(
-        room_id__in={request.room_id for _, request, *_ in checked},
-        author_id__in={request.author.pk for _, request, *_ in checked},
-        client_id__in={client_id for _, _, client_id, *_ in checked},
-    ).values_list("room_id", "author_id", "client_id")
-    return set(found)
+def _client_ids(requests: list[SendRequest], outcomes: list) -> dict[int, uuid.UUID]:
+    """The client_id of each request by index, from verified people; the refusals of the others go into `outcomes`."""
+    client_ids = {}
+    for index, request in enumerate(requests):
+        try:
+            require_verified(request.author)
+            client_ids[index] = _clean_client_id(request.client_id)
+        except _REFUSALS as error:
+            outcomes[index] = error
+    return client_ids
 
 
-# Lock the rooms in id order (two batches sharing rooms then queue instead of deadlocking), take
-# each room's seqs in one UPDATE, and move each author's read position past their own messages.
-# The lock also tells which rooms ended since the first check: their messages are not stored.
-_LOCK_ROOMS_SQL = "SELECT id, closed_at IS NOT NULL FROM rooms_room WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
-_TAKE_SEQS_SQL = """
-UPDATE rooms_room SET last_seq = last_seq + taken.count, last_message_at = %s
-FROM unnest(%s::bigint[], %s::bigint[]) AS taken(id, count)
-WHERE rooms_room.id = taken.id RETURNING rooms_room.id, rooms_room.last_seq
+# One statement stores a batch, so the room locks are held from it to the commit and no longer
+# (four statements, each a round trip and a wait for the GIL under load, held them before). It locks
+# the rooms in id order (two batches sharing rooms then queue instead of deadlocking: a room is
+# updated only once `locked` has returned it, and `locked` returns them in order), takes each open
+# room's seqs in one UPDATE, numbers the room's messages in request order after its last seq,
+# inserts them, and moves each author's read position past their own messages. A room found closed
+# once locked takes none of its messages: it comes back as a row without a seq.
+_STORE_SQL = """
+WITH locked AS MATERIALIZED (
+    SELECT id, closed_at IS NOT NULL AS closed FROM rooms_room WHERE id = ANY(%(rooms)s::bigint[])
+    ORDER BY id FOR NO KEY UPDATE
+), taken AS (
+    UPDATE rooms_room SET last_seq = rooms_room.last_seq + wanted.count, last_message_at = %(now)s
+    FROM unnest(%(rooms)s::bigint[], %(counts)s::bigint[]) AS wanted(id, count) JOIN locked USING (id)
+    WHERE rooms_room.id = wanted.id AND NOT locked.closed
+    RETURNING rooms_room.id, rooms_room.last_seq - wanted.count AS before
+), numbered AS (
+    SELECT new.*, taken.before + new.rank AS seq
+    FROM unnest(
+        %(room)s::bigint[], %(rank)s::bigint[], %(author)s::bigint[], %(member)s::bigint[],
+        %(body)s::text[], %(reply_to)s::bigint[], %(client_id)s::uuid[]
+    ) AS new(room, rank, author, member, body, reply_to, client_id)
+    JOIN taken ON taken.id = new.room
+), message AS (
+    INSERT INTO chat_message (room_id, author_id, seq, body, reply_to_id, client_id, created_at)
+    SELECT room, author, seq, body, reply_to, client_id, %(now)s FROM numbered
+    RETURNING id, room_id, seq
+), reader AS (
+    UPDATE rooms_membership SET last_read_seq = own.seq
+    FROM (SELECT member, max(seq) AS seq FROM numbered GROUP BY member) AS own
+    WHERE rooms_membership.id = own.member AND rooms_membership.last_read_seq < own.seq
+)
+SELECT room_id, seq, id FROM message
+UNION ALL SELECT id, NULL, NULL FROM locked WHERE closed
 """
-_READ_OWN_SQL = """
-UPDATE rooms_membership SET last_read_seq = own.seq
-FROM unnest(%s::bigint[], %s::bigint[]) AS own(id, seq)
-WHERE rooms_membership.id = own.id AND rooms_membership.last_read_seq < own.seq
-"""
 
 
-def _insert_many(messages: list[Message], *, member_ids: list[int]) -> set[int]:
-    """Store the messages, but none to a room found closed once locked: returns those rooms' ids."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LOCK_ROOMS_SQL, [sorted({message.room_id for message in messages})])
-        closed = {room for room, is_closed in cursor.fetchall() if is_closed}
-    kept = [(m, member) for m, member in zip(messages, member_ids, strict=True) if m.room_id not in closed]
+def _insert_many(messages: list[Message], *, member_ids: list[int]) -> dict[int, Callable[[], Exception]]:
+    """Store the messages, but none to a room found closed, or gone, once locked: returns those rooms'
+    ids, each with the refusal its senders get (a new one each)."""
+    ranks, counts = _ranks_in_rooms(messages)
+    rooms = sorted(counts)
+    fields = {"now": messages[0].created_at, "rooms": rooms, "counts": [counts[room] for room in rooms]}
+    fields |= {"room": [m.room_id for m in messages], "rank": ranks, "author": [m.author_id for m in messages]}
+    fields |= {"member": member_ids, "body": [m.body for m in messages]}
+    fields |= {"reply_to": [m.reply_to_id for m in messages], "client_id": [m.client_id for m in messages]}
+    with prepared_cursor() as cursor:
+        cursor.execute(_STORE_SQL, fields)
+        rows = cursor.fetchall()
+    refused: dict[int, Callable[[], Exception]] = {room: RoomNotVisible for room in rooms}  # Unless found below.
+    first = {}  # Each room's messages took the seqs after its last one: the lowest is rank 1's.
+    for room, seq, _ in rows:
+        if seq is None:
+            refused[room] = partial(PermissionDenied, ROOM_CLOSED)
+        else:
+            refused.pop(room, None)
+            first[room] = min(seq, first.get(room, seq))
+    stored = {(room, seq): pk for room, seq, pk in rows if seq is not None}
+    kept = [(message, rank) for message, rank in zip(messages, ranks, strict=True) if message.room_id in first]
+    for message, rank in kept:
+        message.seq = first[message.room_id] + rank - 1
+        message.pk = stored[(message.room_id, message.seq)]
+        message._state.adding, message._state.db = False, connection.alias
     if kept:
-        _insert_locked([m for m, _ in kept], member_ids=[member for _, member in kept])
-    return closed
+        _announce_on_commit([message for message, _ in kept])
+    return refused
 
 
-def _insert_locked(messages: list[Message], *, member_ids: list[int]) -> None:
+def _ranks_in_rooms(messages: list[Message]) -> tuple[list[int], dict[int, int]]:
+    """Each message's place among its room's messages in the batch (from 1, in request order: the
+    order people's messages arrived in), and each room's count."""
     counts: dict[int, int] = {}
+    ranks = []
     for message in messages:
         counts[message.room_id] = counts.get(message.room_id, 0) + 1
-    rooms = sorted(counts)
-    with connection.cursor() as cursor:
-        cursor.execute(_TAKE_SEQS_SQL, [messages[0].created_at, rooms, [counts[room] for room in rooms]])
-        next_seq = {room: last - counts[room] + 1 for room, last in cursor.fetchall()}
-        for message in messages:  # In request order: the order people's messages arrived in.
-            message.seq = next_seq[message.room_id]
-            next_seq[message.room_id] += 1
-        Message.objects.bulk_create(messages)
-        read = {}
-        for message, member_id in zip(messages, member_ids, strict=True):
-            read[member_id] = max(read.get(member_id, 0), message.seq)
-        cursor.execute(_READ_OWN_SQL, [list(read), list(read.values())])
+        ranks.append(counts[message.room_id])
+    return ranks, counts
+
+
+def _announce_on_commit(messages: list[Message]) -> None:
     on_commit_robust(
         partial(events.publish_each, [(events.room_group(m.room_id), partial(events.message_new, m)) for m in messages])
     )

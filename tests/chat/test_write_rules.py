@@ -107,7 +107,25 @@ def test_the_batch_insert_refuses_rooms_that_ended_once_locked(ann, ben, room, b
         message.prefetched_reactions = []
     members = [Membership.objects.get(room=target, user=ann).pk for target in (room, other)]
 
-    assert services._insert_many(messages, member_ids=members) == {room.pk}
+    assert services._insert_many(messages, member_ids=members).keys() == {room.pk}
 
     assert list(Message.objects.values_list("room_id", "body", "seq")) == [(other.pk, "in time", 1)]
     assert Room.objects.get(pk=room.pk).last_seq == 0
+
+
+@postgresql_only
+def test_the_batch_insert_refuses_rooms_gone_once_locked_as_not_visible(ann, room, bob):
+    other = group_room(bob, ann, title="Still here")
+    now = timezone.now()
+    messages = [
+        Message(room_id=target.pk, author=ann, body=body, client_id=uuid.uuid4(), created_at=now)
+        for target, body in ((room, "into nothing"), (other, "in time"))
+    ]
+    members = [Membership.objects.get(room=target, user=ann).pk for target in (room, other)]
+    Room.objects.filter(pk=room.pk).delete()
+
+    refused = services._insert_many(messages, member_ids=members)
+
+    assert refused.keys() == {room.pk}
+    assert isinstance(refused[room.pk](), services.RoomNotVisible)
+    assert list(Message.objects.values_list("room_id", "body", "seq")) == [(other.pk, "in time", 1)]
