@@ -548,6 +548,7 @@ class RateResult:
     errors: int
     server_cpu: float
     client_cpu: float
+    client_us: float  # load generator CPU per copy delivered, µs (sending, acks and the loop included)
     cpu: dict[str, float]  # CpuAccount.shares()
 
     def sustained(self, idle_p50: float) -> bool:
@@ -596,6 +597,7 @@ async def run_rate(target: Target, stats: Stats, senders: list[Client], n: int, 
         await asyncio.sleep(0.02)
     end = phase.last_delivery or time.perf_counter()
     wall = time.perf_counter() - t0
+    client_s = time.process_time() - client0
     result = RateResult(
         rate=rate,
         n=n,
@@ -608,13 +610,15 @@ async def run_rate(target: Target, stats: Stats, senders: list[Client], n: int, 
         p99=percentile(phase.latencies, 99),
         errors=sum(stats.errors.values()) - errors_before,
         server_cpu=(target.cpu_seconds() - cpu0) / wall,
-        client_cpu=(time.process_time() - client0) / wall,
+        client_cpu=client_s / wall,
+        client_us=client_s / max(phase.delivered, 1) * 1e6,
         cpu=account.shares(),
     )
     log(
         f"  {target.name} n={n} rate={rate:.1f} msg/s: {result.delivered}/{expected} copies, "
         f"{result.deliveries_per_second:,.0f}/s, p50 {result.p50 * 1e3:.1f} p99 {result.p99 * 1e3:.1f} ms, "
-        f"errors {result.errors}, server CPU {result.server_cpu:.0%}, client CPU {result.client_cpu:.0%}"
+        f"errors {result.errors}, server CPU {result.server_cpu:.0%}, client CPU {result.client_cpu:.0%} "
+        f"({result.client_us:.1f} µs a copy)"
     )
     del stats.phases[phase.id]
     return result
