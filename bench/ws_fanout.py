@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import websockets
 
+from bench import wsclient  # noqa: E402
 from bench.common import (  # noqa: E402
     HOST,
     ROOT,
@@ -353,7 +353,7 @@ PHASE_IDS = itertools.count(1)  # unique over the run: stored rows are counted b
 
 class Stats:
     def __init__(self):
-        self.phases: dict[int, Phase] = {}
+        self.live: dict[bytes, Phase] = {}  # by the phase's id as it is written in the marker
         self.stale = 0
         self.other = 0
         self.errors: Counter = Counter()
@@ -361,88 +361,81 @@ class Stats:
 
     def new_phase(self) -> Phase:
         phase = Phase(next(PHASE_IDS))
-        self.phases[phase.id] = phase
+        self.live[str(phase.id).encode()] = phase
         return phase
+
+    def end_phase(self, phase: Phase) -> None:
+        """Copies of its messages that arrive later count as stale."""
+        del self.live[str(phase.id).encode()]
 
 
 class Client:
-    """One socket. Frames are recognised by prefix and the bench marker, not parsed as JSON."""
+    """One socket. Frames are recognised by prefix and the bench marker, as bytes, not parsed as JSON."""
 
     def __init__(self, index: int, url: str, origin: str, cookie: str | None, room: int | None, stats: Stats):
         self.index, self.url, self.origin, self.cookie, self.room, self.stats = index, url, origin, cookie, room, stats
-        self.ws = None
+        self.ws: wsclient.WebSocket | None = None
         self.ready = asyncio.Event()
-        self.task = None
         self.parley = cookie is not None
+        self.me = str(index).encode()
 
     async def open(self) -> None:
-        headers = {"Cookie": f"sessionid={self.cookie}"} if self.cookie else None
-        self.ws = await websockets.connect(
-            self.url,
-            origin=self.origin,
-            additional_headers=headers,
-            compression=None,
-            ping_interval=None,
-            max_size=2**22,
-            max_queue=None,
-            open_timeout=60,
-            close_timeout=5,
-        )
-        self.task = asyncio.create_task(self.read())
+        address, _, path = self.url.removeprefix("ws://").partition("/")
+        host, _, port = address.partition(":")
+        headers = {"Origin": self.origin}
+        if self.cookie:
+            headers["Cookie"] = f"sessionid={self.cookie}"
+        self.ws = await wsclient.connect(host, int(port), "/" + path, self.received, headers=headers, timeout=60)
         if self.parley:
             await asyncio.wait_for(self.ready.wait(), 60)
         else:
             self.ready.set()
 
+    def send(self, text: str) -> None:
+        self.ws.send(text)
+
     def frame(self, phase: int, seq: int) -> str:
         body = f"B|{phase}|{self.index}|{seq}|{time.perf_counter():.6f}|E"
         return f'{{"type":"message.send","room":{self.room},"body":"{body}","client_id":"{uuid.uuid4()}"}}'
 
-    async def read(self) -> None:
+    def received(self, text: bytes, now: float) -> None:
+        """One server message; `now` is when the read that brought it returned."""
         stats = self.stats
-        with contextlib.suppress(websockets.ConnectionClosed, asyncio.CancelledError):
-            async for text in self.ws:
-                now = time.perf_counter()
-                stats.last_frame = now
-                ack = text.startswith('{"type":"message.ack"')
-                i = text.find("B|")
-                if i >= 0:
-                    phase_id, sender, seq, sent_at = text[i + 2 : text.find("|E", i)].split("|")
-                    phase = stats.phases.get(int(phase_id))
-                    if phase is None:
-                        stats.stale += 1
-                        continue
-                    latency = now - float(sent_at)
-                    if ack:
-                        phase.acks += 1
-                        phase.ack_latencies.append(latency)
-                        phase.last_ack = now
-                        continue
-                    phase.delivered += 1
-                    phase.latencies.append(latency)
-                    phase.last_delivery = now
-                    if int(sender) != self.index:
-                        phase.peer_delivered += 1
-                        phase.peer_latencies.append(latency)
-                        phase.peer_keys.add((sender, seq))
-                elif text.startswith('{"type":"hello"'):
-                    self.ready.set()
-                elif text.startswith('{"type":"ping"'):
-                    await self.ws.send(json.dumps({"type": "pong", "id": json.loads(text).get("id")}))
-                elif text.startswith('{"type":"error"'):
-                    code = text.split('"code":"', 1)[-1].split('"', 1)[0]
-                    stats.errors[code] += 1
-                else:
-                    stats.other += 1
+        stats.last_frame = now
+        i = text.find(b"B|")
+        if i >= 0:
+            phase_key, who, sent_at = text[i + 2 : text.find(b"|E", i)].split(b"|", 2)
+            phase = stats.live.get(phase_key)
+            if phase is None:
+                stats.stale += 1
+                return
+            seq, _, sent_at = sent_at.partition(b"|")
+            latency = now - float(sent_at)
+            if text.startswith(b'{"type":"message.ack"'):
+                phase.acks += 1
+                phase.ack_latencies.append(latency)
+                phase.last_ack = now
+                return
+            phase.delivered += 1
+            phase.latencies.append(latency)
+            phase.last_delivery = now
+            if who != self.me:
+                phase.peer_delivered += 1
+                phase.peer_latencies.append(latency)
+                phase.peer_keys.add((who, seq))
+        elif text.startswith(b'{"type":"hello"'):
+            self.ready.set()
+        elif text.startswith(b'{"type":"ping"'):
+            self.send(json.dumps({"type": "pong", "id": json.loads(text).get("id")}))
+        elif text.startswith(b'{"type":"error"'):
+            code = text.split(b'"code":"', 1)[-1].split(b'"', 1)[0]
+            stats.errors[code.decode(errors="replace")] += 1
+        else:
+            stats.other += 1
 
     async def close(self) -> None:
         if self.ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.close(), 10)
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(BaseException):
-                await self.task
+            await self.ws.close(timeout=10)
 
 
 async def open_all(clients: list[Client]) -> float:
@@ -455,7 +448,7 @@ async def open_all(clients: list[Client]) -> float:
                 try:
                     await client.open()
                     return
-                except (OSError, websockets.InvalidHandshake, TimeoutError):
+                except (OSError, wsclient.HandshakeError, TimeoutError):
                     if attempt == 2:
                         raise
                     await asyncio.sleep(0.5)
@@ -586,7 +579,7 @@ async def run_rate(target: Target, stats: Stats, senders: list[Client], n: int, 
             delay = at - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await client.ws.send(client.frame(phase.id, seq))
+            client.send(client.frame(phase.id, seq))
             phase.sent += 1
             seq += 1
 
@@ -620,7 +613,7 @@ async def run_rate(target: Target, stats: Stats, senders: list[Client], n: int, 
         f"errors {result.errors}, server CPU {result.server_cpu:.0%}, client CPU {result.client_cpu:.0%} "
         f"({result.client_us:.1f} µs a copy)"
     )
-    del stats.phases[phase.id]
+    stats.end_phase(phase)
     return result
 
 
@@ -629,12 +622,12 @@ async def probe(stats: Stats, sender: Client, n: int, count: int = 5) -> float:
     latencies = []
     for seq in range(count):
         phase = stats.new_phase()
-        await sender.ws.send(sender.frame(phase.id, seq))
+        sender.send(sender.frame(phase.id, seq))
         deadline = time.perf_counter() + 10
         while phase.delivered < n and time.perf_counter() < deadline:
             await asyncio.sleep(0.005)
         latencies += phase.latencies
-        del stats.phases[phase.id]
+        stats.end_phase(phase)
     return percentile(latencies, 50)
 
 
@@ -714,7 +707,7 @@ async def dm_scenario(target: Target, pairs: int, burst: int, cfg: dict) -> dict
 
         async def burst_of(client: Client):
             for seq in range(burst):
-                await client.ws.send(client.frame(phase.id, seq))
+                client.send(client.frame(phase.id, seq))
                 phase.sent += 1
 
         await asyncio.gather(*(burst_of(c) for c in clients))
