@@ -24,6 +24,7 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 NORMAL_CLOSURE = 1000
 MAX_HEADER = 65536  # bytes of an upgrade response: more is not a WebSocket server answering
+READ_SIZE = 65536  # bytes a read may bring; more waits for the next read
 
 
 class HandshakeError(Exception):
@@ -83,7 +84,7 @@ def client_frame(opcode: int, payload: bytes) -> bytes:
     return head + key + mask(payload, key)
 
 
-class WebSocket(asyncio.Protocol):
+class WebSocket(asyncio.BufferedProtocol):
     """One connection. `on_message(payload, received_at)` gets each text (or binary) message's bytes.
 
     `opened` resolves once the server accepted the upgrade (or fails with the reason); `closed`
@@ -103,12 +104,21 @@ class WebSocket(asyncio.Protocol):
         self.close_sent = False
         self.close_code: int | None = None
         self.pings = 0  # control pings answered: tests see the server's keepalive reached us
+        self.chunk = memoryview(bytearray(READ_SIZE))
 
-    # asyncio.Protocol
+    # asyncio.BufferedProtocol: each read goes into the socket's own buffer. A plain Protocol's read
+    # is recv(256 KiB) into a new bytes object, which glibc serves above its mmap threshold: an mmap,
+    # a page fault and an munmap per read, most of the load generator's CPU at a frame or two a read.
 
     def connection_made(self, transport) -> None:
         self.transport = transport
         transport.write(upgrade_request(self.host, self.path, self.key, self.headers))
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.chunk
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self.chunk[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         now = time.perf_counter()
