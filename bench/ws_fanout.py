@@ -72,13 +72,15 @@ PER_SENDER_MAX_RATE = 10.0  # frames/s; Parley's flood guard closes at 60 frames
 CONNECT_CONCURRENCY = 50  # Twisted listens with a backlog of 50
 
 PROFILES = {
-    "full": dict(sizes=[10, 100, 1000], pairs=500, burst=2, idle=1000, duration=10.0, step=3.0, grace=3.0, senders=50),
+    "full": dict(sizes=[10, 100, 1000], pairs=500, burst=10, idle=1000, duration=10.0, step=3.0, grace=3.0, senders=50),
     "quick": dict(sizes=[10, 100], pairs=100, burst=2, idle=200, duration=4.0, step=1.5, grace=2.0, senders=20),
     "smoke": dict(sizes=[10], pairs=5, burst=3, idle=20, duration=1.5, step=1.0, grace=1.5, senders=10),
 }
 # Seconds the idle-memory scenario lets the server settle before each RSS reading: a few hundred
 # sockets' memory is allocated by the time their hello arrives, a thousand's takes longer to show.
 SETTLE = {"full": 3.0, "quick": 1.0, "smoke": 1.0}
+# Steps of the ramp spent bisecting after its first failure (see ramp()): 1.6x becomes 1.6 ** (1 / 2 ** k).
+BISECT = {"full": 3, "quick": 2, "smoke": 1}
 
 
 # Processes
@@ -631,6 +633,43 @@ async def probe(stats: Stats, sender: Client, n: int, count: int = 5) -> float:
     return percentile(latencies, 50)
 
 
+async def ramp(target: Target, stats: Stats, senders: list[Client], n: int, idle_p50: float, cfg: dict):
+    """The highest sustained rate: up by `factor` a step, then bisected between the best and the first failed.
+
+    Up to the first failure the rate grows by `factor` (1.6) a step, so on its own that would give
+    the max to within 1.6x, and a ratio of two maxima (the scaling factor) would be noise around 1.0
+    or 1.6. Then `bisect` steps halve the gap (geometrically) between the best sustained rate and
+    the lowest failed one, while the ramp's time budget lasts: three of them leave it within 6 %.
+    Returns (every step, the best sustained step or None, whether the senders' cap was reached).
+    """
+    cap = len(senders) * PER_SENDER_MAX_RATE
+    rate = min(cap, max(1.0, cfg["start_deliveries"] / n))
+    steps, best, failed, bisected = [], None, None, 0
+    ramp_end = time.perf_counter() + cfg["ramp_budget"]
+    while True:
+        result = await run_rate(target, stats, senders, n, rate, cfg["step"], cfg["grace"])
+        steps.append(result)
+        if result.sustained(idle_p50):
+            best = result
+            if rate >= cap:
+                return steps, best, True
+        else:
+            failed = rate if failed is None else min(failed, rate)
+            await quiet(stats, 1.0, limit=60)  # drain the backlog, or it weighs on the next step
+            if best is None:  # even the first rate was too much: search downwards
+                if len(steps) >= 4 or rate <= 0.2:
+                    return steps, None, False
+                rate = max(0.2, rate / 2.5)
+                continue
+        if time.perf_counter() > ramp_end or (failed is not None and bisected >= cfg["bisect"]):
+            return steps, best, False
+        if failed is None:
+            rate = min(cap, rate * cfg["factor"])
+        else:
+            rate = (best.rate * failed) ** 0.5
+            bisected += 1
+
+
 async def room_scenario(target: Target, n: int, cfg: dict) -> dict:
     stats = Stats()
     await target.prepare()
@@ -641,30 +680,9 @@ async def room_scenario(target: Target, n: int, cfg: dict) -> dict:
     try:
         await quiet(stats, 1.0)
         senders = clients[: min(n, cfg["senders"])]
-        cap = len(senders) * PER_SENDER_MAX_RATE
-        rate = min(cap, max(1.0, cfg["start_deliveries"] / n))
-        steps, best, capped = [], None, False
-        ramp_end = time.perf_counter() + cfg["ramp_budget"]
         idle_p50 = await probe(stats, senders[0], n)
         log(f"  {target.name} n={n}: one message at a time, p50 {idle_p50 * 1e3:.1f} ms")
-        while True:
-            result = await run_rate(target, stats, senders, n, rate, cfg["step"], cfg["grace"])
-            steps.append(result)
-            ok = result.sustained(idle_p50)
-            if not ok and best is None and len(steps) < 4 and rate > 0.2:
-                # Even the first rate was too much: drain, then search downwards.
-                await quiet(stats, 1.0, limit=60)
-                rate = max(0.2, rate / 2.5)
-                continue
-            if not ok:
-                break
-            best = result
-            if rate >= cap:
-                capped = True
-                break
-            if time.perf_counter() > ramp_end:
-                break
-            rate = min(cap, rate * cfg["factor"])
+        steps, best, capped = await ramp(target, stats, senders, n, idle_p50, cfg)
         await quiet(stats, 1.0, limit=60)
         max_rate = best.rate if best else steps[0].rate / 2
         peak = max(steps, key=lambda r: r.deliveries_per_second)
@@ -1002,6 +1020,7 @@ def main() -> int:
             cfg[key] = getattr(args, key)
     # The quick ramp starts one step higher: a room of 100 sustains 2,000 deliveries/s on any run seen.
     cfg.update(start_deliveries=2000 if args.quick else 1000, factor=1.6, ramp_budget=60.0 if not args.smoke else 5.0)
+    cfg.update(bisect=BISECT[mode])
     cfg.update(dm_limit=150.0 if not args.smoke else 30.0, dm_profile_s=10 if not args.smoke else 2)
     # The reference loses copies: the burst ends when none arrived for this long.
     cfg.update(dm_stall=10.0 if not (args.smoke or args.quick) else 3.0)
