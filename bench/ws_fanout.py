@@ -406,12 +406,11 @@ class Client:
         stats.last_frame = now
         i = text.find(b"B|")
         if i >= 0:
-            phase_key, who, sent_at = text[i + 2 : text.find(b"|E", i)].split(b"|", 2)
+            phase_key, who, seq, sent_at = text[i + 2 : text.find(b"|E", i)].split(b"|")
             phase = stats.live.get(phase_key)
             if phase is None:
                 stats.stale += 1
                 return
-            seq, _, sent_at = sent_at.partition(b"|")
             latency = now - float(sent_at)
             if text.startswith(b'{"type":"message.ack"'):
                 phase.acks += 1
