@@ -10,8 +10,9 @@ recreated), Redis db 14 under its own prefixes, daphne for Parley and for the re
 
 Scenarios, each against both servers:
   (a) one room of N members, all connected; senders send at a target rate. An open-loop ramp
-      finds the highest sustained rate (every copy delivered, p99 < 1 s), then a run at half that
-      rate reports latency (the send time travels in the body).
+      finds the highest sustained rate (every copy delivered, no backlog: see ramp() and
+      RateResult.sustained()), then a run at half that rate reports latency (the send time
+      travels in the body).
   (b) many DM pairs, every member sending a burst of K messages at once: acked, delivered,
       stored (rows counted in PostgreSQL afterwards) and lost.
   (c) server memory per idle connection (RSS of the daphne process before and after M sockets).
@@ -25,6 +26,9 @@ so the connect of N members does not announce N presence events to N members eac
 that would swamp what is measured; it is a finding of its own, see docs/PERFORMANCE.md).
 Parley runs with bench/parley_settings.py: config.settings with the per-person send rate raised.
 A sender socket sends at most 10 frames a second: Parley closes a socket that sends 60 in 5 s.
+Both servers are driven by the same client, bench/wsclient.py: at one daphne's max rate the load
+generator receives over 50,000 frames a second, and what it costs a frame is CPU the servers lack
+(each rate's log line gives it, in µs a copy).
 """
 
 import argparse
