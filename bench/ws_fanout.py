@@ -398,6 +398,11 @@ class Client:
             self.ready.set()
 
     def send(self, text: str) -> None:
+        if self.ws.close_sent or self.ws.closed.done():
+            # The server closed the socket (Parley's flood guard, a crash): the message is lost. An
+            # error, so that the step is not sustained, as an exception ended it with websockets.
+            self.stats.errors[f"sent on a closed socket ({self.ws.close_code})"] += 1
+            return
         self.ws.send(text)
 
     def frame(self, phase: int, seq: int) -> str:

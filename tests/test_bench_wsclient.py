@@ -144,3 +144,18 @@ async def test_a_close_from_the_server_is_answered_and_the_connection_ends(refer
 async def test_a_refused_upgrade_is_a_handshake_error(reference):
     with pytest.raises(wsclient.HandshakeError, match="403"):
         await open_socket(reference, Recorder(), origin="http://elsewhere.test")
+
+
+async def test_the_load_generator_counts_a_send_on_a_socket_the_server_closed_as_an_error(reference):
+    from bench.ws_fanout import Client, Stats
+
+    stats = Stats()
+    origin = f"http://127.0.0.1:{reference}"
+    client = Client(0, f"ws://127.0.0.1:{reference}/ws/chat/lobby/", origin, None, 0, stats)
+    await client.open()
+    client.send("not JSON")  # the reference consumer raises: daphne closes the socket
+    await asyncio.wait_for(client.ws.closed, 10)
+
+    client.send(client.frame(stats.new_phase().id, 0))
+
+    assert sum(stats.errors.values()) == 1
