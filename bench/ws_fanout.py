@@ -10,8 +10,9 @@ recreated), Redis db 14 under its own prefixes, daphne for Parley and for the re
 
 Scenarios, each against both servers:
   (a) one room of N members, all connected; senders send at a target rate. An open-loop ramp
-      finds the highest sustained rate (every copy delivered, p99 < 1 s), then a run at half that
-      rate reports latency (the send time travels in the body).
+      finds the highest sustained rate (every copy delivered, no backlog: see ramp() and
+      RateResult.sustained()), then a run at half that rate reports latency (the send time
+      travels in the body).
   (b) many DM pairs, every member sending a burst of K messages at once: acked, delivered,
       stored (rows counted in PostgreSQL afterwards) and lost.
   (c) server memory per idle connection (RSS of the daphne process before and after M sockets).
@@ -25,6 +26,9 @@ so the connect of N members does not announce N presence events to N members eac
 that would swamp what is measured; it is a finding of its own, see docs/PERFORMANCE.md).
 Parley runs with bench/parley_settings.py: config.settings with the per-person send rate raised.
 A sender socket sends at most 10 frames a second: Parley closes a socket that sends 60 in 5 s.
+Both servers are driven by the same client, bench/wsclient.py: at one daphne's max rate the load
+generator receives over 50,000 frames a second, and what it costs a frame is CPU the servers lack
+(each rate's log line gives it, in µs a copy).
 """
 
 import argparse
@@ -46,8 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import websockets
 
+from bench import wsclient  # noqa: E402
 from bench.common import (  # noqa: E402
     HOST,
     ROOT,
@@ -72,13 +76,15 @@ PER_SENDER_MAX_RATE = 10.0  # frames/s; Parley's flood guard closes at 60 frames
 CONNECT_CONCURRENCY = 50  # Twisted listens with a backlog of 50
 
 PROFILES = {
-    "full": dict(sizes=[10, 100, 1000], pairs=500, burst=2, idle=1000, duration=10.0, step=3.0, grace=3.0, senders=50),
+    "full": dict(sizes=[10, 100, 1000], pairs=500, burst=10, idle=1000, duration=10.0, step=3.0, grace=3.0, senders=50),
     "quick": dict(sizes=[10, 100], pairs=100, burst=2, idle=200, duration=4.0, step=1.5, grace=2.0, senders=20),
     "smoke": dict(sizes=[10], pairs=5, burst=3, idle=20, duration=1.5, step=1.0, grace=1.5, senders=10),
 }
 # Seconds the idle-memory scenario lets the server settle before each RSS reading: a few hundred
 # sockets' memory is allocated by the time their hello arrives, a thousand's takes longer to show.
 SETTLE = {"full": 3.0, "quick": 1.0, "smoke": 1.0}
+# Steps of the ramp spent bisecting after its first failure (see ramp()): 1.6x becomes 1.6 ** (1 / 2 ** k).
+BISECT = {"full": 3, "quick": 2, "smoke": 1}
 
 
 # Processes
@@ -353,7 +359,7 @@ PHASE_IDS = itertools.count(1)  # unique over the run: stored rows are counted b
 
 class Stats:
     def __init__(self):
-        self.phases: dict[int, Phase] = {}
+        self.live: dict[bytes, Phase] = {}  # by the phase's id as it is written in the marker
         self.stale = 0
         self.other = 0
         self.errors: Counter = Counter()
@@ -361,88 +367,85 @@ class Stats:
 
     def new_phase(self) -> Phase:
         phase = Phase(next(PHASE_IDS))
-        self.phases[phase.id] = phase
+        self.live[str(phase.id).encode()] = phase
         return phase
+
+    def end_phase(self, phase: Phase) -> None:
+        """Copies of its messages that arrive later count as stale."""
+        del self.live[str(phase.id).encode()]
 
 
 class Client:
-    """One socket. Frames are recognised by prefix and the bench marker, not parsed as JSON."""
+    """One socket. Frames are recognised by prefix and the bench marker, as bytes, not parsed as JSON."""
 
     def __init__(self, index: int, url: str, origin: str, cookie: str | None, room: int | None, stats: Stats):
         self.index, self.url, self.origin, self.cookie, self.room, self.stats = index, url, origin, cookie, room, stats
-        self.ws = None
+        self.ws: wsclient.WebSocket | None = None
         self.ready = asyncio.Event()
-        self.task = None
         self.parley = cookie is not None
+        self.me = str(index).encode()
 
     async def open(self) -> None:
-        headers = {"Cookie": f"sessionid={self.cookie}"} if self.cookie else None
-        self.ws = await websockets.connect(
-            self.url,
-            origin=self.origin,
-            additional_headers=headers,
-            compression=None,
-            ping_interval=None,
-            max_size=2**22,
-            max_queue=None,
-            open_timeout=60,
-            close_timeout=5,
-        )
-        self.task = asyncio.create_task(self.read())
+        address, _, path = self.url.removeprefix("ws://").partition("/")
+        host, _, port = address.partition(":")
+        headers = {"Origin": self.origin}
+        if self.cookie:
+            headers["Cookie"] = f"sessionid={self.cookie}"
+        self.ws = await wsclient.connect(host, int(port), "/" + path, self.received, headers=headers, timeout=60)
         if self.parley:
             await asyncio.wait_for(self.ready.wait(), 60)
         else:
             self.ready.set()
 
+    def send(self, text: str) -> None:
+        if self.ws.close_sent or self.ws.closed.done():
+            # The server closed the socket (Parley's flood guard, a crash): the message is lost. An
+            # error, so that the step is not sustained, as an exception ended it with websockets.
+            self.stats.errors[f"sent on a closed socket ({self.ws.close_code})"] += 1
+            return
+        self.ws.send(text)
+
     def frame(self, phase: int, seq: int) -> str:
         body = f"B|{phase}|{self.index}|{seq}|{time.perf_counter():.6f}|E"
         return f'{{"type":"message.send","room":{self.room},"body":"{body}","client_id":"{uuid.uuid4()}"}}'
 
-    async def read(self) -> None:
+    def received(self, text: bytes, now: float) -> None:
+        """One server message; `now` is when the read that brought it returned."""
         stats = self.stats
-        with contextlib.suppress(websockets.ConnectionClosed, asyncio.CancelledError):
-            async for text in self.ws:
-                now = time.perf_counter()
-                stats.last_frame = now
-                ack = text.startswith('{"type":"message.ack"')
-                i = text.find("B|")
-                if i >= 0:
-                    phase_id, sender, seq, sent_at = text[i + 2 : text.find("|E", i)].split("|")
-                    phase = stats.phases.get(int(phase_id))
-                    if phase is None:
-                        stats.stale += 1
-                        continue
-                    latency = now - float(sent_at)
-                    if ack:
-                        phase.acks += 1
-                        phase.ack_latencies.append(latency)
-                        phase.last_ack = now
-                        continue
-                    phase.delivered += 1
-                    phase.latencies.append(latency)
-                    phase.last_delivery = now
-                    if int(sender) != self.index:
-                        phase.peer_delivered += 1
-                        phase.peer_latencies.append(latency)
-                        phase.peer_keys.add((sender, seq))
-                elif text.startswith('{"type":"hello"'):
-                    self.ready.set()
-                elif text.startswith('{"type":"ping"'):
-                    await self.ws.send(json.dumps({"type": "pong", "id": json.loads(text).get("id")}))
-                elif text.startswith('{"type":"error"'):
-                    code = text.split('"code":"', 1)[-1].split('"', 1)[0]
-                    stats.errors[code] += 1
-                else:
-                    stats.other += 1
+        stats.last_frame = now
+        i = text.find(b"B|")
+        if i >= 0:
+            phase_key, who, seq, sent_at = text[i + 2 : text.find(b"|E", i)].split(b"|")
+            phase = stats.live.get(phase_key)
+            if phase is None:
+                stats.stale += 1
+                return
+            latency = now - float(sent_at)
+            if text.startswith(b'{"type":"message.ack"'):
+                phase.acks += 1
+                phase.ack_latencies.append(latency)
+                phase.last_ack = now
+                return
+            phase.delivered += 1
+            phase.latencies.append(latency)
+            phase.last_delivery = now
+            if who != self.me:
+                phase.peer_delivered += 1
+                phase.peer_latencies.append(latency)
+                phase.peer_keys.add((who, seq))
+        elif text.startswith(b'{"type":"hello"'):
+            self.ready.set()
+        elif text.startswith(b'{"type":"ping"'):
+            self.send(json.dumps({"type": "pong", "id": json.loads(text).get("id")}))
+        elif text.startswith(b'{"type":"error"'):
+            code = text.split(b'"code":"', 1)[-1].split(b'"', 1)[0]
+            stats.errors[code.decode(errors="replace")] += 1
+        else:
+            stats.other += 1
 
     async def close(self) -> None:
         if self.ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.close(), 10)
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(BaseException):
-                await self.task
+            await self.ws.close(timeout=10)
 
 
 async def open_all(clients: list[Client]) -> float:
@@ -455,7 +458,7 @@ async def open_all(clients: list[Client]) -> float:
                 try:
                     await client.open()
                     return
-                except (OSError, websockets.InvalidHandshake, TimeoutError):
+                except (OSError, wsclient.HandshakeError, TimeoutError):
                     if attempt == 2:
                         raise
                     await asyncio.sleep(0.5)
@@ -548,6 +551,7 @@ class RateResult:
     errors: int
     server_cpu: float
     client_cpu: float
+    client_us: float  # load generator CPU per copy delivered, µs (sending, acks and the loop included)
     cpu: dict[str, float]  # CpuAccount.shares()
 
     def sustained(self, idle_p50: float) -> bool:
@@ -585,7 +589,7 @@ async def run_rate(target: Target, stats: Stats, senders: list[Client], n: int, 
             delay = at - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await client.ws.send(client.frame(phase.id, seq))
+            client.send(client.frame(phase.id, seq))
             phase.sent += 1
             seq += 1
 
@@ -596,6 +600,7 @@ async def run_rate(target: Target, stats: Stats, senders: list[Client], n: int, 
         await asyncio.sleep(0.02)
     end = phase.last_delivery or time.perf_counter()
     wall = time.perf_counter() - t0
+    client_s = time.process_time() - client0
     result = RateResult(
         rate=rate,
         n=n,
@@ -608,15 +613,17 @@ async def run_rate(target: Target, stats: Stats, senders: list[Client], n: int, 
         p99=percentile(phase.latencies, 99),
         errors=sum(stats.errors.values()) - errors_before,
         server_cpu=(target.cpu_seconds() - cpu0) / wall,
-        client_cpu=(time.process_time() - client0) / wall,
+        client_cpu=client_s / wall,
+        client_us=client_s / max(phase.delivered, 1) * 1e6,
         cpu=account.shares(),
     )
     log(
         f"  {target.name} n={n} rate={rate:.1f} msg/s: {result.delivered}/{expected} copies, "
         f"{result.deliveries_per_second:,.0f}/s, p50 {result.p50 * 1e3:.1f} p99 {result.p99 * 1e3:.1f} ms, "
-        f"errors {result.errors}, server CPU {result.server_cpu:.0%}, client CPU {result.client_cpu:.0%}"
+        f"errors {result.errors}, server CPU {result.server_cpu:.0%}, client CPU {result.client_cpu:.0%} "
+        f"({result.client_us:.1f} µs a copy)"
     )
-    del stats.phases[phase.id]
+    stats.end_phase(phase)
     return result
 
 
@@ -625,13 +632,50 @@ async def probe(stats: Stats, sender: Client, n: int, count: int = 5) -> float:
     latencies = []
     for seq in range(count):
         phase = stats.new_phase()
-        await sender.ws.send(sender.frame(phase.id, seq))
+        sender.send(sender.frame(phase.id, seq))
         deadline = time.perf_counter() + 10
         while phase.delivered < n and time.perf_counter() < deadline:
             await asyncio.sleep(0.005)
         latencies += phase.latencies
-        del stats.phases[phase.id]
+        stats.end_phase(phase)
     return percentile(latencies, 50)
+
+
+async def ramp(target: Target, stats: Stats, senders: list[Client], n: int, idle_p50: float, cfg: dict):
+    """The highest sustained rate: up by `factor` a step, then bisected between the best and the first failed.
+
+    Up to the first failure the rate grows by `factor` (1.6) a step, so on its own that would give
+    the max to within 1.6x, and a ratio of two maxima (the scaling factor) would be noise around 1.0
+    or 1.6. Then `bisect` steps halve the gap (geometrically) between the best sustained rate and
+    the lowest failed one, while the ramp's time budget lasts: three of them leave it within 6 %.
+    Returns (every step, the best sustained step or None, whether the senders' cap was reached).
+    """
+    cap = len(senders) * PER_SENDER_MAX_RATE
+    rate = min(cap, max(1.0, cfg["start_deliveries"] / n))
+    steps, best, failed, bisected = [], None, None, 0
+    ramp_end = time.perf_counter() + cfg["ramp_budget"]
+    while True:
+        result = await run_rate(target, stats, senders, n, rate, cfg["step"], cfg["grace"])
+        steps.append(result)
+        if result.sustained(idle_p50):
+            best = result
+            if rate >= cap:
+                return steps, best, True
+        else:
+            failed = rate if failed is None else min(failed, rate)
+            await quiet(stats, 1.0, limit=60)  # drain the backlog, or it weighs on the next step
+            if best is None:  # even the first rate was too much: search downwards
+                if len(steps) >= 4 or rate <= 0.2:
+                    return steps, None, False
+                rate = max(0.2, rate / 2.5)
+                continue
+        if time.perf_counter() > ramp_end or (failed is not None and bisected >= cfg["bisect"]):
+            return steps, best, False
+        if failed is None:
+            rate = min(cap, rate * cfg["factor"])
+        else:
+            rate = (best.rate * failed) ** 0.5
+            bisected += 1
 
 
 async def room_scenario(target: Target, n: int, cfg: dict) -> dict:
@@ -644,30 +688,9 @@ async def room_scenario(target: Target, n: int, cfg: dict) -> dict:
     try:
         await quiet(stats, 1.0)
         senders = clients[: min(n, cfg["senders"])]
-        cap = len(senders) * PER_SENDER_MAX_RATE
-        rate = min(cap, max(1.0, cfg["start_deliveries"] / n))
-        steps, best, capped = [], None, False
-        ramp_end = time.perf_counter() + cfg["ramp_budget"]
         idle_p50 = await probe(stats, senders[0], n)
         log(f"  {target.name} n={n}: one message at a time, p50 {idle_p50 * 1e3:.1f} ms")
-        while True:
-            result = await run_rate(target, stats, senders, n, rate, cfg["step"], cfg["grace"])
-            steps.append(result)
-            ok = result.sustained(idle_p50)
-            if not ok and best is None and len(steps) < 4 and rate > 0.2:
-                # Even the first rate was too much: drain, then search downwards.
-                await quiet(stats, 1.0, limit=60)
-                rate = max(0.2, rate / 2.5)
-                continue
-            if not ok:
-                break
-            best = result
-            if rate >= cap:
-                capped = True
-                break
-            if time.perf_counter() > ramp_end:
-                break
-            rate = min(cap, rate * cfg["factor"])
+        steps, best, capped = await ramp(target, stats, senders, n, idle_p50, cfg)
         await quiet(stats, 1.0, limit=60)
         max_rate = best.rate if best else steps[0].rate / 2
         peak = max(steps, key=lambda r: r.deliveries_per_second)
@@ -710,7 +733,7 @@ async def dm_scenario(target: Target, pairs: int, burst: int, cfg: dict) -> dict
 
         async def burst_of(client: Client):
             for seq in range(burst):
-                await client.ws.send(client.frame(phase.id, seq))
+                client.send(client.frame(phase.id, seq))
                 phase.sent += 1
 
         await asyncio.gather(*(burst_of(c) for c in clients))
@@ -1005,6 +1028,7 @@ def main() -> int:
             cfg[key] = getattr(args, key)
     # The quick ramp starts one step higher: a room of 100 sustains 2,000 deliveries/s on any run seen.
     cfg.update(start_deliveries=2000 if args.quick else 1000, factor=1.6, ramp_budget=60.0 if not args.smoke else 5.0)
+    cfg.update(bisect=BISECT[mode])
     cfg.update(dm_limit=150.0 if not args.smoke else 30.0, dm_profile_s=10 if not args.smoke else 2)
     # The reference loses copies: the burst ends when none arrived for this long.
     cfg.update(dm_stall=10.0 if not (args.smoke or args.quick) else 3.0)
