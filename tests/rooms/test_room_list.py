@@ -271,6 +271,8 @@ def test_the_json_postgresql_writes_is_byte_for_byte_the_rendered_list(ann, ben,
     odd = 'Q " \\ / \x01\x08\t\n\x0c\r\x1f\x7f \u2028\u2029 \u00e9 \U0001f389 </script>'  # every escape kind
     odd_room = group_room(ann, title=odd)  # no message
     Room.objects.filter(pk=odd_room.pk).update(description=odd, category=odd[:40])
+    # A value outside the choices (written behind the model's back) is still written as any string.
+    Membership.objects.filter(room=odd_room, user=ann).update(notification_level='\\"x\n')
     send(ben, room, odd)
     chat_services.message_delete(user=ben, message_id=send(ben, group_room(ann, ben, title="Deleted"), "oops").pk)
     gone = make_user()
