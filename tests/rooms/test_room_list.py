@@ -297,6 +297,7 @@ def test_the_json_postgresql_writes_is_byte_for_byte_the_rendered_list(ann, ben,
     assert any(item["room"]["title"] == odd and item["last_message"] is None for item in items)
     assert b"\\u2028" in written and "\u2028".encode() not in written
     assert b'"2026-01-02T03:04:05Z"' in written and b'"2026-01-02T03:04:05.100000Z"' in written
+    assert room_list_json(user_id=make_user().pk) == "[]"
 
 
 @pytest.mark.services
