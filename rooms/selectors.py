@@ -367,9 +367,9 @@ def _choice_json(column: str, choices: type[models.TextChoices]) -> str:
 
 
 # rooms.api._my_room's JSON for each of my rooms (MyRoomSerializer's keys, in order), in the list's
-# order (numbered on the rooms' own few columns). The other member of a direct room: one (a repair in the
-# admin can leave a third), whose presence I may see unless a block (either way) or their waiting
-# request hides it. Built from constants only: nothing from a request reaches the text.
+# order. The other member of a direct room: one (a repair in the admin can leave a third), whose
+# presence I may see unless a block (either way) or their waiting request hides it. Built from
+# constants only: nothing from a request reaches the text.
 _ROOM_LIST_JSON_SQL = f"""
 WITH hidden AS (
     SELECT blocked_id AS id FROM accounts_block WHERE blocker_id = %(user)s
@@ -396,8 +396,7 @@ SELECT
     || '}}'
   FROM (
     SELECT m.room_id, m.role, m.last_read_seq, m.notification_level, r.kind, r.title, r.description, r.category,
-           r.is_public, r.creator_id, r.created_at, r.last_message_at, r.last_seq, r.closed_at,
-           row_number() OVER (ORDER BY r.last_message_at DESC NULLS LAST, r.created_at DESC, m.room_id DESC) AS position
+           r.is_public, r.creator_id, r.created_at, r.last_message_at, r.last_seq, r.closed_at
       FROM rooms_membership m JOIN rooms_room r ON r.id = m.room_id
      WHERE m.user_id = %(user)s AND m.request = ''
   ) m
@@ -410,7 +409,7 @@ SELECT
      WHERE m.kind = '{Room.Kind.DIRECT.value}' AND other.room_id = m.room_id AND other.user_id <> %(user)s
      ORDER BY other.user_id LIMIT 1
   ) peer ON true
- ORDER BY m.position
+ ORDER BY m.last_message_at DESC NULLS LAST, m.created_at DESC, m.room_id DESC
 """  # noqa: S608
 
 
