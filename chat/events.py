@@ -104,8 +104,13 @@ class UserPayload(serializers.Serializer):
 def user_summary(user_id: int, handle: str, display_name: str, thumbnail: str | None) -> dict:
     """UserPayload's JSON from a person's columns (chat.selectors.USER_SUMMARY_FIELDS, in that order),
     for lists read as rows rather than as model instances."""
-    url = User._meta.get_field("avatar_thumbnail").storage.url(thumbnail) if thumbnail else None
+    url = avatar_url(thumbnail)
     return {"id": user_id, "handle": handle, "display_name": display_name, "avatar_thumbnail_url": url}
+
+
+def avatar_url(thumbnail: str | None) -> str | None:
+    """The URL of an avatar's thumbnail from its stored name (None for none)."""
+    return User._meta.get_field("avatar_thumbnail").storage.url(thumbnail) if thumbnail else None
 
 
 class ReplyPreviewPayload(serializers.Serializer):

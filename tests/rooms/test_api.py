@@ -17,11 +17,12 @@ def test_my_rooms_come_most_recently_active_first_with_my_membership(ann, ben, a
     response = api_as(ann).get("/api/rooms/")
 
     assert response.status_code == 200
-    assert [item["room"]["id"] for item in response.data] == [busy.pk, direct.pk, quiet.pk]
-    first = response.data[0]
+    rooms = response.json()
+    assert [item["room"]["id"] for item in rooms] == [busy.pk, direct.pk, quiet.pk]
+    first = rooms[0]
     assert first["membership"] == {"role": "owner", "last_read_seq": 0, "notification_level": "all"}
     assert first["unread"] == 3 and first["peer"] is None
-    assert response.data[1]["peer"]["handle"] == "ben"
+    assert rooms[1]["peer"]["handle"] == "ben"
 
 
 def test_creating_a_group_room(ann, api_as):

@@ -1,6 +1,7 @@
 import uuid
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 from django.db import connection
 
@@ -62,8 +63,8 @@ def test_rooms_come_most_recently_active_first(ann, ben, api_as):
 
     response = api_as(ann).get("/api/rooms/")
 
-    assert [item["room"]["id"] for item in response.data][:2] == [older.pk, newer.pk]
-    assert response.data[0]["last_message"]["body"] == "latest"
+    assert [item["room"]["id"] for item in response.json()][:2] == [older.pk, newer.pk]
+    assert response.json()[0]["last_message"]["body"] == "latest"
 
 
 def test_unread_counts_what_came_after_my_read_position(ann, ben, room, api_as):
@@ -120,12 +121,12 @@ def test_the_list_costs_the_same_queries_for_3_rooms_or_30(ann, make_user, api_a
     # whether a block hides them (one prepared statement on PostgreSQL; three ORM queries elsewhere)
     queries = 2 if connection.vendor == "postgresql" else 4
     with django_assert_num_queries(queries):
-        assert len(client.get("/api/rooms/").data) == 3
+        assert len(client.get("/api/rooms/").json()) == 3
     fill_rooms(ann, make_user, 27)
     with django_assert_num_queries(queries):
         response = client.get("/api/rooms/")
-    assert len(response.data) == 30
-    assert all(item["last_message"]["body"] == "reply" for item in response.data)
+    assert len(response.json()) == 30
+    assert all(item["last_message"]["body"] == "reply" for item in response.json())
 
 
 @pytest.mark.services
@@ -147,7 +148,7 @@ def test_presence_for_the_whole_list_is_one_redis_round_trip(ann, make_user, api
     response = api_as(ann).get("/api/rooms/")
 
     assert len(calls) == 1 and sorted(calls[0]) == sorted(person.pk for person in people)
-    assert {item["peer"]["handle"] for item in response.data if item["peer"]["online"]} == {
+    assert {item["peer"]["handle"] for item in response.json() if item["peer"]["online"]} == {
         people[0].handle,
         people[3].handle,
     }
@@ -237,13 +238,13 @@ def test_a_peer_in_a_block_never_shows_online(ann, ben, bob, api_as, online):
     online(ben)
     online(bob)
     account_services.block_create(blocker=ben, blocked=ann)
-    peers = {item["peer"]["handle"]: item["peer"]["online"] for item in api_as(ann).get("/api/rooms/").data}
+    peers = {item["peer"]["handle"]: item["peer"]["online"] for item in api_as(ann).get("/api/rooms/").json()}
     assert peers == {"ben": False, "bob": True}
 
 
 @pytest.mark.services  # the prepared statement is PostgreSQL's
 def test_a_direct_room_a_repair_left_with_a_third_member_is_listed_once(ann, ben, bob):
-    from rooms.selectors import _room_list_orm, _room_list_prepared
+    from rooms.selectors import _room_list_orm, _room_list_prepared, room_list_json
 
     direct, _ = services.direct_room_get_or_create(user=ann, other=ben)
     Membership.objects.create(room=direct, user=bob, role=Membership.Role.MEMBER)  # as the admin can
@@ -252,3 +253,62 @@ def test_a_direct_room_a_repair_left_with_a_third_member_is_listed_once(ann, ben
 
     assert [row[0] for row in prepared.rows] == [direct.pk]
     assert prepared.rows == _room_list_orm(user_id=ann.pk).rows and prepared.peers.keys() == {direct.pk}
+    assert [item["room"]["id"] for item in orjson.loads(room_list_json(user_id=ann.pk))] == [direct.pk]
+
+
+@pytest.mark.services  # the statement that writes the JSON is PostgreSQL's
+def test_the_json_postgresql_writes_is_byte_for_byte_the_rendered_list(ann, ben, bob, room, make_user, online):
+    from config.renderers import JSONRenderer, WrittenJSON
+    from rooms.api import room_list_payload
+    from rooms.selectors import _room_list_orm, room_list_json
+
+    offline, blocked, asking = make_user(), make_user(), make_user(dm_policy=DmPolicy.REQUESTS)
+    for other in (ben, bob, offline, blocked, asking):  # asking: my request, waiting
+        services.direct_room_get_or_create(user=ann, other=other)
+    account_services.block_create(blocker=ann, blocked=blocked)
+    ben.avatar_thumbnail = 'avatars/b\u00e9n "q" \\ 1%.webp'  # quoted by the storage's URL, escaped in the JSON
+    ben.save(update_fields=["avatar_thumbnail"])
+    odd = 'Q " \\ / \x01\x08\t\n\x0c\r\x1f\x7f \u2028\u2029 \u00e9 \U0001f389 </script>'  # every escape kind
+    odd_room = group_room(ann, title=odd)  # no message
+    Room.objects.filter(pk=odd_room.pk).update(description=odd, category=odd[:40])
+    # A value outside the choices (written behind the model's back) is still written as any string.
+    Membership.objects.filter(room=odd_room, user=ann).update(notification_level='\\"x\n')
+    send(ben, room, odd)
+    chat_services.message_delete(user=ben, message_id=send(ben, group_room(ann, ben, title="Deleted"), "oops").pk)
+    gone = make_user()
+    send(gone, group_room(ann, gone, title="Gone"), "\u00e9" * 150)
+    gone.delete()  # the message keeps no author
+    whole = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    Room.objects.filter(pk=room.pk).update(created_at=whole, last_message_at=whole)
+    room.messages.update(created_at=whole)
+    Room.objects.filter(title="Deleted").update(created_at=datetime(2026, 1, 2, 3, 4, 5, 100_000, tzinfo=UTC))
+    lobby_chat = Room.objects.create(kind=Room.Kind.RANDOM, closed_at=datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=UTC))
+    Membership.objects.create(room=lobby_chat, user=ann, role=Membership.Role.MEMBER, last_read_seq=5)
+    online(ben, blocked, asking, ann)
+
+    written = JSONRenderer().render(WrittenJSON(room_list_json(user_id=ann.pk)))
+
+    rendered = JSONRenderer().render(room_list_payload(_room_list_orm(user_id=ann.pk)))
+    assert written == rendered
+    items = orjson.loads(rendered)
+    peers = {item["peer"]["id"]: item["peer"] for item in items if item["peer"]}
+    assert {peer_id for peer_id, peer in peers.items() if peer["online"]} == {ben.pk}
+    assert peers[ben.pk]["avatar_thumbnail_url"] and peers[bob.pk]["avatar_thumbnail_url"] is None
+    assert any(item["room"]["title"] == odd and item["last_message"] is None for item in items)
+    assert b"\\u2028" in written and "\u2028".encode() not in written
+    assert b'"2026-01-02T03:04:05Z"' in written and b'"2026-01-02T03:04:05.100000Z"' in written
+    assert room_list_json(user_id=make_user().pk) == "[]"
+
+
+@pytest.mark.services
+def test_the_written_list_reads_the_same_indented_and_in_the_browsable_api(ann, ben, room, api_as):
+    services.direct_room_get_or_create(user=ann, other=ben)
+    send(ben, room, "hi")
+    client = api_as(ann)
+
+    compact = client.get("/api/rooms/")
+    indented = client.get("/api/rooms/", HTTP_ACCEPT="application/json; indent=2")
+    page = client.get("/api/rooms/", HTTP_ACCEPT="text/html")
+
+    assert indented.json() == compact.json() and b'\n  {\n    "room": {' in indented.content
+    assert page.status_code == 200 and b"&quot;last_message&quot;" in page.content
