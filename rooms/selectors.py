@@ -197,19 +197,14 @@ class RoomList:
 
 
 def room_list(*, user) -> RoomList:
-    """My rooms as memberships_of_user gives them, as rows, with presence and one Redis round trip,
-    whatever the number of rooms: on PostgreSQL one prepared statement, elsewhere three queries
-    (rooms, direct peers, blocks) built by the ORM. A test holds the two equal.
+    """My rooms as memberships_of_user gives them, as rows, with presence: three queries (rooms, direct
+    peers, blocks) built by the ORM and one Redis round trip, whatever the number of rooms. On
+    PostgreSQL the list is read as room_list_json instead (rooms.api.my_rooms); a test holds the two equal.
 
     The newest message is joined on seq = room.last_seq (a lookup in the unique (room, seq) index
     per room) and only its preview is read; times come as the API's text.
     """
-    if connection.vendor == "postgresql":
-        return _room_list_prepared(user_id=user.pk)
-    return _room_list_orm(user_id=user.pk)
-
-
-def _room_list_orm(*, user_id: int) -> RoomList:
+    user_id = user.pk
     rows = list(
         Membership.objects.filter(user_id=user_id, request="")  # message requests are listed apart
         .annotate(
@@ -226,34 +221,11 @@ def _room_list_orm(*, user_id: int) -> RoomList:
     peers = (
         Membership.objects.filter(room__kind=Room.Kind.DIRECT, room__memberships__user_id=user_id)
         .exclude(user_id=user_id)
+        .order_by("room_id", "user_id")  # the peer is the lowest id, as in room_list_json (see _peers_shown)
         .values_list("room_id", "request", *user_summary_of("user"))
     )
     peer_of, shown = _peers_shown(peers, viewer_id=user_id)
     online = online_visible_to(viewer_id=user_id, user_ids=shown) if shown else set()
-    return RoomList(rows=rows, peers=peer_of, online=online)
-
-
-def _room_list_prepared(*, user_id: int) -> RoomList:
-    # Building the ORM's three queries cost more CPU than PostgreSQL spent running them, and planning
-    # them about as much again: one statement, planned once per connection, does the three.
-    with prepared_cursor() as cursor:
-        cursor.execute(_ROOM_LIST_SQL, {"user": Int8(user_id)})  # one prepared copy for any id
-        fetched = cursor.fetchall()
-    width = len(ROOM_LIST_COLUMNS)
-    rows, peers, hidden = [], [], set()
-    for row in fetched:
-        if rows and rows[-1][0] == row[0]:
-            # A direct room a repair in the admin left with a third member: its rows are adjacent
-            # (ordered by the room's own columns); listed once, with one peer, as the ORM's reading does.
-            continue
-        rows.append(row[:width])
-        request, blocked, *person = row[width:]
-        if person[0] is not None:
-            peers.append((row[0], request, *person))
-            if blocked:
-                hidden.add(person[0])
-    peer_of, shown = _peers_shown(peers, viewer_id=user_id)
-    online = presence.online_among_now([peer_id for peer_id in shown if peer_id not in hidden])
     return RoomList(rows=rows, peers=peer_of, online=online)
 
 
@@ -300,40 +272,16 @@ def _hole_value(hole: str, online: set[int]) -> str:
 
 def _peers_shown(peers: Iterable[tuple], *, viewer_id: int) -> tuple[dict[int, list], list[int]]:
     """From (room id, request, *USER_SUMMARY_FIELDS) of direct rooms' other members: room id -> the
-    person's fields, and the ids of those whose presence the viewer may see (presence_shown)."""
+    person's fields, and the ids of those whose presence the viewer may see (presence_shown). A direct
+    room a repair in the admin left with a third member shows its first person (the lowest id)."""
     peer_of, shown = {}, []
     for room_id, request, *person in peers:
+        if room_id in peer_of:
+            continue
         peer_of[room_id] = person
         if presence_shown(user_id=person[0], request=request, viewer_id=viewer_id):
             shown.append(person[0])
     return peer_of, shown
-
-
-# ROOM_LIST_COLUMNS, then for a direct room the other member's request, whether a block (either way)
-# hides their presence from me, and USER_SUMMARY_FIELDS (all null elsewhere, or once they are gone).
-# Built from constants only: nothing from a request reaches the text.
-_ROOM_LIST_SQL = f"""
-WITH hidden AS (
-    SELECT blocked_id AS id FROM accounts_block WHERE blocker_id = %(user)s
-    UNION SELECT blocker_id FROM accounts_block WHERE blocked_id = %(user)s
-)
-SELECT m.room_id, r.kind, r.title, r.description, r.category, r.is_public, r.creator_id,
-       {moment_sql("r.created_at")}, {moment_sql("r.last_message_at")}, r.last_seq, {moment_sql("r.closed_at")},
-       m.role, m.last_read_seq, m.notification_level,
-       last.id, last.seq, LEFT(last.body, {int(REPLY_PREVIEW_CHARS)}), {moment_sql("last.created_at")},
-       last.deleted_at, last.author_id, author.handle, author.display_name, author.avatar_thumbnail,
-       peer.request, peer.user_id IN (SELECT id FROM hidden),
-       peer.user_id, peer_user.handle, peer_user.display_name, peer_user.avatar_thumbnail
-  FROM rooms_membership m
-  JOIN rooms_room r ON r.id = m.room_id
-  LEFT JOIN chat_message last ON last.room_id = r.id AND last.seq = r.last_seq
-  LEFT JOIN accounts_user author ON author.id = last.author_id
-  LEFT JOIN rooms_membership peer ON peer.room_id = r.id AND r.kind = '{Room.Kind.DIRECT.value}'
-                                 AND peer.user_id <> %(user)s
-  LEFT JOIN accounts_user peer_user ON peer_user.id = peer.user_id
- WHERE m.user_id = %(user)s AND m.request = ''
- ORDER BY r.last_message_at DESC NULLS LAST, r.created_at DESC, m.room_id DESC
-"""  # noqa: S608
 
 
 def _user_json(alias: str) -> str:

@@ -9,6 +9,7 @@ from accounts import services as account_services
 from accounts.models import DmPolicy
 from chat import presence
 from chat import services as chat_services
+from config.context_processors import sidebar_rooms
 from rooms import services
 from rooms.models import Membership, Room
 from tests.rooms.factories import group_room
@@ -196,10 +197,10 @@ def test_the_list_json_is_exactly_what_the_documented_fields_give(ann, ben, bob,
 
 
 @pytest.mark.services
-def test_the_prepared_list_is_the_one_the_orm_reads(ann, ben, bob, room, make_user, online):
-    # PostgreSQL reads the list with one prepared statement; SQLite (embedded mode) through the ORM.
+def test_the_list_postgresql_writes_is_the_one_the_orm_reads(ann, ben, bob, room, make_user, online):
+    # PostgreSQL writes the list's JSON with one prepared statement; SQLite (embedded mode) reads it through the ORM.
     from rooms.api import room_list_payload
-    from rooms.selectors import _room_list_orm, _room_list_prepared
+    from rooms.selectors import room_list, room_list_json
 
     strangers = make_user(dm_policy=DmPolicy.REQUESTS)
     blocker, blocked, gone, asking = make_user(), make_user(), make_user(), make_user()
@@ -225,11 +226,12 @@ def test_the_prepared_list_is_the_one_the_orm_reads(ann, ben, bob, room, make_us
     Membership.objects.create(room=lobby_chat, user=ann, role=Membership.Role.MEMBER, last_read_seq=0)
     online(ben, strangers, blocker, blocked, asking)
 
-    prepared = _room_list_prepared(user_id=ann.pk)
+    written = orjson.loads(room_list_json(user_id=ann.pk))
 
-    assert room_list_payload(prepared) == room_list_payload(_room_list_orm(user_id=ann.pk))
-    assert prepared.rows == _room_list_orm(user_id=ann.pk).rows and len(prepared.rows) == 12
-    assert len(prepared.peers) == 7 and prepared.online == {ben.pk, asking.pk}
+    read = room_list(user=ann)
+    assert written == room_list_payload(read) and len(written) == 12
+    assert sum(1 for item in written if item["peer"]) == 7 and read.online == {ben.pk, asking.pk}
+    assert {item["peer"]["id"] for item in written if item["peer"] and item["peer"]["online"]} == {ben.pk, asking.pk}
 
 
 def test_a_peer_in_a_block_never_shows_online(ann, ben, bob, api_as, online):
@@ -242,25 +244,22 @@ def test_a_peer_in_a_block_never_shows_online(ann, ben, bob, api_as, online):
     assert peers == {"ben": False, "bob": True}
 
 
-@pytest.mark.services  # the prepared statement is PostgreSQL's
-def test_a_direct_room_a_repair_left_with_a_third_member_is_listed_once(ann, ben, bob):
-    from rooms.selectors import _room_list_orm, _room_list_prepared, room_list_json
+def test_a_direct_room_a_repair_left_with_a_third_member_is_listed_once_with_its_first_person(ann, ben, bob, api_as):
+    direct, _ = services.direct_room_get_or_create(user=ann, other=bob)
+    Membership.objects.create(room=direct, user=ben, role=Membership.Role.MEMBER)  # as the admin can
+    first = min(ben.pk, bob.pk)
 
-    direct, _ = services.direct_room_get_or_create(user=ann, other=ben)
-    Membership.objects.create(room=direct, user=bob, role=Membership.Role.MEMBER)  # as the admin can
+    listed = api_as(ann).get("/api/rooms/").json()
 
-    prepared = _room_list_prepared(user_id=ann.pk)
-
-    assert [row[0] for row in prepared.rows] == [direct.pk]
-    assert prepared.rows == _room_list_orm(user_id=ann.pk).rows and prepared.peers.keys() == {direct.pk}
-    assert [item["room"]["id"] for item in orjson.loads(room_list_json(user_id=ann.pk))] == [direct.pk]
+    assert [(item["room"]["id"], item["peer"]["id"]) for item in listed] == [(direct.pk, first)]
+    assert [room["peer"]["id"] for room in sidebar_rooms(user=ann)] == [first]
 
 
 @pytest.mark.services  # the statement that writes the JSON is PostgreSQL's
 def test_the_json_postgresql_writes_is_byte_for_byte_the_rendered_list(ann, ben, bob, room, make_user, online):
     from config.renderers import JSONRenderer, WrittenJSON
     from rooms.api import room_list_payload
-    from rooms.selectors import _room_list_orm, room_list_json
+    from rooms.selectors import room_list, room_list_json
 
     offline, blocked, asking = make_user(), make_user(), make_user(dm_policy=DmPolicy.REQUESTS)
     for other in (ben, bob, offline, blocked, asking):  # asking: my request, waiting
@@ -288,7 +287,7 @@ def test_the_json_postgresql_writes_is_byte_for_byte_the_rendered_list(ann, ben,
 
     written = JSONRenderer().render(WrittenJSON(room_list_json(user_id=ann.pk)))
 
-    rendered = JSONRenderer().render(room_list_payload(_room_list_orm(user_id=ann.pk)))
+    rendered = JSONRenderer().render(room_list_payload(room_list(user=ann)))
     assert written == rendered
     items = orjson.loads(rendered)
     peers = {item["peer"]["id"]: item["peer"] for item in items if item["peer"]}
