@@ -199,10 +199,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     def deliver_now(self, message: dict, listening: Collection) -> Awaitable[None] | None:
         """chat.fanout's way in for each copy of a group event: an event this socket only forwards is
-        written here and now, without `dispatch`'s coroutines, handler look-up and `set_guid` (no line
-        is logged on this path), and with the `listening` the fan-out read for the event rather than
-        a look-up of the fan-out per copy: most of a big room's deliveries. What is left to await
-        (the backlog's ping or close), or the whole event when it goes the ordinary way, is returned.
+        written here and now, without `dispatch`'s coroutines, handler look-up and `set_guid` (only the
+        backlog's close logs a line: it sets this socket's id first), and with the `listening` the
+        fan-out read for the event rather than a look-up of the fan-out per copy: most of a big room's
+        deliveries. What is left to await (the backlog's ping or close), or the whole event when it goes
+        the ordinary way, is returned.
         """
         if not only_forwarded(message["type"]) or self.daphne is None:
             return self.deliver(message)
@@ -212,7 +213,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not write_text(self.daphne, text):
             return self.deliver(message)
         self.backlog.wrote(len(text))
-        return self.mind_backlog() if self.backlog.wants_attention() else None
+        if not self.backlog.wants_attention():
+            return None
+        set_guid(self.request_id)  # LOGGING: mind_backlog's warning is this socket's.
+        return self.mind_backlog()
 
     # Presence (chat.heartbeat pings the socket and refreshes its entry every interval)
 

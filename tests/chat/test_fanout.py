@@ -7,6 +7,8 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from django_guid import set_guid
+from django_guid.log_filters import CorrelationId
 
 from chat import events
 from chat.backlog import Backlog
@@ -96,3 +98,18 @@ async def test_an_event_a_socket_filters_still_goes_through_its_handler(wires):
     assert await frames_on(wires[1], 1) == [{"type": "typing", "room": 4242, "user": {"id": 1}}]
     assert await frames_on(wires[0], 1) == []  # Nobody is shown their own typing.
     assert typist.backlog.written == 0 and other.backlog.written > 0
+
+
+async def test_a_socket_over_its_backlog_is_closed_and_the_line_logged_is_its_own(wires, caplog):
+    consumer = await listening(wires[0])
+    consumer.scope = {"headers": [(b"x-request-id", b"the-late-reader")]}
+    consumer.backlog = Backlog(limit=10)
+    caplog.handler.addFilter(CorrelationId())
+    set_guid("another-socket")  # what the fan-out's context may hold from another socket's event
+
+    await events.apublish(GROUP, {"type": "message.new", "n": 1})
+
+    assert await frames_on(wires[0], 1) == [{"type": "message.new", "n": 1}]
+    assert consumer.behind
+    [line] = [record for record in caplog.records if "left" in record.getMessage()]
+    assert line.correlation_id == "the-late-reader"
