@@ -114,6 +114,15 @@ def _preparing_cursor_class():
 _stale_statements: WeakSet = WeakSet()
 
 
+def stale_statement(error: BaseException) -> bool:
+    """Whether a database error (as Django raises it) is a prepared statement refused as stale
+    (prepared_cursor): inside a transaction it is raised, and the transaction, run again once rolled
+    back, prepares the statement afresh."""
+    from psycopg.errors import FeatureNotSupported, InvalidSqlStatementName
+
+    return isinstance(error.__cause__, FeatureNotSupported | InvalidSqlStatementName)
+
+
 def _transaction_failed(raw_connection) -> bool:
     from psycopg.pq import TransactionStatus
 

@@ -330,3 +330,50 @@ def s3_storage(settings, s3_endpoint):
     # moto keeps one in-process store for every server it starts: each test starts with an empty bucket.
     for item in client.list_objects_v2(Bucket=S3_BUCKET).get("Contents", []):
         client.delete_object(Bucket=S3_BUCKET, Key=item["Key"])
+
+
+def connect_aside(*, autocommit: bool = True):
+    """A connection of its own to the test database, outside Django's pool, as another process has."""
+    import psycopg
+    from django.db import connection
+
+    settings = connection.settings_dict
+    return psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"],
+        autocommit=autocommit,
+    )
+
+
+@pytest.fixture
+def retype_column():
+    """retype_column(table, column, type) changes a column's type as a migration run by another process
+    would (on a connection of its own). Each column gets its type back afterwards, and the pool is
+    emptied, so that no connection keeps a statement prepared in between."""
+    from django.db import connection
+
+    other = connect_aside()
+    original: dict[tuple[str, str], str] = {}
+
+    def retype(table: str, column: str, column_type: str) -> None:
+        if (table, column) not in original:
+            found = other.execute(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+                " WHERE attrelid = %s::regclass AND attname = %s",
+                [table, column],
+            ).fetchone()
+            original[(table, column)] = found[0]
+        other.execute("SET lock_timeout = '5s'")
+        other.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {column_type}")
+
+    try:
+        yield retype
+    finally:
+        connection.close()
+        connection.close_pool()
+        with other:
+            for (table, column), column_type in original.items():
+                retype(table, column, column_type)

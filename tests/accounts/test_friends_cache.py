@@ -2,8 +2,8 @@
 
 import contextlib
 import threading
+from functools import partial
 
-import psycopg
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import NotSupportedError, connection, transaction
@@ -13,6 +13,7 @@ from accounts.authentication import user_for_token
 from accounts.models import Friendship, User
 from chat import presence, redis_sync
 from tests.accounts.social import befriend
+from tests.conftest import connect_aside
 
 # Committed transactions: the friend sets are dropped once a friendship commits.
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -28,19 +29,6 @@ def handles(page) -> list[str]:
 
 def set_key(user) -> str:
     return friend_sets._key(user.pk)
-
-
-def connect_aside(*, autocommit: bool = True) -> psycopg.Connection:
-    """A connection of its own to the test database, outside Django's pool, as another process has."""
-    settings = connection.settings_dict
-    return psycopg.connect(
-        dbname=settings["NAME"],
-        user=settings["USER"],
-        password=settings["PASSWORD"],
-        host=settings["HOST"],
-        port=settings["PORT"],
-        autocommit=autocommit,
-    )
 
 
 @pytest.fixture
@@ -241,23 +229,9 @@ def test_the_page_statement_is_prepared_on_its_connection(make_user):
 
 
 @pytest.fixture
-def retype_display_name():
-    """retype_display_name("text") changes accounts_user.display_name's type as a migration run by
-    another process would (on a connection of its own); the column is varchar(60) again afterwards,
-    and the pool is emptied, so that no connection keeps a statement prepared in between."""
-    other = connect_aside()
-
-    def retype(column_type: str) -> None:
-        other.execute("SET lock_timeout = '5s'")
-        other.execute(f"ALTER TABLE accounts_user ALTER COLUMN display_name TYPE {column_type}")
-
-    try:
-        yield retype
-    finally:
-        connection.close()
-        connection.close_pool()
-        with other:
-            retype("varchar(60)")
+def retype_display_name(retype_column):
+    """retype_display_name("text"): accounts_user.display_name's type changed as by a migration elsewhere."""
+    return partial(retype_column, "accounts_user", "display_name")
 
 
 def test_a_prepared_statement_survives_a_column_changing_type(make_user, api_as, retype_display_name):

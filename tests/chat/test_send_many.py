@@ -155,3 +155,27 @@ async def test_sockets_sending_at_the_same_moment_each_get_their_own_ack(make_us
     assert [ack["client_id"] for ack in acks] == client_ids
     assert sorted(ack["message"]["seq"] for ack in acks) == list(range(1, 9))
     assert await database_sync_to_async(Message.objects.filter(room=room).count)() == 8
+
+
+@pytest.mark.services  # PostgreSQL's prepared statements
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_statement_a_migration_made_stale_is_stored_all_the_same(ann, ben, room, retype_column):
+    assert isinstance(services.message_send_many(requests=[request(ann, room, "before")])[0], Message)  # prepared
+    retype_column("rooms_membership", "request", "text")  # a column the batch's check returns
+
+    outcomes = services.message_send_many(requests=[request(ann, room, "after"), request(ben, room, "too")])
+
+    assert [outcome.body for outcome in outcomes] == ["after", "too"]
+    assert list(room.messages.order_by("seq").values_list("body", flat=True)) == ["before", "after", "too"]
+
+
+@pytest.mark.django_db
+def test_a_send_is_refused_for_the_same_reason_as_over_rest(ann, bob):
+    not_ann_s = group_room(bob, title="Not ann's")
+    sent = request(ann, not_ann_s, "hi", attachment_ids=[0])
+
+    [outcome] = services.message_send_many(requests=[sent])
+
+    with pytest.raises(ValidationError) as over_rest:
+        services.message_send(author=ann, room_id=not_ann_s.pk, body="hi", client_id=sent.client_id, attachment_ids=[0])
+    assert isinstance(outcome, ValidationError) and outcome.message_dict == over_rest.value.message_dict
