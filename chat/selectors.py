@@ -127,7 +127,19 @@ def _rows_with_details(rows: list[tuple]) -> list[MessageRow]:
 # (without the message id) by id, and as (emoji, user id) oldest first. `bounds` gives the lowest
 # and highest seq of the page; `{order}` is ASC or DESC, a constant.
 _PAGE_SQL = """
-WITH {bounds}
+WITH {bounds},
+-- The page's rows first, on their own: the (room, seq) index's range in order, stopped at the limit.
+-- Prepared statements run on a generic plan after five runs, which knows neither the room nor the
+-- bounds and guesses one row: with the joins beside it, it sorted the whole room by author to
+-- merge-join the users (0.9 s for a room of 100,000, where this takes 0.4 ms).
+page AS MATERIALIZED (
+    SELECT * FROM chat_message room_messages
+     -- The bounds as scalar subqueries: computed once, then the index's range. Joined as a row
+     -- instead, they became a filter on a walk of the whole room (8 s around the middle of 1,000,000).
+     WHERE room_id = %(room)s AND seq BETWEEN (SELECT low FROM bounds) AND (SELECT high FROM bounds)
+     ORDER BY seq {order}
+     LIMIT %(limit)s
+)
 SELECT m.id, m.room_id, m.seq, m.author_id, u.handle, u.display_name, u.avatar_thumbnail, m.body,
        m.reply_to_id, r.seq, ru.handle, r.body, r.deleted_at IS NOT NULL, r.removal_reason,
        m.client_id, {created}, {edited}, m.deleted_at IS NOT NULL, m.removal_reason,
@@ -137,16 +149,12 @@ SELECT m.id, m.room_id, m.seq, m.author_id, u.handle, u.display_name, u.avatar_t
           FROM chat_attachment a WHERE a.message_id = m.id),
        (SELECT json_agg(json_build_array(x.emoji, x.user_id) ORDER BY x.created_at, x.id)
           FROM chat_reaction x WHERE x.message_id = m.id)
-  FROM chat_message m
+  FROM page m
   LEFT JOIN accounts_user u ON u.id = m.author_id
   LEFT JOIN chat_message r ON r.id = m.reply_to_id
   LEFT JOIN accounts_user ru ON ru.id = r.author_id
   LEFT JOIN chat_linkpreview p ON p.id = m.preview_id
- -- The bounds as scalar subqueries: computed once, then the (room, seq) index's range. Joined as a
- -- row instead, they became a filter on a walk of the whole room (8 s around the middle of 1,000,000).
- WHERE m.room_id = %(room)s AND m.seq BETWEEN (SELECT low FROM bounds) AND (SELECT high FROM bounds)
  ORDER BY m.seq {order}
- LIMIT %(limit)s
 """.replace("{created}", moment_sql("m.created_at")).replace("{edited}", moment_sql("m.edited_at"))
 _GIVEN_BOUNDS = "bounds AS (SELECT %(low)s::bigint AS low, %(high)s::bigint AS high)"
 # history_around's: `older` seqs below the message and `newer` above it, fewer at either end of the room.
