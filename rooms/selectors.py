@@ -1,10 +1,11 @@
 """Reads for rooms. Each function fetches what its callers serialize, in a fixed number of queries."""
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import connection, models
 from django.db.models import Case, Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Left
@@ -310,6 +311,10 @@ def _text_json(column: str) -> str:
 def _choice_json(column: str, choices: type[models.TextChoices]) -> str:
     """SQL writing a choice column as a JSON string: its known values as constants, any other through
     to_json (whose price is mostly looking up how to write the column's type, on every call)."""
+    # Written into the statement as they are: a value needing quoting in SQL or escaping in JSON
+    # would break both, so only plain names are allowed (checked when this module is imported).
+    if not all(re.fullmatch(r"[a-z_]+", value) for value in choices.values):
+        raise ImproperlyConfigured(f"{choices.__name__}'s values must be plain names to be written into SQL")
     known = " ".join(f"""WHEN '{value}' THEN '"{value}"'""" for value in choices.values)
     return f"CASE {column} {known} ELSE to_json({column})::text END"
 

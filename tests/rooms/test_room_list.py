@@ -311,3 +311,17 @@ def test_the_written_list_reads_the_same_indented_and_in_the_browsable_api(ann, 
 
     assert indented.json() == compact.json() and b'\n  {\n    "room": {' in indented.content
     assert page.status_code == 200 and b"&quot;last_message&quot;" in page.content
+
+
+def test_a_choice_value_the_rooms_list_statement_could_not_hold_as_written_is_refused():
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import models
+
+    from rooms.selectors import _choice_json
+
+    class Quoted(models.TextChoices):
+        ODD = "it's", "Odd"
+
+    with pytest.raises(ImproperlyConfigured):
+        _choice_json("m.kind", Quoted)
+    assert "WHEN 'direct' THEN '\"direct\"'" in _choice_json("m.kind", Room.Kind)
