@@ -1045,7 +1045,7 @@ def main() -> int:
 
     users = max(max(cfg["sizes"]), 2 * cfg["pairs"], cfg["idle"])
     started = time.monotonic()
-    asyncio.run(clear_redis([PREFIX, REF_PREFIX]))
+    wsclient.run(clear_redis([PREFIX, REF_PREFIX]))
     fixture = build_fixture(users, cfg["sizes"], cfg["pairs"])
     peers = []
     if not args.no_parley:
@@ -1062,12 +1062,12 @@ def main() -> int:
             # Every process started once: the one-process scenarios use the first, while the others
             # sit idle (a process subscribes to no group until a socket of its own joins one).
             with serving(name, app, env, cfg["processes"] if scaling else 1) as servers:
-                results[name] = asyncio.run(run_target(Target(name, servers[:1], fixture, parley, profile), cfg))
+                results[name] = wsclient.run(run_target(Target(name, servers[:1], fixture, parley, profile), cfg))
                 results[name]["command"] = servers[0].command
                 if scaling:
-                    results[name]["scaling"] = asyncio.run(run_scaling(Target(name, servers, fixture, parley), cfg))
+                    results[name]["scaling"] = wsclient.run(run_scaling(Target(name, servers, fixture, parley), cfg))
     finally:
-        asyncio.run(clear_redis([PREFIX, REF_PREFIX]))
+        wsclient.run(clear_redis([PREFIX, REF_PREFIX]))
     print()
     # --no-parley: the reference in the Parley column
     parley, reference = results.get("parley") or results.get("reference"), results.get("reference")
