@@ -4,7 +4,7 @@ CHANNEL_LAYERS is the tutorial's: channels_redis.core.RedisChannelLayer with def
 (capacity 100, expiry 60 s). BENCH_REFERENCE_LAYER=pubsub switches to the pub/sub layer that
 Parley uses, to separate the cost of the layer from the cost of the application;
 BENCH_REFERENCE_LAYER=memory to Channels' in-process layer, for the load generator's own test
-(tests/test_bench_wsclient.py), which then runs without Redis.
+(tests/bench/test_wsclient.py), which then runs without Redis.
 """
 
 import os

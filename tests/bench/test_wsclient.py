@@ -1,7 +1,7 @@
 """The load generator's WebSocket client (bench/wsclient.py) against real daphne serving the
 reference chat (bench/reference/, on Channels' in-process layer so that no Redis is needed): frame
 lengths of every encoding both ways, a frame split across reads, daphne's keepalive pings
-answered, and both ends' close."""
+answered, and both ends' close. On the event loop the load generator runs on (tests/bench/conftest.py)."""
 
 import asyncio
 import json
@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import uvloop
 
 from bench import wsclient
 from tests.chat.live import BASE_DIR, wait_for_port
@@ -75,6 +76,10 @@ async def open_socket(port: int, on_message, *, origin: str | None = None, facto
     await loop.create_connection(lambda: protocol, "127.0.0.1", port)
     await asyncio.wait_for(protocol.opened, 10)
     return protocol
+
+
+async def test_the_client_s_tests_run_on_the_load_generator_s_loop():
+    assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
 
 
 SIZES = (10, 1_000, 70_000)  # the three length encodings: 7 bits, 16 bits, 64 bits
