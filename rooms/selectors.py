@@ -260,8 +260,12 @@ def _holes_filled(text: str) -> str:
     if len(parts) == 1:
         return text
     holes = parts[1::2]
-    online = presence.online_among_now([int(hole[1:]) for hole in holes if hole[0] == ONLINE])
-    parts[1::2] = [_hole_value(hole, online) for hole in holes]
+    # Each distinct hole once: the same author's avatar URL recurs in many rooms (a storage's url()
+    # can be costly: a signed URL per call on S3).
+    distinct = set(holes)
+    online = presence.online_among_now([int(hole[1:]) for hole in distinct if hole[0] == ONLINE])
+    value_of = {hole: _hole_value(hole, online) for hole in distinct}
+    parts[1::2] = map(value_of.__getitem__, holes)
     return "".join(parts)
 
 
@@ -298,7 +302,7 @@ def _user_json(alias: str) -> str:
 
 def _time_json(column: str) -> str:
     """SQL writing a time column as the renderer writes `moment`'s text: a JSON string, or null."""
-    return f"""coalesce('"' || {moment_sql(column)} || '"', 'null')"""
+    return f"coalesce({moment_sql(column, quoted=True)}, 'null')"
 
 
 def _text_json(column: str) -> str:
@@ -320,9 +324,10 @@ def _choice_json(column: str, choices: type[models.TextChoices]) -> str:
 
 
 # rooms.api._my_room's JSON for each of my rooms (MyRoomSerializer's keys, in order), in the list's
-# order. The other member of a direct room: one (a repair in the admin can leave a third), whose
-# presence I may see unless a block (either way) or their waiting request hides it. Built from
-# constants only: nothing from a request reaches the text.
+# order. The other member of a direct room: one, the lowest id (a repair in the admin can leave a third),
+# whose presence I may see unless a block (either way) or their waiting request hides it; read for all
+# my direct rooms in one set rather than looked up room by room (a lateral subquery's 500 runs cost
+# about 0.1 ms more). Built from constants only: nothing from a request reaches the text.
 _ROOM_LIST_JSON_SQL = f"""
 WITH hidden AS (
     SELECT blocked_id AS id FROM accounts_block WHERE blocker_id = %(user)s
@@ -355,13 +360,15 @@ SELECT
   ) m
   LEFT JOIN chat_message last ON last.room_id = m.room_id AND last.seq = m.last_seq
   LEFT JOIN accounts_user author ON author.id = last.author_id
-  LEFT JOIN LATERAL (
-    SELECT u.id, u.handle, u.display_name, u.avatar_thumbnail,
+  LEFT JOIN (
+    SELECT DISTINCT ON (other.room_id) other.room_id, u.id, u.handle, u.display_name, u.avatar_thumbnail,
            other.request = '' AND u.id NOT IN (SELECT id FROM hidden) AS shown
-      FROM rooms_membership other JOIN accounts_user u ON u.id = other.user_id
-     WHERE m.kind = '{Room.Kind.DIRECT.value}' AND other.room_id = m.room_id AND other.user_id <> %(user)s
-     ORDER BY other.user_id LIMIT 1
-  ) peer ON true
+      FROM rooms_membership mine JOIN rooms_room pair ON pair.id = mine.room_id
+      JOIN rooms_membership other ON other.room_id = mine.room_id JOIN accounts_user u ON u.id = other.user_id
+     WHERE mine.user_id = %(user)s AND mine.request = '' AND pair.kind = '{Room.Kind.DIRECT.value}'
+       AND other.user_id <> %(user)s
+     ORDER BY other.room_id, other.user_id
+  ) peer ON peer.room_id = m.room_id
  ORDER BY m.last_message_at DESC NULLS LAST, m.created_at DESC, m.room_id DESC
 """  # noqa: S608
 
