@@ -305,13 +305,6 @@ def _time_json(column: str) -> str:
     return f"coalesce({moment_sql(column, quoted=True)}, 'null')"
 
 
-def _text_json(column: str) -> str:
-    """SQL writing a text column (not null) as a JSON string, as to_json does, without calling it for
-    an empty one: to_json was a third of the statement's time, and most rooms have no description or
-    category, direct rooms no title."""
-    return f"""CASE WHEN {column} = '' THEN '""' ELSE to_json({column})::text END"""
-
-
 def _choice_json(column: str, choices: type[models.TextChoices]) -> str:
     """SQL writing a choice column as a JSON string: its known values as constants, any other through
     to_json (whose price is mostly looking up how to write the column's type, on every call)."""
@@ -324,21 +317,19 @@ def _choice_json(column: str, choices: type[models.TextChoices]) -> str:
 
 
 # rooms.api._my_room's JSON for each of my rooms (MyRoomSerializer's keys, in order), in the list's
-# order. The other member of a direct room: one, the lowest id (a repair in the admin can leave a third),
-# whose presence I may see unless a block (either way) or their waiting request hides it; read for all
-# my direct rooms in one set rather than looked up room by room (a lateral subquery's 500 runs cost
-# about 0.1 ms more). Built from constants only: nothing from a request reaches the text.
+# order. The room's fields up to created_at a trigger keeps written in its row (rooms_room.list_head:
+# migration rooms 0004), where writing them per request took about 0.35 ms. The other member of a
+# direct room: one, the lowest id (a repair in the admin can leave a third), whose presence I may see
+# unless a block (either way) or their waiting request hides it; read for all my direct rooms in one
+# set rather than looked up room by room (a lateral subquery's 500 runs cost about 0.1 ms more).
+# Built from constants only: nothing from a request reaches the text.
 _ROOM_LIST_JSON_SQL = f"""
 WITH hidden AS (
     SELECT blocked_id AS id FROM accounts_block WHERE blocker_id = %(user)s
     UNION SELECT blocker_id FROM accounts_block WHERE blocked_id = %(user)s
 )
 SELECT
-    '{{"room":{{"id":' || m.room_id || ',"kind":' || {_choice_json("m.kind", Room.Kind)}
-    || ',"title":' || {_text_json("m.title")} || ',"description":' || {_text_json("m.description")}
-    || ',"category":' || {_text_json("m.category")}
-    || ',"is_public":' || m.is_public || ',"creator":' || coalesce(m.creator_id::text, 'null')
-    || ',"created_at":' || {_time_json("m.created_at")} || ',"last_message_at":' || {_time_json("m.last_message_at")}
+    '{{"room":' || m.list_head || ',"last_message_at":' || {_time_json("m.last_message_at")}
     || ',"last_seq":' || m.last_seq || ',"closed_at":' || {_time_json("m.closed_at")}
     || '}},"membership":{{"role":' || {_choice_json("m.role", Membership.Role)}
     || ',"last_read_seq":' || m.last_read_seq
@@ -353,8 +344,8 @@ SELECT
         || ',"deleted":' || (last.deleted_at IS NOT NULL) || '}}' END
     || '}}'
   FROM (
-    SELECT m.room_id, m.role, m.last_read_seq, m.notification_level, r.kind, r.title, r.description, r.category,
-           r.is_public, r.creator_id, r.created_at, r.last_message_at, r.last_seq, r.closed_at
+    SELECT m.room_id, m.role, m.last_read_seq, m.notification_level, r.list_head, r.created_at, r.last_message_at,
+           r.last_seq, r.closed_at
       FROM rooms_membership m JOIN rooms_room r ON r.id = m.room_id
      WHERE m.user_id = %(user)s AND m.request = ''
   ) m
