@@ -8,6 +8,8 @@ changed. A send's UPDATE sets only last_seq and last_message_at, which the list 
 request, so a send does not run it. Setting list_head itself runs it too: it cannot be written wrong.
 """
 
+from functools import partial
+
 from django.db import migrations
 
 POSTGRESQL_FORWARD = """
@@ -37,19 +39,13 @@ ALTER TABLE rooms_room DROP COLUMN list_head;
 """
 
 
-def postgresql_only(sql):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql)
-
-    return run
+def on_postgresql(apps, schema_editor, *, sql: str) -> None:
+    if schema_editor.connection.vendor == "postgresql":  # SQLite (embedded mode) reads the list through the ORM
+        schema_editor.execute(sql)
 
 
 class Migration(migrations.Migration):
-    dependencies = [
-        ("rooms", "0003_room_closed_at"),
-    ]
-
+    dependencies = [("rooms", "0003_room_closed_at")]
     operations = [
-        migrations.RunPython(postgresql_only(POSTGRESQL_FORWARD), postgresql_only(POSTGRESQL_BACKWARD)),
+        migrations.RunPython(partial(on_postgresql, sql=POSTGRESQL_FORWARD), partial(on_postgresql, sql=POSTGRESQL_BACKWARD))
     ]
