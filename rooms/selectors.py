@@ -291,11 +291,10 @@ def _peers_shown(peers: Iterable[tuple], *, viewer_id: int) -> tuple[dict[int, l
 
 def _user_json(alias: str) -> str:
     """SQL writing chat.events.user_summary's JSON for the accounts_user row `alias` (not null), less its
-    closing brace (a peer's object goes on)."""
+    closing brace (a peer's object goes on): the head a trigger keeps in the row (accounts_user.summary_head:
+    migration accounts 0011), then the avatar's hole."""
     return (
-        f"""'{{"id":' || {alias}.id || ',"handle":' || to_json({alias}.handle)::text"""
-        f""" || ',"display_name":' || to_json({alias}.display_name)::text || ',"avatar_thumbnail_url":'"""
-        f""" || CASE WHEN {alias}.avatar_thumbnail = '' THEN 'null'"""
+        f"""{alias}.summary_head || ',"avatar_thumbnail_url":' || CASE WHEN {alias}.avatar_thumbnail = '' THEN 'null'"""
         f""" ELSE '{HOLE}{AVATAR}' || to_json({alias}.avatar_thumbnail)::text || '{HOLE}' END"""
     )
 
@@ -352,7 +351,7 @@ SELECT
   LEFT JOIN chat_message last ON last.room_id = m.room_id AND last.seq = m.last_seq
   LEFT JOIN accounts_user author ON author.id = last.author_id
   LEFT JOIN (
-    SELECT DISTINCT ON (other.room_id) other.room_id, u.id, u.handle, u.display_name, u.avatar_thumbnail,
+    SELECT DISTINCT ON (other.room_id) other.room_id, u.id, u.summary_head, u.avatar_thumbnail,
            other.request = '' AND u.id NOT IN (SELECT id FROM hidden) AS shown
       FROM rooms_membership mine JOIN rooms_room pair ON pair.id = mine.room_id
       JOIN rooms_membership other ON other.room_id = mine.room_id JOIN accounts_user u ON u.id = other.user_id

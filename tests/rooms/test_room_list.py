@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from accounts import services as account_services
-from accounts.models import DmPolicy
+from accounts.models import DmPolicy, User
 from chat import presence
 from chat import services as chat_services
 from config.context_processors import sidebar_rooms
@@ -355,4 +355,27 @@ def test_the_room_json_postgresql_keeps_follows_every_change_of_the_room(ann, be
     assert listed_as_the_orm_reads()[other.pk]["created_at"] == "2026-01-02T03:04:05.000001Z"
     with connection.cursor() as cursor:
         cursor.execute("UPDATE rooms_room SET list_head = 'forged'")
+    listed_as_the_orm_reads()
+
+
+@pytest.mark.services  # the head of a person's JSON is kept in their row by a trigger (accounts_user.summary_head)
+def test_the_people_postgresql_keeps_written_follow_every_change_of_them(ann, ben, room):
+    from rooms.api import room_list_payload
+    from rooms.selectors import room_list, room_list_json
+
+    services.direct_room_get_or_create(user=ann, other=ben)
+    send(ben, room, "ben is the newest message's author")
+
+    def listed_as_the_orm_reads() -> list[dict]:
+        written = orjson.loads(room_list_json(user_id=ann.pk))
+        assert written == room_list_payload(room_list(user=ann))
+        return written
+
+    account_services.profile_update(user=ben, display_name='B"en \\ é')
+    assert {item["peer"]["display_name"] for item in listed_as_the_orm_reads() if item["peer"]} == {'B"en \\ é'}
+    User.objects.filter(pk=ben.pk).update(handle="benjamin")  # behind the model's back: the same
+    authors = {item["last_message"]["author"]["handle"] for item in listed_as_the_orm_reads() if item["last_message"]}
+    assert authors == {"benjamin"}
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE accounts_user SET summary_head = 'forged'")
     listed_as_the_orm_reads()
