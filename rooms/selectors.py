@@ -292,7 +292,7 @@ def _peers_shown(peers: Iterable[tuple], *, viewer_id: int) -> tuple[dict[int, l
 def _user_json(alias: str) -> str:
     """SQL writing chat.events.user_summary's JSON for the accounts_user row `alias` (not null), less its
     closing brace (a peer's object goes on): the head a trigger keeps in the row (accounts_user.summary_head:
-    migration accounts 0011), then the avatar's hole."""
+    migration rooms 0004), then the avatar's hole."""
     return (
         f"""{alias}.summary_head || ',"avatar_thumbnail_url":' || CASE WHEN {alias}.avatar_thumbnail = '' THEN 'null'"""
         f""" ELSE '{HOLE}{AVATAR}' || to_json({alias}.avatar_thumbnail)::text || '{HOLE}' END"""
