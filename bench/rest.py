@@ -31,6 +31,7 @@ Targets (issue 11): at least 300 requests/s, and p99 under 100 ms while serving 
 """
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -61,6 +62,17 @@ TARGET_RPS = 300
 TARGET_P99_MS = 100
 SUSTAINED = 0.97
 ENDPOINTS = ("history", "rooms", "friends")
+
+
+def postgres_cpu_seconds(db: str) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend connected to `db` (the servers' pooled connections)."""
+    pids = psql(f"SELECT pid FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()").split()
+    seconds = {}
+    for pid in map(int, pids):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
 
 
 def environment(db: str) -> dict[str, str]:
@@ -190,7 +202,10 @@ def measure(*, servers, name: str, path: str, token: str, cfg: dict, profile: Pa
     for figures, what in ((capacity, "capacity"), (paced, f"at {TARGET_RPS}/s")):
         log(
             f"{path} {what}: {figures['rps']:,.0f} req/s, p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms, "
-            f"{figures['errors']} errors, servers' CPU {figures['server_cpu']:.0%}, wrk's CPU {figures['wrk_cpu']:.0%}"
+            f"{figures['errors']} errors, servers' CPU {figures['server_cpu']:.0%}"
+            f" ({figures['server_cpu'] * 1e3 / figures['rps']:.2f} ms a request), PostgreSQL's"
+            f" {figures['postgres_cpu']:.0%} ({figures['postgres_cpu'] * 1e3 / figures['rps']:.2f} ms a request),"
+            f" wrk's CPU {figures['wrk_cpu']:.0%}"
         )
     return {"capacity": capacity, "paced": paced}
 
@@ -198,8 +213,12 @@ def measure(*, servers, name: str, path: str, token: str, cfg: dict, profile: Pa
 def timed_run(servers, *, path: str, token: str, cfg: dict, rate: int | None = None) -> dict:
     ports = [server.port for server in servers]
     cpu0 = sum(server.cpu_seconds() for server in servers)
+    pg0 = postgres_cpu_seconds(cfg["db"])
     result = wrk(ports=ports, path=path, token=token, clients=cfg["clients"], seconds=cfg["seconds"], rate=rate)
     wall = result["duration_us"] / 1e6
+    pg1 = postgres_cpu_seconds(cfg["db"])
+    # Backends that closed during the run are missed (the servers' pool keeps its connections open).
+    postgres_cpu = sum(seconds - pg0.get(pid, 0.0) for pid, seconds in pg1.items())
     if not result["requests"]:
         raise SystemExit(f"{path}: no answer in {cfg['seconds']} s of load")
     return {
@@ -210,6 +229,7 @@ def timed_run(servers, *, path: str, token: str, cfg: dict, rate: int | None = N
         "errors": sum(result[kind] for kind in ("connect", "read", "write", "status", "timeout")),
         "server_cpu": (sum(server.cpu_seconds() for server in servers) - cpu0) / wall,
         "wrk_cpu": result["wrk_cpu_s"] / wall,
+        "postgres_cpu": postgres_cpu / wall,
         "late": result["late"],
         "worst_late": result["worst_late_ms"],
         # bench/rest.lua: the p99 counted from each request's slot (inf: 1 % or more were sent late).
@@ -234,6 +254,9 @@ def rows(results: dict[str, dict], *, cfg: dict, processes: int) -> list[Row]:
             Row(label, "  servers' CPU %, all processes", capacity["server_cpu"] * 100),
             # 300 requests/s on 2 cores leaves at most 6.7 ms of CPU per request, PostgreSQL's and Redis's included.
             Row(label, "  servers' CPU ms per request", capacity["server_cpu"] * 1e3 / capacity["rps"], spec=".1f"),
+            Row(label, "  PostgreSQL backends' CPU %", capacity["postgres_cpu"] * 100),
+            Row(label, "  PostgreSQL's CPU ms per request", capacity["postgres_cpu"] * 1e3 / capacity["rps"],
+                spec=".1f"),
             Row(label, "  load generator's (wrk) CPU %", capacity["wrk_cpu"] * 100),
             Row(label, f"at {TARGET_RPS} req/s: rate served", paced["rps"],
                 target=f">= {SUSTAINED * TARGET_RPS:.0f}", met=sustained),
@@ -261,6 +284,8 @@ def main() -> int:
     parser.add_argument("--profile", type=Path, help="directory for py-spy raw profiles of a daphne under load")
     args = parser.parse_args()
     cfg = dict(PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"])
+    # A branch with a migration of its own measures on a database of its own (the others' runs share the default).
+    cfg["db"] = os.environ.get("PARLEY_BENCH_REST_DB", cfg["db"])
     cfg.update({key: getattr(args, key) for key in ("seconds", "clients") if getattr(args, key) is not None})
     only = [name for name in args.only.split(",") if name]
     if not only or set(only) - set(ENDPOINTS):

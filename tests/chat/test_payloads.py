@@ -1,15 +1,18 @@
 """Payloads built directly for speed say exactly what their declared fields (the OpenAPI schema) say."""
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
+from django.db import connection
 from django.utils import timezone
 from rest_framework import serializers
 
 from chat import selectors, services
-from chat.events import MessagePayload, UserPayload
+from chat.events import MessagePayload, Moment, UserPayload, moment, moment_sql
 from chat.models import LinkPreview, Message
+from rooms.models import Room
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +101,27 @@ def test_a_reply_to_a_removed_message_carries_the_reason_live_as_on_the_page(ann
     assert live["deleted"] and live["removal_reason"] == "Spam"
     assert listed == live
     assert MessagePayload(first).data["reply_to"] is None
+
+
+MOMENTS = [
+    datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),  # a whole second: no fraction, as isoformat
+    *(datetime(2026, 1, 2, 3, 4, 5, micro, tzinfo=UTC) for micro in (1, 10, 600, 100_000, 120_000, 999_999)),
+    datetime(1, 1, 1, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    datetime(2026, 6, 1, 2, 0, 0, 5, tzinfo=timezone.get_fixed_timezone(120)),  # written in UTC
+]
+
+
+@pytest.mark.parametrize("value", MOMENTS, ids=str)
+def test_the_database_writes_a_time_as_the_api_does(value):
+    # Lists read as rows (history page, friends, rooms list) take their times as the database's text.
+    room = Room.objects.create(kind=Room.Kind.GROUP, title="t", created_at=value)
+
+    written = Room.objects.filter(pk=room.pk).annotate(at=Moment("created_at")).values_list("at", flat=True).get()
+
+    assert written == moment(value)
+    if connection.vendor == "postgresql":  # the statements written out (rooms list: as JSON strings)
+        with connection.cursor() as cursor:
+            written_out = f"{moment_sql('created_at')}, {moment_sql('created_at', quoted=True)}"
+            cursor.execute(f"SELECT {written_out} FROM rooms_room WHERE id = %s", [room.pk])  # noqa: S608
+            assert cursor.fetchone() == (moment(value), orjson.dumps(moment(value)).decode())

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from accounts import services as account_services
-from accounts.models import DmPolicy
+from accounts.models import DmPolicy, User
 from chat import presence
 from chat import services as chat_services
 from config.context_processors import sidebar_rooms
@@ -325,3 +325,59 @@ def test_a_choice_value_the_rooms_list_statement_could_not_hold_as_written_is_re
     with pytest.raises(ImproperlyConfigured):
         _choice_json("m.kind", Quoted)
     assert "WHEN 'direct' THEN '\"direct\"'" in _choice_json("m.kind", Room.Kind)
+
+
+@pytest.mark.services  # the head of the room's JSON is kept in its row by a trigger (rooms_room.list_head)
+def test_the_room_json_postgresql_keeps_follows_every_change_of_the_room(ann, ben, room, moderator, make_user):
+    from rooms.api import room_list_payload
+    from rooms.selectors import room_list, room_list_json
+
+    creator = make_user()
+    other = group_room(creator, ann, title="Theirs")
+
+    def listed_as_the_orm_reads() -> dict:
+        written = orjson.loads(room_list_json(user_id=ann.pk))
+        assert written == room_list_payload(room_list(user=ann))
+        return {item["room"]["id"]: item["room"] for item in written}
+
+    send(ben, room, "a send takes the next seq and time")
+    assert listed_as_the_orm_reads()[room.pk]["last_seq"] == 1
+    services.room_update(by=ann, room_id=room.pk, title='Re"named \\ é')
+    assert listed_as_the_orm_reads()[room.pk]["title"] == 'Re"named \\ é'
+    for change in ({"description": "d\n"}, {"category": "c"}, {"is_public": True}):
+        services.room_update(by=ann, room_id=room.pk, **change)
+        listed_as_the_orm_reads()
+    services.room_archive(moderator=moderator, room_id=room.pk, reason="spam")
+    assert listed_as_the_orm_reads()[room.pk]["closed_at"] is not None
+    services.room_unarchive(moderator=moderator, room_id=room.pk)
+    creator.delete()  # the database sets the room's creator to null
+    assert listed_as_the_orm_reads()[other.pk]["creator"] is None
+    # Behind the models' back (an admin's SQL, a bulk update): the same.
+    Room.objects.filter(pk=other.pk).update(kind="odd\u2028", created_at=datetime(2026, 1, 2, 3, 4, 5, 1, tzinfo=UTC))
+    assert listed_as_the_orm_reads()[other.pk]["created_at"] == "2026-01-02T03:04:05.000001Z"
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE rooms_room SET list_head = 'forged'")
+    listed_as_the_orm_reads()
+
+
+@pytest.mark.services  # the head of a person's JSON is kept in their row by a trigger (accounts_user.summary_head)
+def test_the_people_postgresql_keeps_written_follow_every_change_of_them(ann, ben, room):
+    from rooms.api import room_list_payload
+    from rooms.selectors import room_list, room_list_json
+
+    services.direct_room_get_or_create(user=ann, other=ben)
+    send(ben, room, "ben is the newest message's author")
+
+    def listed_as_the_orm_reads() -> list[dict]:
+        written = orjson.loads(room_list_json(user_id=ann.pk))
+        assert written == room_list_payload(room_list(user=ann))
+        return written
+
+    account_services.profile_update(user=ben, display_name='B"en \\ é')
+    assert {item["peer"]["display_name"] for item in listed_as_the_orm_reads() if item["peer"]} == {'B"en \\ é'}
+    User.objects.filter(pk=ben.pk).update(handle="benjamin")  # behind the model's back: the same
+    authors = {item["last_message"]["author"]["handle"] for item in listed_as_the_orm_reads() if item["last_message"]}
+    assert authors == {"benjamin"}
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE accounts_user SET summary_head = 'forged'")
+    listed_as_the_orm_reads()
