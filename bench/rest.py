@@ -66,7 +66,10 @@ ENDPOINTS = ("history", "rooms", "friends")
 
 def postgres_cpu_seconds(db: str) -> dict[int, float]:
     """CPU seconds used so far by each PostgreSQL backend connected to `db` (the servers' pooled connections)."""
-    pids = psql(f"SELECT pid FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()").split()
+    pids = psql(
+        f"SELECT pid FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+        " AND backend_type = 'client backend'"  # not autovacuum or a parallel worker, counted from zero
+    ).split()
     seconds = {}
     for pid in map(int, pids):
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
@@ -286,6 +289,8 @@ def main() -> int:
     cfg = dict(PROFILES["smoke" if args.smoke else "quick" if args.quick else "full"])
     # A branch with a migration of its own measures on a database of its own (the others' runs share the default).
     cfg["db"] = os.environ.get("PARLEY_BENCH_REST_DB", cfg["db"])
+    if not cfg["db"].startswith("parley_bench_"):  # a fill drops the database: never anyone's own
+        parser.error("PARLEY_BENCH_REST_DB must start with parley_bench_")
     cfg.update({key: getattr(args, key) for key in ("seconds", "clients") if getattr(args, key) is not None})
     only = [name for name in args.only.split(",") if name]
     if not only or set(only) - set(ENDPOINTS):

@@ -46,7 +46,7 @@ def moment(value: datetime | None) -> str | None:
 class Moment(Func):
     """A time column as `moment` writes it, written by the database, for lists read as rows: turning
     every time into a datetime and back to text was a third of a 500-room list's time. Tests hold
-    the two equal (whole seconds have no fraction, as in isoformat). Columns only: the SQL repeats them."""
+    the two equal (whole seconds have no fraction, as in isoformat). The SQL reads its argument once."""
 
     output_field = CharField()
 

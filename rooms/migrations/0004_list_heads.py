@@ -10,10 +10,20 @@ for each of up to 500 rooms, kept in the rows by triggers:
 
 Each trigger runs on every INSERT and UPDATE of the table, whoever makes it (a rename, a bulk update, a
 creator's deletion setting creator_id to null), and writes the head again unless none of the columns it
-reads changed, nor the head itself (which therefore cannot be written wrong). It names no columns
+reads changed, nor the head itself (so a head written by hand is written again). It names no columns
 (UPDATE OF, WHEN): PostgreSQL would then refuse a later migration changing one of their types (a
-title's max_length). The price is the early return on every send's UPDATE of its room: about 10 µs of
-PostgreSQL's CPU, against the 0.65 ms a list of 500 rooms saves.
+title's max_length). The price is the early return on every send's UPDATE of its room: about 2 µs of
+PostgreSQL's CPU (21 -> 23 µs an UPDATE), against the 0.65 ms a list of 500 rooms saves.
+
+What does not fire row triggers leaves a head behind: a write with triggers disabled (pg_restore
+--disable-triggers, session_replication_role = replica) and ALTER COLUMN ... TYPE. The heads are NOT NULL,
+so an insert that skipped the trigger fails rather than listing the room as null; a later migration that
+changes how a column the heads read is written, or moment's format (TIME below is a frozen copy of
+chat.events.moment_sql(quoted=True)), ends with `UPDATE rooms_room SET list_head = ''` (or
+accounts_user's summary_head), which writes every head again.
+
+Deploying it rewrites both tables under ADD COLUMN's lock (about 0.4 s for 42,000 rows measured):
+on a large site, a short maintenance window.
 """
 
 from functools import partial
@@ -42,6 +52,7 @@ END $$;
 CREATE TRIGGER rooms_room_list_head BEFORE INSERT OR UPDATE ON rooms_room
     FOR EACH ROW EXECUTE FUNCTION rooms_room_list_head();
 UPDATE rooms_room SET list_head = '';  -- a change: the trigger writes every existing room's
+ALTER TABLE rooms_room ALTER COLUMN list_head SET NOT NULL;  -- checked after the BEFORE trigger
 
 ALTER TABLE accounts_user ADD COLUMN summary_head text;
 CREATE FUNCTION accounts_user_summary_head() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -57,6 +68,7 @@ END $$;
 CREATE TRIGGER accounts_user_summary_head BEFORE INSERT OR UPDATE ON accounts_user
     FOR EACH ROW EXECUTE FUNCTION accounts_user_summary_head();
 UPDATE accounts_user SET summary_head = '';  -- a change: the trigger writes every existing person's
+ALTER TABLE accounts_user ALTER COLUMN summary_head SET NOT NULL;
 """
 
 POSTGRESQL_BACKWARD = """
