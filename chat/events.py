@@ -617,24 +617,36 @@ def match_ended(*, room_id: int, by: int) -> dict:
 
 def publish(group: str | Iterable[str], event: dict) -> None:
     """Send one event to one group or several; the JSON text is built once for all receivers."""
-    async_to_sync(apublish)(group, event)
+    _send_all_now(_addressed(group, event))
 
 
 def publish_each(items: list[tuple[str, Callable[[], dict]]]) -> None:
     """Build many events, each for its group, and publish them in order: the payloads are built here
-    (off the event loop, which delivers every copy), then one hop to the loop and one round trip to Redis."""
-    async_to_sync(_send_all)([(group, {**_layer_message(build()), "group": group}) for group, build in items])
+    (off the event loop, which delivers every copy), then one round trip to Redis."""
+    _send_all_now([(group, {**_layer_message(build()), "group": group}) for group, build in items])
 
 
 async def apublish(group: str | Iterable[str], event: dict) -> None:
     """publish() for async code (consumers)."""
-    groups = [group] if isinstance(group, str) else list(group)
+    await _send_all(_addressed(group, event))
+
+
+def _addressed(group: str | Iterable[str], event: dict) -> list[tuple[str, dict]]:
+    """(group, channel-layer message) for each group: the text serialized once for all of them."""
     message = _layer_message(event)
-    await _send_all([(name, {**message, "group": name}) for name in groups])
+    return [(name, {**message, "group": name}) for name in ([group] if isinstance(group, str) else group)]
 
 
 def _layer_message(event: dict) -> dict:
     return {"type": event["type"], "text": dumps(event), **_routing(event)}
+
+
+def _send_all_now(items: list[tuple[str, dict]]) -> None:
+    """_send_all for code outside the event loop: the Redis layer publishes from this thread, with no
+    hop to the loop (chat.layers); other layers (the in-memory one of embedded mode) need the loop."""
+    send_now = getattr(get_channel_layer(), "group_send_many_now", None)
+    if send_now is None or not send_now(items):
+        async_to_sync(_send_all)(items)
 
 
 async def _send_all(items: list[tuple[str, dict]]) -> None:

@@ -12,8 +12,11 @@ its socket and the client's reconnect-and-resume fetches exactly what it missed.
 import asyncio
 import contextlib
 import logging
+from functools import cached_property
 
+import redis
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisSingleShardConnection, _close_redis
+from channels_redis.utils import _consistent_hash, decode_hosts
 
 logger = logging.getLogger(__name__)
 
@@ -92,3 +95,34 @@ class ResilientPubSubChannelLayer(RedisPubSubChannelLayer):
             by_shard.setdefault(layer._get_shard(channel), []).append((channel, self.serialize(message)))
         for shard, messages in by_shard.items():
             await shard.publish_many(messages)
+
+    def group_send_many_now(self, items: list[tuple[str, dict]]) -> bool:
+        """group_send_many for code outside the event loop (a database thread after its commit), on
+        synchronous connections: the same channels and bytes, so every process's layer receives it.
+        A database thread otherwise hops to the event loop and waits there behind the deliveries of
+        every copy (p99 18-21 ms in a room of 100 at 250 msg/s). False, with nothing sent, when a
+        host is not a plain address (sentinels): the caller then goes through the loop."""
+        clients = self._sync_clients
+        if clients is None:
+            return False
+        by_shard: dict[int, list[tuple[str, bytes]]] = {}
+        for group, message in items:
+            channel = self._group_channel(group)
+            by_shard.setdefault(_consistent_hash(channel, len(clients)), []).append((channel, self.serialize(message)))
+        for shard, messages in by_shard.items():
+            with clients[shard].pipeline(transaction=False) as pipe:
+                for channel, data in messages:
+                    pipe.publish(channel, data)
+                pipe.execute()
+        return True
+
+    def _group_channel(self, group: str) -> str:
+        # The loop layer's own naming (RedisPubSubLoopLayer._get_group_channel_name), which needs no loop.
+        return f"{self._kwargs.get('prefix', 'asgi')}__group__{group}"
+
+    @cached_property
+    def _sync_clients(self) -> list[redis.Redis] | None:
+        hosts = decode_hosts(self._kwargs.get("hosts"))
+        if self._args or not all(set(host) <= {"address"} for host in hosts):
+            return None
+        return [redis.Redis.from_url(host["address"]) for host in hosts]

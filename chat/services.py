@@ -305,15 +305,26 @@ def message_send_many(*, requests: list[SendRequest]) -> list[Message | Exceptio
 
 def _stored_at_once(requests: list[SendRequest]) -> list[Message | Exception]:
     try:
-        with transaction.atomic():
-            return _store_many(requests)
+        return _store_once(requests)
     except DatabaseError as error:
         if not stale_statement(error):
             raise
     # A migration changed what one of the batch's prepared statements returns (a rolling deploy):
     # the transaction is rolled back, and prepared_cursor prepares the statement afresh this time.
-    with transaction.atomic():
-        return _store_many(requests)
+    return _store_once(requests)
+
+
+def _store_once(requests: list[SendRequest]) -> list[Message | Exception]:
+    """Uploads are claimed (locked) and linked in statements of their own, so a batch with any is one
+    transaction. Without them the batch writes in one statement (_STORE_SQL), its own transaction: no
+    BEGIN and COMMIT round trips, each a wait for the GIL in the database thread while the event loop
+    writes copies. The check before it reads, and PostgreSQL gives every statement a fresh snapshot
+    inside a transaction too (READ COMMITTED), so it sees nothing different. Outside a transaction
+    Django runs on_commit hooks at once, after the statement has committed."""
+    if any(request.attachment_ids for request in requests):
+        with transaction.atomic():
+            return _store_many(requests)
+    return _store_many(requests)
 
 
 def _send_one(request: SendRequest) -> Message | Exception:

@@ -1,14 +1,17 @@
 """message_send_many: many sends in one go, by exactly the rules of message_send."""
 
 import asyncio
+import tempfile
 import threading
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, contextmanager
 
 import pytest
 from channels.db import database_sync_to_async
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 
 from accounts import services as account_services
 from chat import events, services
@@ -18,6 +21,7 @@ from chat.services import SendRequest
 from rooms import services as room_services
 from rooms.models import Membership, Room
 from rooms.selectors import RoomNotVisible
+from tests.chat.attachments import upload_id
 from tests.chat.concurrency import own_connection
 from tests.chat.realtime import published
 from tests.chat.sockets import connected
@@ -100,13 +104,55 @@ def test_each_message_of_a_batch_over_two_rooms_comes_back_as_it_was_stored(ann,
 def test_a_batch_costs_the_same_statements_for_two_rooms_or_twenty(ann, make_user, django_assert_num_queries, settings):
     settings.MESSAGE_RATE_BURST = 100
     rooms = [group_room(ann, make_user()) for _ in range(20)]
-    # savepoint, memberships with the stored client ids, one statement storing the batch (locks, seqs,
-    # insert, read positions), release (and blocks, with direct rooms in the batch)
-    with django_assert_num_queries(4):
+    # memberships with the stored client ids, one statement storing the batch (locks, seqs, insert,
+    # read positions), and blocks with direct rooms in the batch; no savepoint: the statement is atomic
+    with django_assert_num_queries(2):
         services.message_send_many(requests=[request(ann, room) for room in rooms[:2]])
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(2):
         outcomes = services.message_send_many(requests=[request(ann, room) for room in rooms])
     assert all(isinstance(outcome, Message) for outcome in outcomes)
+
+
+@contextmanager
+def wire_trace() -> Iterator[list[str]]:
+    """What this thread's PostgreSQL connection sends while the block runs: libpq's protocol trace,
+    one line per message (BEGIN and COMMIT are psycopg's and Django's own, which query counts miss)."""
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    lines: list[str] = []
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        try:
+            yield lines
+        finally:
+            pgconn.untrace()
+            trace.seek(0)
+            lines.extend(line for line in trace.read().splitlines() if line.split("\t")[1:2] == ["F"])
+
+
+def statements(lines: list[str]) -> list[str]:
+    return [line.split('"')[1].split()[0] for line in lines if "\tQuery\t" in line or "\tParse\t" in line]
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_without_uploads_is_one_statement_with_no_begin_or_commit(ann, ben, api_as, settings):
+    # Each round trip is a wait for the GIL in the database thread while the event loop writes copies.
+    settings.MESSAGE_RATE_BURST = 100
+    rooms = [group_room(ann, ben) for _ in range(2)]
+    services.message_send_many(requests=[request(ann, room) for room in rooms])  # Prepares the statements.
+    upload = upload_id(api_as(ann))
+
+    with wire_trace() as plain:
+        sent = services.message_send_many(requests=[request(ann, room) for room in rooms])
+    with wire_trace() as with_upload:
+        services.message_send_many(requests=[request(ann, rooms[0], attachment_ids=[upload])])
+
+    assert all(isinstance(message, Message) for message in sent)
+    assert Message.objects.filter(pk__in=[message.pk for message in sent]).count() == 2
+    assert not any(word in ("BEGIN", "COMMIT") for word in statements(plain))
+    # Its uploads are claimed and linked by statements of their own: all in one transaction.
+    assert statements(with_upload)[0] == "BEGIN" and statements(with_upload)[-1] == "COMMIT"
 
 
 @pytest.mark.services
