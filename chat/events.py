@@ -644,8 +644,10 @@ def _layer_message(event: dict) -> dict:
 def _send_all_now(items: list[tuple[str, dict]]) -> None:
     """_send_all for code outside the event loop: the Redis layer publishes from this thread, with no
     hop to the loop (chat.layers); other layers (the in-memory one of embedded mode) need the loop."""
-    send_now = getattr(get_channel_layer(), "group_send_many_now", None)
-    if send_now is None or not send_now(items):
+    layer = get_channel_layer()
+    # On the type: channels_redis's pub/sub layer hands unknown attributes to a per-loop layer, which
+    # needs a running loop, so asking the instance would raise in this thread instead of answering.
+    if not hasattr(type(layer), "group_send_many_now") or not layer.group_send_many_now(items):
         async_to_sync(_send_all)(items)
 
 

@@ -320,8 +320,10 @@ def _store_once(requests: list[SendRequest]) -> list[Message | Exception]:
     BEGIN and COMMIT round trips, each a wait for the GIL in the database thread while the event loop
     writes copies. The check before it reads, and PostgreSQL gives every statement a fresh snapshot
     inside a transaction too (READ COMMITTED), so it sees nothing different. Outside a transaction
-    Django runs on_commit hooks at once, after the statement has committed."""
-    if any(request.attachment_ids for request in requests):
+    Django runs on_commit hooks at once, after the statement has committed. Inside a caller's
+    transaction the batch is a savepoint, as before: a failed statement would otherwise abort the
+    caller's transaction, and the fallbacks (message_send_many, _stored_at_once) could not run."""
+    if connection.in_atomic_block or any(request.attachment_ids for request in requests):
         with transaction.atomic():
             return _store_many(requests)
     return _store_many(requests)

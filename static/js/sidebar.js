@@ -58,9 +58,13 @@ function onMessageNew({ message }) {
     refresh();
     return;
   }
-  row.dataset.lastSeq = String(message.seq);
-  showLast(row, message);
-  list.prepend(row);
+  // Events of one room can arrive out of order (two server threads publish after their commits): an
+  // older one still counts as unread but does not replace the newer preview.
+  if (message.seq > Number(row.dataset.lastSeq || 0)) {
+    row.dataset.lastSeq = String(message.seq);
+    showLast(row, message);
+    list.prepend(row);
+  }
   const mine = message.author?.id === me;
   const looking = message.room === openRoomId && !document.hidden;
   if (!mine && !looking) setUnread(row, unreadOf(row) + 1);

@@ -100,7 +100,7 @@ def test_each_message_of_a_batch_over_two_rooms_comes_back_as_it_was_stored(ann,
 
 
 @pytest.mark.services
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # as the socket's database thread sends: no caller's transaction
 def test_a_batch_costs_the_same_statements_for_two_rooms_or_twenty(ann, make_user, django_assert_num_queries, settings):
     settings.MESSAGE_RATE_BURST = 100
     rooms = [group_room(ann, make_user()) for _ in range(20)]
@@ -201,6 +201,21 @@ async def test_sockets_sending_at_the_same_moment_each_get_their_own_ack(make_us
     assert [ack["client_id"] for ack in acks] == client_ids
     assert sorted(ack["message"]["seq"] for ack in acks) == list(range(1, 9))
     assert await database_sync_to_async(Message.objects.filter(room=room).count)() == 8
+
+
+@pytest.mark.services  # PostgreSQL's batch statement
+@pytest.mark.django_db  # inside the test's transaction, as a caller's atomic block (ATOMIC_REQUESTS)
+def test_a_retry_stored_meanwhile_inside_a_callers_transaction_still_gets_its_original(ann, room, monkeypatch):
+    original = services.message_send(author=ann, room_id=room.pk, body="original", client_id=uuid.uuid4())
+    # The race, made to happen every time: the check ran before another process stored the retry's
+    # original, so the batch's insert hits the unique (room, author, client_id) and falls back.
+    checked = services._checked
+    monkeypatch.setattr(services, "_checked", lambda *args: (checked(*args)[0], set()))
+
+    outcomes = services.message_send_many(requests=[request(ann, room, "retry", client_id=original.client_id)])
+
+    assert [outcome.pk for outcome in outcomes] == [original.pk]
+    assert list(room.messages.values_list("body", flat=True)) == ["original"]
 
 
 @pytest.mark.services  # PostgreSQL's prepared statements
