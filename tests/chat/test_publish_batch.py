@@ -91,3 +91,16 @@ def test_a_database_thread_publishes_while_the_event_loop_is_busy():
     assert received["type"] == "typing"
     assert received["group"] == "room.7"
     assert json.loads(received["text"]) == {"type": "typing", "room": 7, "user": {"id": 3}}
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+def test_a_layer_without_a_publish_of_its_own_is_reached_through_the_event_loop(settings):
+    # channels_redis's own pub/sub layer hands attributes it lacks to a layer per event loop, which
+    # needs a running loop: asked from this thread whether it publishes on its own, it would raise.
+    stock = {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer"}
+    settings.CHANNEL_LAYERS = {"default": {**stock, "CONFIG": settings.CHANNEL_LAYERS["default"]["CONFIG"]}}
+
+    event = {"type": "typing", "room": 8, "user": {"id": 4}}
+
+    assert published("room.8", lambda: events.publish("room.8", event)) == [event]

@@ -172,3 +172,45 @@ def test_the_notifications_page_follows_live_and_marks_one_read_in_place(server,
     expect(lena.locator("[data-notification-badge]")).to_be_hidden()
     lena.reload()
     expect(lena.locator(".notification.unread")).to_have_count(0)
+
+
+def test_the_sidebar_keeps_the_newest_message_when_a_rooms_events_arrive_out_of_order(server, signed_in):
+    """Two server threads publish a room's messages after their commits, so a socket can get seq 2
+    before seq 1: the older one still counts as unread but must not replace the newer preview."""
+    server.make_people("rhea", "sol")
+    rhea = signed_in("rhea")
+    sol = signed_in("sol")
+    rhea.goto(f"{server.url}/rooms/new/")
+    rhea.get_by_label("Title").fill("Relay")
+    rhea.get_by_role("button", name="Create room").click()
+    expect(rhea).to_have_url(re.compile(r"/rooms/\d+/$"))
+    server.run(
+        "from rooms.models import Membership, Room; from accounts.models import User\n"
+        "Membership.objects.create(room=Room.objects.get(title='Relay'), user=User.objects.get(handle='sol'))"
+    )
+
+    def first_after_second(ws) -> None:  # sol's socket, through a proxy that holds back the first message
+        upstream = ws.connect_to_server()
+        held = []
+
+        def to_page(frame) -> None:
+            if '"message.new"' in frame and "first of two" in frame:
+                held.append(frame)
+                return
+            ws.send(frame)
+            if '"message.new"' in frame and "second of two" in frame:
+                ws.send(held.pop())
+
+        upstream.on_message(to_page)
+        ws.on_message(upstream.send)
+
+    sol.route_web_socket(re.compile(r"/ws/$"), first_after_second)
+    sol.goto(f"{server.url}/friends/")
+    expect(sol.locator("body[data-live=on]")).to_have_count(1)
+
+    say(rhea, "first of two")
+    say(rhea, "second of two")
+
+    row = sol.locator("#sidebar-rooms li", has_text="Relay")
+    expect(row.locator("[data-unread]")).to_have_text("2")
+    expect(row.locator(".conversation-last")).to_have_text("Rhea: second of two")
