@@ -36,6 +36,18 @@ def notified(page, count: int) -> list[dict]:
     raise AssertionError(f"{count} notification(s) expected, the page created {len(seen)}")
 
 
+def open_group_room_with(server, page, title: str, *, member: str) -> None:
+    """From `page`, create a group room and open it; `member` is added to it behind the scenes."""
+    page.goto(f"{server.url}/rooms/new/")
+    page.get_by_label("Title").fill(title)
+    page.get_by_role("button", name="Create room").click()
+    expect(page).to_have_url(re.compile(r"/rooms/\d+/$"))
+    server.run(
+        "from rooms.models import Membership, Room; from accounts.models import User\n"
+        f"Membership.objects.create(room=Room.objects.get(title={title!r}), user=User.objects.get(handle={member!r}))"
+    )
+
+
 def say(page, text: str) -> None:
     page.wait_for_load_state("load")
     page.get_by_role("textbox", name="Message").fill(text)
@@ -65,14 +77,7 @@ def test_direct_messages_and_mentions_pop_up_while_the_tab_is_hidden_once_turned
     assert notified(opal, 1) == [{"title": "Piet", "body": "while you are away"}]
 
     # A mention in a group room pops up too (it arrives as notification.new of kind "mention").
-    piet.goto(f"{server.url}/rooms/new/")
-    piet.get_by_label("Title").fill("Porch")
-    piet.get_by_role("button", name="Create room").click()
-    expect(piet).to_have_url(re.compile(r"/rooms/\d+/$"))
-    server.run(
-        "from rooms.models import Membership, Room; from accounts.models import User\n"
-        "Membership.objects.create(room=Room.objects.get(title='Porch'), user=User.objects.get(handle='opal'))"
-    )
+    open_group_room_with(server, piet, "Porch", member="opal")
     say(piet, "ping @opal")
     assert notified(opal, 2)[1] == {"title": "Piet mentioned you in # Porch", "body": "ping @opal"}
 
@@ -180,14 +185,7 @@ def test_the_sidebar_keeps_the_newest_message_when_a_rooms_events_arrive_out_of_
     server.make_people("rhea", "sol")
     rhea = signed_in("rhea")
     sol = signed_in("sol")
-    rhea.goto(f"{server.url}/rooms/new/")
-    rhea.get_by_label("Title").fill("Relay")
-    rhea.get_by_role("button", name="Create room").click()
-    expect(rhea).to_have_url(re.compile(r"/rooms/\d+/$"))
-    server.run(
-        "from rooms.models import Membership, Room; from accounts.models import User\n"
-        "Membership.objects.create(room=Room.objects.get(title='Relay'), user=User.objects.get(handle='sol'))"
-    )
+    open_group_room_with(server, rhea, "Relay", member="sol")
 
     def first_after_second(ws) -> None:  # sol's socket, through a proxy that holds back the first message
         upstream = ws.connect_to_server()
