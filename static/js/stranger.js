@@ -17,8 +17,13 @@ function ended(text) {
   status.textContent = text;
 }
 
+// Once I pressed Next, the chat's end (mine) must not replace "Looking…": the server's match.ended
+// (to the room) and lobby.queued (to me) travel apart and can arrive in either order.
+let lookingAgain = false;
+
 next.hidden = false;
 next.addEventListener("click", () => {
+  lookingAgain = true;
   status.textContent = "Looking for someone new…";
   next.disabled = true;
   send({ type: "lobby.next", tags: tags() });
@@ -28,11 +33,13 @@ live.on("*", (event) => {
   if (event.type === "match.found") location.assign(roomUrl(event.room.id));
   if (event.type === "match.ended" && event.room === roomId) {
     const mine = event.by === Number(room.dataset.userId);
-    ended(mine ? "You left this conversation." : "They left. Press Next to meet someone else, or add them as a friend.");
+    if (mine && lookingAgain) room.classList.add("closed");
+    else ended(mine ? "You left this conversation." : "They left. Press Next to meet someone else, or add them as a friend.");
   }
   if (event.type === "lobby.queued") status.textContent = "Looking for someone new…";
   if (event.type === "error" && event.code === "rate_limited") {
     next.disabled = false;
+    lookingAgain = false;
     status.textContent = event.message;
   }
 });

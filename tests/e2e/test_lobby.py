@@ -20,6 +20,10 @@ def test_two_strangers_meet_in_the_lobby_talk_and_one_moves_on(server, signed_in
     expect(lia).to_have_url(re.compile(r"/rooms/\d+/$"))
     expect(leo).to_have_url(lia.url)
     expect(lia.get_by_role("heading", name="Stranger: Leo")).to_be_visible()
+    # Both rooms' scripts have run (they mark the composer's file field): Enter pressed before that
+    # is a new line in a plain textarea, and nothing is sent.
+    for page in (lia, leo):
+        expect(page.locator(".attach.enhanced")).to_have_count(1)
     lia.get_by_role("textbox", name="Message").fill("hello <b>stranger</b>")
     lia.keyboard.press("Enter")
     expect(leo.locator(".message .body").last).to_have_text("hello <b>stranger</b>")

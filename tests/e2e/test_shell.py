@@ -182,12 +182,12 @@ def test_the_notifications_page_follows_live_and_marks_one_read_in_place(server,
 def test_the_sidebar_keeps_the_newest_message_when_a_rooms_events_arrive_out_of_order(server, signed_in):
     """Two server threads publish a room's messages after their commits, so a socket can get seq 2
     before seq 1: the older one still counts as unread but must not replace the newer preview."""
-    server.make_people("rhea", "sol")
+    server.make_people("rhea", "vesna")
     rhea = signed_in("rhea")
-    sol = signed_in("sol")
-    open_group_room_with(server, rhea, "Relay", member="sol")
+    vesna = signed_in("vesna")
+    open_group_room_with(server, rhea, "Relay", member="vesna")
 
-    def first_after_second(ws) -> None:  # sol's socket, through a proxy that holds back the first message
+    def first_after_second(ws) -> None:  # vesna's socket, through a proxy that holds back the first message
         upstream = ws.connect_to_server()
         held = []
 
@@ -202,13 +202,13 @@ def test_the_sidebar_keeps_the_newest_message_when_a_rooms_events_arrive_out_of_
         upstream.on_message(to_page)
         ws.on_message(upstream.send)
 
-    sol.route_web_socket(re.compile(r"/ws/$"), first_after_second)
-    sol.goto(f"{server.url}/friends/")
-    expect(sol.locator("body[data-live=on]")).to_have_count(1)
+    vesna.route_web_socket(re.compile(r"/ws/$"), first_after_second)
+    vesna.goto(f"{server.url}/friends/")
+    expect(vesna.locator("body[data-live=on]")).to_have_count(1)
 
     say(rhea, "first of two")
     say(rhea, "second of two")
 
-    row = sol.locator("#sidebar-rooms li", has_text="Relay")
+    row = vesna.locator("#sidebar-rooms li", has_text="Relay")
     expect(row.locator("[data-unread]")).to_have_text("2")
     expect(row.locator(".conversation-last")).to_have_text("Rhea: second of two")
