@@ -623,7 +623,7 @@ def publish(group: str | Iterable[str], event: dict) -> None:
 def publish_each(items: list[tuple[str, Callable[[], dict]]]) -> None:
     """Build many events, each for its group, and publish them in order: the payloads are built here
     (off the event loop, which delivers every copy), then one round trip to Redis."""
-    _send_all_now([(group, {**_layer_message(build()), "group": group}) for group, build in items])
+    _send_all_now([item for group, build in items for item in _addressed(group, build())])
 
 
 async def apublish(group: str | Iterable[str], event: dict) -> None:

@@ -310,7 +310,7 @@ def _stored_at_once(requests: list[SendRequest]) -> list[Message | Exception]:
         if not stale_statement(error):
             raise
     # A migration changed what one of the batch's prepared statements returns (a rolling deploy):
-    # the transaction is rolled back, and prepared_cursor prepares the statement afresh this time.
+    # the statement (or the batch's transaction) is rolled back, and prepared_cursor prepares it afresh.
     return _store_once(requests)
 
 
